@@ -1,0 +1,98 @@
+// Thin RAII wrappers over libgcrypt: the only place the core touches a crypto library.
+// Handles are opened once and reused (per stream / per session), because gcry_*_open is far
+// more expensive than the per-packet work. libgcrypt 1.10 (Debian 12) has no HKDF, so HKDF is
+// RFC 5869 over libgcrypt's HMAC-SHA256 and pinned to the RFC's vectors in the unit tests.
+#pragma once
+
+#include "common/bytes.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace wacall::crypto {
+
+// Makes sure libgcrypt is initialised (a no-op when the host, e.g. Wireshark, already did).
+void init();
+
+void sha256(ByteView data, uint8_t out[32]);
+// SHA-256 of a ‖ b without concatenating (Noise MixHash).
+void sha256_2(ByteView a, ByteView b, uint8_t out[32]);
+
+// RFC 5869 HKDF-SHA256. An empty salt means HashLen zero bytes, as the RFC says.
+// out_len may be up to 255*32. Returns false only if libgcrypt fails.
+bool hkdf_sha256(ByteView salt, ByteView ikm, ByteView info, uint8_t *out, size_t out_len);
+
+// One-shot HMAC-SHA1 (20-byte output) over the concatenation of up to two parts.
+void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]);
+
+// X25519 scalar multiplication. Returns false for a low-order/invalid point.
+bool x25519(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32]);
+bool x25519_public(const uint8_t priv[32], uint8_t out[32]);
+
+// Reusable HMAC-SHA1 keyed once.
+class HmacSha1 {
+public:
+    HmacSha1() = default;
+    ~HmacSha1();
+    HmacSha1(const HmacSha1 &) = delete;
+    HmacSha1 &operator=(const HmacSha1 &) = delete;
+    bool set_key(ByteView key);
+    bool valid() const { return handle_ != nullptr; }
+    // HMAC over a ‖ b (b may be empty); writes 20 bytes.
+    void compute(ByteView a, ByteView b, uint8_t out[20]);
+
+private:
+    void *handle_ = nullptr;  // gcry_mac_hd_t
+};
+
+// Reusable AES in CTR mode (full 128-bit big-endian counter), keyed once.
+class AesCtr {
+public:
+    AesCtr() = default;
+    ~AesCtr();
+    AesCtr(const AesCtr &) = delete;
+    AesCtr &operator=(const AesCtr &) = delete;
+    bool set_key(ByteView key);  // 16, 24 or 32 bytes
+    bool valid() const { return handle_ != nullptr; }
+    // out may equal in. Returns false if libgcrypt fails.
+    bool crypt(const uint8_t iv[16], const uint8_t *in, uint8_t *out, size_t len);
+
+private:
+    void *handle_ = nullptr;  // gcry_cipher_hd_t
+};
+
+// Reusable AES-ECB single-block encryption (for counter modes with unusual carries).
+class AesEcb {
+public:
+    AesEcb() = default;
+    ~AesEcb();
+    AesEcb(const AesEcb &) = delete;
+    AesEcb &operator=(const AesEcb &) = delete;
+    bool set_key(ByteView key);
+    bool valid() const { return handle_ != nullptr; }
+    bool encrypt(const uint8_t *in, uint8_t *out, size_t len);  // len multiple of 16
+
+private:
+    void *handle_ = nullptr;
+};
+
+// Reusable AES-GCM (any nonce length; 16-byte tag), keyed once.
+class AesGcm {
+public:
+    AesGcm() = default;
+    ~AesGcm();
+    AesGcm(const AesGcm &) = delete;
+    AesGcm &operator=(const AesGcm &) = delete;
+    bool set_key(ByteView key);  // 16 or 32 bytes
+    bool valid() const { return handle_ != nullptr; }
+    // Decrypts ct into out (ct.size bytes) and checks the 16-byte tag. Returns false on a bad
+    // tag; out is then zeroed so no unauthenticated plaintext escapes.
+    bool decrypt(ByteView nonce, ByteView aad, ByteView ct, const uint8_t tag[16], uint8_t *out);
+    // Encrypts (used by tests and benchmarks); writes ct (pt.size bytes) and a 16-byte tag.
+    bool encrypt(ByteView nonce, ByteView aad, ByteView pt, uint8_t *out, uint8_t tag[16]);
+
+private:
+    void *handle_ = nullptr;
+};
+
+}  // namespace wacall::crypto

@@ -1,0 +1,58 @@
+// Pins the libgcrypt wrappers to published vectors: RFC 5869 (HKDF), RFC 7748 (X25519).
+#include "crypto/crypto.h"
+
+#include <gtest/gtest.h>
+
+using namespace wacall;
+
+static Bytes H(const std::string &h) {
+    Bytes b;
+    EXPECT_TRUE(from_hex(h, b)) << h;
+    return b;
+}
+
+TEST(Crypto, HkdfRfc5869Case1) {
+    crypto::init();
+    Bytes ikm(22, 0x0b), salt = H("000102030405060708090a0b0c"), info = H("f0f1f2f3f4f5f6f7f8f9");
+    uint8_t okm[42];
+    ASSERT_TRUE(crypto::hkdf_sha256(salt, ikm, info, okm, sizeof okm));
+    EXPECT_EQ(to_hex({okm, sizeof okm}),
+              "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+}
+
+TEST(Crypto, HkdfRfc5869Case3EmptySaltAndInfo) {
+    crypto::init();
+    Bytes ikm(22, 0x0b);
+    uint8_t okm[42];
+    ASSERT_TRUE(crypto::hkdf_sha256({}, ikm, {}, okm, sizeof okm));
+    EXPECT_EQ(to_hex({okm, sizeof okm}),
+              "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+}
+
+TEST(Crypto, X25519Rfc7748) {
+    crypto::init();
+    Bytes a = H("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+    Bytes b = H("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
+    uint8_t apub[32], bpub[32], s1[32], s2[32];
+    ASSERT_TRUE(crypto::x25519_public(a.data(), apub));
+    ASSERT_TRUE(crypto::x25519_public(b.data(), bpub));
+    EXPECT_EQ(to_hex({apub, 32}), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+    ASSERT_TRUE(crypto::x25519(a.data(), bpub, s1));
+    ASSERT_TRUE(crypto::x25519(b.data(), apub, s2));
+    EXPECT_EQ(to_hex({s1, 32}), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    EXPECT_EQ(to_hex({s2, 32}), to_hex({s1, 32}));
+}
+
+TEST(Crypto, GcmRejectsBadTagAndZeroesOutput) {
+    crypto::init();
+    Bytes key(32, 7), nonce(12, 0), pt = H("00112233445566778899");
+    crypto::AesGcm g;
+    ASSERT_TRUE(g.set_key(key));
+    uint8_t ct[10], tag[16], out[10];
+    ASSERT_TRUE(g.encrypt(nonce, {}, pt, ct, tag));
+    ASSERT_TRUE(g.decrypt(nonce, {}, {ct, 10}, tag, out));
+    EXPECT_EQ(to_hex({out, 10}), "00112233445566778899");
+    tag[0] ^= 1;
+    EXPECT_FALSE(g.decrypt(nonce, {}, {ct, 10}, tag, out));
+    EXPECT_EQ(to_hex({out, 10}), "00000000000000000000");
+}
