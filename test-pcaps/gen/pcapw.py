@@ -70,11 +70,18 @@ class TcpFlow:
 
     def _emit(self, from_client, flags, payload=b""):
         self.t += 0.001
+        ack = self.sseq if flags & ACK else 0  # a bare SYN carries no acknowledgment number
         if from_client:
-            fr = tcp_frame(self.c, self.cp, self.s, self.sp, self.cseq, self.sseq, flags, payload)
+            fr = tcp_frame(self.c, self.cp, self.s, self.sp, self.cseq, ack, flags, payload)
         else:
             fr = tcp_frame(self.s, self.sp, self.c, self.cp, self.sseq, self.cseq, flags, payload)
         self.frames.append((self.t, fr))
+        return self.frames[-1]
+
+    def idle(self, seconds):
+        """Advances the clock, e.g. to leave room for media between two stanzas."""
+        self.t += seconds
+        return self
 
     def handshake(self):
         self._emit(True, SYN)
@@ -96,9 +103,11 @@ class TcpFlow:
             pos += n
         if pos < len(data) or not chunks:
             chunks.append(data[pos:])
+        # last_sent: one (length, frame tuple or None when dropped) per segment, so callers can
+        # map stream offsets to the pcap frames that carry them
+        self.last_sent = []
         for i, ch in enumerate(chunks):
-            if i not in drop:
-                self._emit(from_client, PSH | ACK, ch)
+            self.last_sent.append((len(ch), None if i in drop else self._emit(from_client, PSH | ACK, ch)))
             if from_client:
                 self.cseq += len(ch)
             else:
@@ -125,3 +134,15 @@ def write_pcap(path, frames):
                 sec, usec = sec + 1, usec - 1000000
             f.write(struct.pack("<IIII", sec, usec, len(fr), len(fr)))
             f.write(fr)
+
+
+def read_pcap(path):
+    """Reads back a pcap written by write_pcap: [(timestamp_float, frame_bytes)]."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out, p = [], 24
+    while p + 16 <= len(data):
+        sec, usec, incl, _orig = struct.unpack_from("<IIII", data, p)
+        out.append((sec + usec / 1e6, data[p + 16:p + 16 + incl]))
+        p += 16 + incl
+    return out

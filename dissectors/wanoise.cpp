@@ -1,0 +1,618 @@
+// wanoise: WhatsApp's Noise transport — connection intro, 3-byte framing (over raw TCP and over
+// WebSocket messages), handshake messages, handshake replay and transport-frame decryption.
+// Decrypted frames go to the wabinary dissector as a new data source.
+//
+// State: C++ session objects (ciphers, handshake replay) live in g_sessions, reset with the
+// capture; conversation and per-PDU records are POD in wmem file scope. The first pass decides
+// each frame's role, counter and plaintext and stores them per PDU; later passes (tshark -2, the
+// GUI's random access) only read what was stored, so every view shows the same thing.
+#include "wacall_plugin.h"
+
+#include "keys/keylog.h"
+#include "noise/noise.h"
+
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+int proto_wanoise = -1;
+
+namespace {
+
+using namespace wacall;
+
+int hf_intro = -1, hf_intro_edge_magic = -1, hf_intro_edge_len = -1, hf_intro_edge_data = -1;
+int hf_intro_magic = -1, hf_intro_protocol = -1, hf_intro_dict = -1;
+int hf_frame_len = -1, hf_direction = -1, hf_counter = -1, hf_ciphertext = -1, hf_tag = -1;
+int hf_decrypted = -1, hf_key_source = -1, hf_frame_kind = -1;
+int hf_hs_type = -1, hf_hs_ephemeral = -1, hf_hs_static = -1, hf_hs_payload = -1, hf_hs_other = -1;
+int hf_hs_pattern = -1, hf_hs_server_static = -1, hf_hs_certificate = -1, hf_hs_client_static = -1;
+int hf_hs_client_payload = -1, hf_hs_server_payload = -1, hf_session = -1;
+int ett_wanoise = -1, ett_intro = -1, ett_handshake = -1, ett_replay = -1;
+
+expert_field ei_no_key = EI_INIT, ei_bad_tag = EI_INIT, ei_replay = EI_INIT, ei_hs_malformed = EI_INIT;
+expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT;
+
+dissector_handle_t wanoise_tcp_handle, wanoise_ws_handle, wabinary_handle;
+dissector_handle_t prev_443_handle, prev_5222_handle;
+
+enum Direction : guint8 { C2S = 0, S2C = 1 };
+enum PduKind : guint8 { PDU_HANDSHAKE = 1, PDU_TRANSPORT = 2 };
+enum PduStatus : guint8 { ST_HANDSHAKE = 0, ST_DECRYPTED, ST_NO_KEY, ST_BAD_TAG, ST_TOO_SHORT };
+enum KeySource : guint8 { KS_NONE = 0, KS_TRAFFIC, KS_REPLAY };
+
+const value_string direction_vals[] = {{C2S, "client to server"}, {S2C, "server to client"}, {0, nullptr}};
+const value_string key_source_vals[] = {
+    {KS_NONE, "none"}, {KS_TRAFFIC, "WA_NOISE_TRAFFIC"}, {KS_REPLAY, "WA_NOISE_PRIVATE (handshake replay)"}, {0, nullptr}};
+const value_string frame_kind_vals[] = {{PDU_HANDSHAKE, "handshake"}, {PDU_TRANSPORT, "transport"}, {0, nullptr}};
+const value_string hs_type_vals[] = {{1, "ClientHello"}, {2, "ServerHello"}, {3, "ClientFinish"}, {0, nullptr}};
+
+// ---- capture-wide session state (C++) -----------------------------------------------------------
+struct NoiseSession {
+    Bytes prologue;                      // the 4-byte WA header
+    int dict_version = -1;
+    bool have_eph = false;
+    noise::Key32 client_eph{};
+    unsigned frames_seen[2] = {0, 0};    // first pass: frames per direction so far
+    bool server_sent_static = false;     // ServerHello carried a static key (XX / fallback)
+    bool client_hello_static = false;    // ClientHello carried a static key (IK)
+    uint32_t counter[2] = {0, 0};        // next transport counter per direction
+    KeySource key_source = KS_NONE;
+    uint64_t looked_up_generation = ~uint64_t(0);
+    noise::TransportCipher cipher[2];
+    std::unique_ptr<noise::HandshakeReplay> replay;
+    noise::HandshakeMessage client_hello_msg;  // views point into client_hello_bytes
+    Bytes client_hello_bytes;
+};
+
+std::unordered_map<guint32, std::unique_ptr<NoiseSession>> g_sessions;
+guint32 g_next_session = 1;
+
+// ---- POD records in wmem --------------------------------------------------------------------
+struct noise_conv_t {
+    address client_addr;
+    guint32 client_port;
+    guint32 client_start_seq;  // TCP: relative seq of the intro's first byte
+    guint32 session_id;
+    gboolean is_ws;
+    gboolean not_wa;
+    // WebSocket: bytes of an unfinished frame per direction (first pass only)
+    guint8 *ws_pending[2];
+    guint32 ws_pending_len[2];
+};
+
+struct noise_pdu_t {
+    guint8 kind;
+    guint8 direction;
+    guint8 status;
+    guint8 hs_kind;        // HandshakeKind
+    guint8 key_source;
+    guint32 counter;
+    guint32 session_id;
+    guint8 *plain;
+    guint32 plain_len;
+};
+
+// WebSocket message → complete frames it finished (bytes kept, since frames can span messages).
+struct ws_msg_t {
+    guint32 nframes;
+    guint8 **frames;
+    guint32 *frame_lens;
+};
+
+NoiseSession *session_get(guint32 id) {
+    auto it = g_sessions.find(id);
+    return it == g_sessions.end() ? nullptr : it->second.get();
+}
+
+void noise_init() {
+    g_sessions.clear();
+    g_next_session = 1;
+}
+
+noise_conv_t *conv_get(packet_info *pinfo, bool create) {
+    conversation_t *conv = create ? find_or_create_conversation(pinfo) : find_conversation_pinfo(pinfo, 0);
+    if (!conv) return nullptr;
+    auto *nc = static_cast<noise_conv_t *>(conversation_get_proto_data(conv, proto_wanoise));
+    if (!nc && create) {
+        nc = wmem_new0(wmem_file_scope(), noise_conv_t);
+        conversation_add_proto_data(conv, proto_wanoise, nc);
+    }
+    return nc;
+}
+
+Direction direction_of(const noise_conv_t *nc, packet_info *pinfo) {
+    return addresses_equal(&nc->client_addr, &pinfo->src) && nc->client_port == pinfo->srcport ? C2S : S2C;
+}
+
+// Counter of wanoise PDUs within the frame being dissected: the per-PDU key, stable across
+// passes because PDUs of a frame are always dissected in the same order.
+guint32 next_pdu_key(packet_info *pinfo) {
+    guint32 n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_wanoise, 0));
+    p_add_proto_data(pinfo->pool, pinfo, proto_wanoise, 0, GUINT_TO_POINTER(n + 1));
+    return n + 1;
+}
+
+// Starts a session for a conversation whose client just sent the intro (first pass only).
+void start_session(noise_conv_t *nc, packet_info *pinfo, const noise::Intro &intro, ByteView data) {
+    copy_address_wmem(wmem_file_scope(), &nc->client_addr, &pinfo->src);
+    nc->client_port = pinfo->srcport;
+    nc->session_id = g_next_session++;
+    auto s = std::make_unique<NoiseSession>();
+    ByteView prologue = noise::intro_prologue(data, intro);
+    s->prologue.assign(prologue.begin(), prologue.end());
+    s->dict_version = intro.dict_version;
+    g_sessions[nc->session_id] = std::move(s);
+}
+
+// Looks the session's keys up (again) when the key log changed since the last try.
+void ensure_keys(NoiseSession *s) {
+    if (s->key_source != KS_NONE || !s->have_eph) return;
+    auto &store = wacall_keys();
+    wacall_keys_refresh();
+    if (store.generation() == s->looked_up_generation) return;
+    s->looked_up_generation = store.generation();
+    ByteView eph(s->client_eph.data(), 32);
+    if (const auto *t = store.noise_traffic(eph)) {
+        s->cipher[C2S].set_key(ByteView(t->c2s.data(), 32));
+        s->cipher[S2C].set_key(ByteView(t->s2c.data(), 32));
+        s->key_source = KS_TRAFFIC;
+        return;
+    }
+    if (s->replay) {
+        const auto &r = s->replay->result();
+        if (r.have_keys) {
+            s->cipher[C2S].set_key(ByteView(r.c2s.data(), 32));
+            s->cipher[S2C].set_key(ByteView(r.s2c.data(), 32));
+            s->key_source = KS_REPLAY;
+        }
+    }
+}
+
+// First pass over a handshake frame: remembers what the replay and the frame roles need.
+void track_handshake(NoiseSession *s, const noise::HandshakeMessage &m, ByteView body) {
+    auto &store = wacall_keys();
+    switch (m.kind) {
+    case noise::HandshakeKind::ClientHello:
+        if (m.ephemeral.present && m.ephemeral.data.size == 32) {
+            std::memcpy(s->client_eph.data(), m.ephemeral.data.data, 32);
+            s->have_eph = true;
+        }
+        s->client_hello_static = m.static_key.present;
+        s->client_hello_bytes.assign(body.begin(), body.end());
+        s->client_hello_msg = noise::parse_handshake(s->client_hello_bytes);
+        wacall_keys_refresh();
+        if (s->have_eph) {
+            if (const auto *p = store.noise_private(ByteView(s->client_eph.data(), 32))) {
+                noise::ReplayKeys k;
+                k.client_ephemeral_private = p->eph_priv;
+                k.client_static_private = p->static_priv;
+                s->replay = std::make_unique<noise::HandshakeReplay>(k, s->prologue);
+                s->replay->on_client_hello(s->client_hello_msg);
+            }
+        }
+        break;
+    case noise::HandshakeKind::ServerHello:
+        s->server_sent_static = m.static_key.present;
+        if (s->replay) s->replay->on_server_hello(m);
+        break;
+    case noise::HandshakeKind::ClientFinish:
+        if (s->replay) s->replay->on_client_finish(m);
+        break;
+    default:
+        break;
+    }
+}
+
+// Is this frame (the n-th in its direction) a handshake message?
+bool is_handshake_frame(const NoiseSession *s, Direction dir, unsigned n) {
+    if (n == 0) return true;  // ClientHello / ServerHello
+    // XX and XXfallback: the client's 2nd frame is ClientFinish. IK accepted: it is transport.
+    return dir == C2S && n == 1 && s->server_sent_static;
+}
+
+noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo) {
+    auto *pdu = wmem_new0(wmem_file_scope(), noise_pdu_t);
+    pdu->direction = dir;
+    unsigned n = s->frames_seen[dir]++;
+    if (is_handshake_frame(s, dir, n)) {
+        pdu->kind = PDU_HANDSHAKE;
+        pdu->status = ST_HANDSHAKE;
+        noise::HandshakeMessage m = noise::parse_handshake(body);
+        pdu->hs_kind = static_cast<guint8>(m.kind);
+        track_handshake(s, m, body);
+        return pdu;
+    }
+    pdu->kind = PDU_TRANSPORT;
+    pdu->counter = s->counter[dir]++;
+    ensure_keys(s);
+    pdu->key_source = s->key_source;
+    if (body.size < noise::kTagSize) {
+        pdu->status = ST_TOO_SHORT;
+    } else if (!s->cipher[dir].valid()) {
+        pdu->status = ST_NO_KEY;
+    } else {
+        guint32 len = static_cast<guint32>(body.size - noise::kTagSize);
+        pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), len ? len : 1));
+        pdu->plain_len = len;
+        if (s->cipher[dir].decrypt(pdu->counter, body, pdu->plain)) {
+            pdu->status = ST_DECRYPTED;
+        } else {
+            pdu->status = ST_BAD_TAG;
+            pdu->plain = nullptr;  // never show unauthenticated bytes
+            pdu->plain_len = 0;
+        }
+    }
+    (void)pinfo;
+    return pdu;
+}
+
+void add_bytes_if(proto_tree *t, int hf, tvbuff_t *tvb, const noise::HandshakePart &p) {
+    if (p.present) proto_tree_add_item(t, hf, tvb, static_cast<gint>(p.offset), static_cast<gint>(p.data.size), ENC_NA);
+}
+
+void add_generated_bytes(proto_tree *t, int hf, tvbuff_t *tvb, const uint8_t *data, size_t len) {
+    proto_item *pi = proto_tree_add_bytes_with_length(t, hf, tvb, 0, 0, data, static_cast<gint>(len));
+    proto_item_set_generated(pi);
+}
+
+void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, const noise_pdu_t *,
+                    NoiseSession *s) {
+    tvbuff_t *body_tvb = tvb_new_subset_remaining(tvb, 3);
+    guint len = tvb_captured_length(body_tvb);
+    const guint8 *raw = tvb_get_ptr(body_tvb, 0, len);
+    noise::HandshakeMessage m = noise::parse_handshake(ByteView(raw, len));
+    const char *name = noise::handshake_kind_name(m.kind);
+    col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", name);
+    proto_item_append_text(ti, ", %s", name);
+    proto_tree *ht = proto_tree_add_subtree(tree, body_tvb, 0, -1, ett_handshake, nullptr, name);
+    proto_tree_add_uint(ht, hf_hs_type, body_tvb, 0, 0, static_cast<guint32>(m.kind));
+    if (m.error) {
+        expert_add_info_format(pinfo, ti, &ei_hs_malformed, "Malformed handshake message: %s", m.error_text.c_str());
+        return;
+    }
+    add_bytes_if(ht, hf_hs_ephemeral, body_tvb, m.ephemeral);
+    add_bytes_if(ht, hf_hs_static, body_tvb, m.static_key);
+    add_bytes_if(ht, hf_hs_payload, body_tvb, m.payload);
+    for (const auto &f : m.other_fields)
+        proto_tree_add_bytes_format(ht, hf_hs_other, body_tvb, static_cast<gint>(f.offset), static_cast<gint>(f.length),
+                                    nullptr, "%s field %u (wire type %u)", f.outer ? "HandshakeMessage" : "Inner",
+                                    f.number, f.wire_type);
+    if (!s || !s->replay) return;
+    const auto &r = s->replay->result();
+    proto_tree *rt = proto_tree_add_subtree(ht, body_tvb, 0, 0, ett_replay, nullptr, "Handshake replay (WA_NOISE_PRIVATE)");
+    proto_item *pi = proto_tree_add_string(rt, hf_hs_pattern, body_tvb, 0, 0, noise::pattern_name(r.pattern));
+    proto_item_set_generated(pi);
+    const noise::ReplayStep *step = m.kind == noise::HandshakeKind::ClientHello   ? &r.client_hello
+                                  : m.kind == noise::HandshakeKind::ServerHello   ? &r.server_hello
+                                  : m.kind == noise::HandshakeKind::ClientFinish ? &r.client_finish : nullptr;
+    if (step && step->attempted && !step->ok)
+        expert_add_info_format(pinfo, ti, &ei_replay, "Handshake replay failed: %s", step->error.c_str());
+    if (m.kind == noise::HandshakeKind::ServerHello) {
+        if (r.have_server_static) add_generated_bytes(rt, hf_hs_server_static, body_tvb, r.server_static.data(), 32);
+        if (r.have_certificate)
+            add_generated_bytes(rt, hf_hs_certificate, body_tvb, r.certificate.data(), r.certificate.size());
+        if (r.have_server_payload)
+            add_generated_bytes(rt, hf_hs_server_payload, body_tvb, r.server_payload.data(), r.server_payload.size());
+    }
+    if (m.kind == noise::HandshakeKind::ClientFinish ||
+        (m.kind == noise::HandshakeKind::ClientHello && r.pattern == noise::HandshakePattern::IK)) {
+        if (r.have_client_static) add_generated_bytes(rt, hf_hs_client_static, body_tvb, r.client_static.data(), 32);
+        if (r.have_client_payload)
+            add_generated_bytes(rt, hf_hs_client_payload, body_tvb, r.client_payload.data(), r.client_payload.size());
+    }
+}
+
+// Dissects one frame: `tvb` is exactly [3-byte length][body].
+void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, Direction dir,
+                   const guint8 *ws_bytes) {
+    (void)ws_bytes;
+    guint32 key = next_pdu_key(pinfo);
+    NoiseSession *s = session_get(nc->session_id);
+    auto *pdu = static_cast<noise_pdu_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key));
+    if (!pdu && !PINFO_FD_VISITED(pinfo) && s) {
+        guint len = tvb_captured_length_remaining(tvb, 3);
+        pdu = first_pass(s, dir, ByteView(tvb_get_ptr(tvb, 3, len), len), pinfo);
+        pdu->session_id = nc->session_id;
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key, pdu);
+    }
+
+    proto_item *ti = proto_tree_add_item(tree, proto_wanoise, tvb, 0, -1, ENC_NA);
+    proto_tree *nt = proto_item_add_subtree(ti, ett_wanoise);
+    proto_tree_add_item(nt, hf_frame_len, tvb, 0, 3, ENC_BIG_ENDIAN);
+    proto_item *pi = proto_tree_add_uint(nt, hf_direction, tvb, 0, 0, dir);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_uint(nt, hf_session, tvb, 0, 0, nc->session_id);
+    proto_item_set_generated(pi);
+    if (!pdu) return;  // no session (mid-stream capture): just the framing
+    pi = proto_tree_add_uint(nt, hf_frame_kind, tvb, 0, 0, pdu->kind);
+    proto_item_set_generated(pi);
+    if (pdu->kind == PDU_HANDSHAKE) {
+        show_handshake(tvb, pinfo, nt, ti, pdu, s);
+        return;
+    }
+    pi = proto_tree_add_uint(nt, hf_counter, tvb, 0, 0, pdu->counter);
+    proto_item_set_generated(pi);
+    gint body_len = tvb_reported_length_remaining(tvb, 3);
+    if (pdu->status == ST_TOO_SHORT) {
+        proto_tree_add_item(nt, hf_ciphertext, tvb, 3, body_len, ENC_NA);
+        expert_add_info(pinfo, ti, &ei_short);
+        return;
+    }
+    proto_tree_add_item(nt, hf_ciphertext, tvb, 3, body_len - 16, ENC_NA);
+    proto_tree_add_item(nt, hf_tag, tvb, 3 + body_len - 16, 16, ENC_NA);
+    pi = proto_tree_add_boolean(nt, hf_decrypted, tvb, 0, 0, pdu->status == ST_DECRYPTED);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_uint(nt, hf_key_source, tvb, 0, 0, pdu->key_source);
+    proto_item_set_generated(pi);
+    if (pdu->status == ST_NO_KEY) {
+        gchar *eph = s && s->have_eph ? bytes_to_str(pinfo->pool, s->client_eph.data(), 8) : nullptr;
+        expert_add_info_format(pinfo, ti, &ei_no_key,
+                               "No key for this Noise session (client ephemeral %s…): add WA_NOISE_TRAFFIC or "
+                               "WA_NOISE_PRIVATE to wacall.keylog_file",
+                               eph ? eph : "unknown");
+        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (no key)");
+        return;
+    }
+    if (pdu->status == ST_BAD_TAG) {
+        expert_add_info_format(pinfo, ti, &ei_bad_tag,
+                               "AES-GCM tag check failed for %s frame counter %u: wrong key or corrupted frame",
+                               val_to_str_const(dir, direction_vals, "?"), pdu->counter);
+        col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (decryption failed)");
+        return;
+    }
+    tvbuff_t *plain = tvb_new_child_real_data(tvb, pdu->plain, pdu->plain_len, pdu->plain_len);
+    add_new_data_source(pinfo, plain, "Decrypted Noise frame");
+    int dict = s ? s->dict_version : -1;
+    call_dissector_with_data(wabinary_handle, plain, pinfo, tree, &dict);
+}
+
+void show_intro(tvbuff_t *tvb, proto_tree *tree, const noise::Intro &in) {
+    proto_item *ti = proto_tree_add_item(tree, proto_wanoise, tvb, 0, static_cast<gint>(in.length), ENC_NA);
+    proto_item_append_text(ti, ", Connection intro");
+    proto_tree *t = proto_item_add_subtree(ti, ett_intro);
+    if (in.has_edge) {
+        proto_tree_add_item(t, hf_intro_edge_magic, tvb, 0, 4, ENC_NA);
+        proto_tree_add_item(t, hf_intro_edge_len, tvb, 4, 3, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_intro_edge_data, tvb, static_cast<gint>(in.edge_offset),
+                            static_cast<gint>(in.edge_length), ENC_NA);
+    }
+    gint wa = static_cast<gint>(in.wa_offset);
+    proto_tree_add_item(t, hf_intro_magic, tvb, wa, 2, ENC_ASCII);
+    proto_tree_add_item(t, hf_intro_protocol, tvb, wa + 2, 1, ENC_NA);
+    proto_tree_add_item(t, hf_intro_dict, tvb, wa + 3, 1, ENC_NA);
+}
+
+// ---- raw TCP --------------------------------------------------------------------------------
+struct tcp_ctx_t {
+    noise_conv_t *nc;
+    struct tcpinfo *tcpinfo;
+};
+
+bool at_intro(packet_info *pinfo, noise_conv_t *nc, struct tcpinfo *ti, int offset) {
+    return ti && direction_of(nc, pinfo) == C2S && ti->seq + static_cast<guint32>(offset) == nc->client_start_seq;
+}
+
+guint get_pdu_len(packet_info *pinfo, tvbuff_t *tvb, int offset, void *data) {
+    auto *ctx = static_cast<tcp_ctx_t *>(data);
+    guint avail = tvb_captured_length_remaining(tvb, offset);
+    guint intro_len = 0;
+    if (at_intro(pinfo, ctx->nc, ctx->tcpinfo, offset)) {
+        noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, offset, avail), avail));
+        if (in.status == noise::IntroStatus::Ok) intro_len = static_cast<guint>(in.length);
+    }
+    if (tvb_captured_length_remaining(tvb, offset + intro_len) < 3) return intro_len + 3;  // ask for more
+    return intro_len + 3 + tvb_get_ntoh24(tvb, offset + intro_len);
+}
+
+int dissect_tcp_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    auto *ctx = static_cast<tcp_ctx_t *>(data);
+    noise_conv_t *nc = ctx->nc;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
+    guint avail = tvb_captured_length(tvb);
+    noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+    int off = 0;
+    // The intro only ever opens the client's byte stream (checked by position via tcp_ctx).
+    if (in.status == noise::IntroStatus::Ok && tvb_reported_length(tvb) == in.length + 3 + tvb_get_ntoh24(tvb, in.length)) {
+        show_intro(tvb, tree, in);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Intro (WA %u, dictionary v%u%s)", in.protocol,
+                            in.dict_version, in.has_edge ? ", edge routing" : "");
+        off = static_cast<int>(in.length);
+    }
+    tvbuff_t *frame = tvb_new_subset_remaining(tvb, off);
+    dissect_frame(frame, pinfo, tree, nc, direction_of(nc, pinfo), nullptr);
+    return tvb_captured_length(tvb);
+}
+
+int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    noise_conv_t *nc = conv_get(pinfo, false);
+    if (!nc || nc->not_wa || !nc->session_id) return 0;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
+    col_clear(pinfo->cinfo, COL_INFO);
+    tcp_ctx_t ctx{nc, static_cast<struct tcpinfo *>(data)};
+    tcp_dissect_pdus(tvb, pinfo, tree, TRUE, 3, get_pdu_len, dissect_tcp_pdu, &ctx);
+    return tvb_captured_length(tvb);
+}
+
+// Accepts a TCP conversation whose first client bytes are a WhatsApp intro.
+bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
+    noise_conv_t *nc = conv_get(pinfo, false);
+    if (nc) return nc->session_id && !nc->not_wa;
+    if (PINFO_FD_VISITED(pinfo)) return false;
+    guint avail = tvb_captured_length(tvb);
+    if (avail < 4) return false;
+    noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+    if (in.status != noise::IntroStatus::Ok) return false;
+    nc = conv_get(pinfo, true);
+    start_session(nc, pinfo, in, ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+    auto *ti = static_cast<struct tcpinfo *>(data);
+    nc->client_start_seq = ti ? ti->seq : 0;
+    conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
+    return true;
+}
+
+gboolean heur_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    if (!try_claim_tcp(tvb, pinfo, data)) return FALSE;
+    dissect_wanoise_tcp(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
+// Port 443 and 5222 belong to TLS and XMPP: take the stream only when it opens with the WA
+// intro, and hand everything else to the dissector that owned the port before.
+int dissect_wanoise_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    if (try_claim_tcp(tvb, pinfo, data)) return dissect_wanoise_tcp(tvb, pinfo, tree, data);
+    dissector_handle_t prev = pinfo->match_uint == 5222 ? prev_5222_handle : prev_443_handle;
+    if (!prev) return 0;
+    return call_dissector_with_data(prev, tvb, pinfo, tree, data);
+}
+
+// ---- WebSocket ------------------------------------------------------------------------------
+// Frames do not align with WebSocket messages: the first pass keeps the unfinished tail per
+// direction and records, per message, the complete frames it finished.
+ws_msg_t *ws_first_pass(noise_conv_t *nc, Direction dir, const guint8 *data, guint len, bool with_intro,
+                        guint intro_len) {
+    auto *msg = wmem_new0(wmem_file_scope(), ws_msg_t);
+    guint total = nc->ws_pending_len[dir] + len;
+    auto *buf = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), total ? total : 1));
+    if (nc->ws_pending_len[dir]) std::memcpy(buf, nc->ws_pending[dir], nc->ws_pending_len[dir]);
+    std::memcpy(buf + nc->ws_pending_len[dir], data, len);
+    guint pos = with_intro ? intro_len : 0;
+    guint count = 0;
+    guint8 *frames[64];
+    guint32 lens[64];
+    while (total - pos >= 3 && count < 64) {
+        guint flen = 3 + be24(buf + pos);
+        if (total - pos < flen) break;
+        frames[count] = buf + pos;
+        lens[count] = flen;
+        count++;
+        pos += flen;
+    }
+    nc->ws_pending[dir] = buf + pos;
+    nc->ws_pending_len[dir] = total - pos;
+    msg->nframes = count;
+    msg->frames = static_cast<guint8 **>(wmem_memdup(wmem_file_scope(), frames, sizeof(guint8 *) * count));
+    msg->frame_lens = static_cast<guint32 *>(wmem_memdup(wmem_file_scope(), lens, sizeof(guint32) * count));
+    return msg;
+}
+
+int dissect_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+    noise_conv_t *nc = conv_get(pinfo, false);
+    if (!nc || !nc->session_id || !nc->is_ws) return 0;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
+    col_clear(pinfo->cinfo, COL_INFO);
+    Direction dir = direction_of(nc, pinfo);
+    guint len = tvb_captured_length(tvb);
+    guint32 key = 0x10000 + next_pdu_key(pinfo);
+    auto *msg = static_cast<ws_msg_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key));
+    const guint8 *raw = tvb_get_ptr(tvb, 0, len);
+    noise::Intro in = noise::parse_intro(ByteView(raw, len));
+    bool intro_here = dir == C2S && in.status == noise::IntroStatus::Ok &&
+                      GPOINTER_TO_UINT(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, 0x20000)) == 1;
+    if (!msg && !PINFO_FD_VISITED(pinfo)) {
+        intro_here = dir == C2S && in.status == noise::IntroStatus::Ok && nc->client_start_seq == 0;
+        if (intro_here) {
+            nc->client_start_seq = 1;  // intro consumed
+            p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, 0x20000, GUINT_TO_POINTER(1));
+        }
+        msg = ws_first_pass(nc, dir, raw, len, intro_here, intro_here ? static_cast<guint>(in.length) : 0);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key, msg);
+    }
+    if (intro_here) {
+        show_intro(tvb, tree, in);
+        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Intro (WA %u, dictionary v%u%s)", in.protocol,
+                            in.dict_version, in.has_edge ? ", edge routing" : "");
+    }
+    if (!msg) return len;
+    for (guint32 i = 0; i < msg->nframes; i++) {
+        tvbuff_t *ft = tvb_new_child_real_data(tvb, msg->frames[i], msg->frame_lens[i], msg->frame_lens[i]);
+        add_new_data_source(pinfo, ft, "Reassembled Noise frame");
+        dissect_frame(ft, pinfo, tree, nc, dir, msg->frames[i]);
+    }
+    if (msg->nframes == 0) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Noise frame fragment");
+    return len;
+}
+
+gboolean heur_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    noise_conv_t *nc = conv_get(pinfo, false);
+    if (!nc) {
+        if (PINFO_FD_VISITED(pinfo)) return FALSE;
+        guint avail = tvb_captured_length(tvb);
+        noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+        if (in.status != noise::IntroStatus::Ok) return FALSE;
+        nc = conv_get(pinfo, true);
+        start_session(nc, pinfo, in, ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+        nc->is_ws = TRUE;
+    }
+    if (!nc->is_ws || !nc->session_id) return FALSE;
+    dissect_wanoise_ws(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
+}  // namespace
+
+void wanoise_register() {
+    static hf_register_info hf[] = {
+        {&hf_intro, {"Intro", "wanoise.intro", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_intro_edge_magic, {"Edge routing marker", "wanoise.intro.edge_marker", FT_BYTES, BASE_NONE, nullptr, 0,
+                                "ED 00 01: edge-routing data precedes the WA header", HFILL}},
+        {&hf_intro_edge_len, {"Edge routing length", "wanoise.intro.edge_length", FT_UINT24, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_intro_edge_data, {"Edge routing data", "wanoise.intro.edge_data", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_intro_magic, {"Magic", "wanoise.intro.magic", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_intro_protocol, {"Protocol version", "wanoise.intro.protocol", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_intro_dict, {"Dictionary version", "wanoise.intro.dict_version", FT_UINT8, BASE_DEC, nullptr, 0,
+                          "WABinary token dictionary version", HFILL}},
+        {&hf_frame_len, {"Frame length", "wanoise.frame.length", FT_UINT24, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_direction, {"Direction", "wanoise.direction", FT_UINT8, BASE_DEC, VALS(direction_vals), 0, nullptr, HFILL}},
+        {&hf_session, {"Session", "wanoise.session", FT_UINT32, BASE_DEC, nullptr, 0,
+                       "Index of the Noise session in this capture", HFILL}},
+        {&hf_frame_kind, {"Frame kind", "wanoise.frame.kind", FT_UINT8, BASE_DEC, VALS(frame_kind_vals), 0, nullptr, HFILL}},
+        {&hf_counter, {"Counter", "wanoise.counter", FT_UINT32, BASE_DEC, nullptr, 0,
+                       "Transport frame counter in this direction (the AES-GCM nonce)", HFILL}},
+        {&hf_ciphertext, {"Ciphertext", "wanoise.ciphertext", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_tag, {"GCM tag", "wanoise.tag", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_decrypted, {"Decrypted", "wanoise.decrypted", FT_BOOLEAN, BASE_NONE, nullptr, 0,
+                         "True when the frame was decrypted and its GCM tag verified", HFILL}},
+        {&hf_key_source, {"Key source", "wanoise.key_source", FT_UINT8, BASE_DEC, VALS(key_source_vals), 0, nullptr, HFILL}},
+        {&hf_hs_type, {"Handshake message", "wanoise.handshake.type", FT_UINT8, BASE_DEC, VALS(hs_type_vals), 0, nullptr, HFILL}},
+        {&hf_hs_ephemeral, {"Ephemeral", "wanoise.handshake.ephemeral", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_static, {"Static (encrypted)", "wanoise.handshake.static", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_payload, {"Payload (encrypted)", "wanoise.handshake.payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_other, {"Other field", "wanoise.handshake.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_pattern, {"Pattern", "wanoise.handshake.pattern", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_server_static, {"Server static key", "wanoise.handshake.server_static", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_certificate, {"Certificate payload", "wanoise.handshake.certificate", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_client_static, {"Client static key", "wanoise.handshake.client_static", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_client_payload, {"Client payload", "wanoise.handshake.client_payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hs_server_payload, {"Server payload", "wanoise.handshake.server_payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+    };
+    static gint *ett[] = {&ett_wanoise, &ett_intro, &ett_handshake, &ett_replay};
+    static ei_register_info ei[] = {
+        {&ei_no_key, {"wanoise.no_key", PI_DECRYPTION, PI_WARN, "No key for this Noise session", EXPFILL}},
+        {&ei_bad_tag, {"wanoise.bad_tag", PI_DECRYPTION, PI_ERROR, "AES-GCM tag check failed", EXPFILL}},
+        {&ei_replay, {"wanoise.replay_failed", PI_DECRYPTION, PI_ERROR, "Handshake replay failed", EXPFILL}},
+        {&ei_hs_malformed, {"wanoise.handshake.malformed", PI_MALFORMED, PI_ERROR, "Malformed handshake message", EXPFILL}},
+        {&ei_short, {"wanoise.too_short", PI_MALFORMED, PI_ERROR, "Frame shorter than the 16-byte GCM tag", EXPFILL}},
+        {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
+        {&ei_counter, {"wanoise.counter_exhausted", PI_SEQUENCE, PI_WARN, "Counter exhausted", EXPFILL}},
+    };
+    proto_wanoise = proto_register_protocol("WhatsApp Noise Transport", "WANOISE", "wanoise");
+    proto_register_field_array(proto_wanoise, hf, G_N_ELEMENTS(hf));
+    proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
+    expert_register_field_array(expert_register_protocol(proto_wanoise), ei, G_N_ELEMENTS(ei));
+    wanoise_tcp_handle = register_dissector("wanoise_tcp", dissect_wanoise_tcp, proto_wanoise);
+    wanoise_ws_handle = register_dissector("wanoise_ws", dissect_wanoise_ws, proto_wanoise);
+    register_init_routine(noise_init);
+    register_cleanup_routine(noise_init);
+}
+
+void wanoise_handoff() {
+    wabinary_handle = find_dissector("wabinary");
+    static dissector_handle_t port_handle = create_dissector_handle(dissect_wanoise_port, proto_wanoise);
+    prev_443_handle = dissector_get_uint_handle(find_dissector_table("tcp.port"), 443);
+    prev_5222_handle = dissector_get_uint_handle(find_dissector_table("tcp.port"), 5222);
+    dissector_add_uint("tcp.port", 443, port_handle);
+    dissector_add_uint("tcp.port", 5222, port_handle);
+    heur_dissector_add("tcp", heur_wanoise_tcp, "WhatsApp Noise over TCP", "wanoise_tcp", proto_wanoise, HEURISTIC_ENABLE);
+    heur_dissector_add("ws", heur_wanoise_ws, "WhatsApp Noise over WebSocket", "wanoise_ws", proto_wanoise, HEURISTIC_ENABLE);
+}

@@ -1,0 +1,569 @@
+// warp: WhatsApp media on the relay path. Owns the UDP entry point: decides whether a flow is
+// WhatsApp media, unwraps the group-forwarding envelope, demultiplexes STUN / RTCP / RTP,
+// attributes streams to calls and participants, and decrypts E2E SRTP/SRTCP. Decrypted RTP and
+// RTCP become new data sources handed to Wireshark's own rtp/rtcp dissectors.
+//
+// Per packet only a few bytes are stored (status, ROC, attribution pointer); the plaintext is
+// recomputed on every pass from the cached per-sender keys, which is cheaper than keeping it.
+#include "wacall_plugin.h"
+#include "media_state.h"
+
+#include "call/registry.h"
+#include "keys/keylog.h"
+#include "media/demux.h"
+#include "media/rtp.h"
+#include "media/sframe.h"
+#include "media/srtp.h"
+#include "media/ssrc.h"
+
+#include <cstring>
+#include <set>
+#include <string>
+
+int proto_warp = -1;
+
+namespace {
+
+using namespace wacall;
+
+int hf_envelope = -1, hf_envelope_len = -1, hf_version = -1, hf_padding = -1, hf_ext = -1, hf_cc = -1;
+int hf_marker = -1, hf_pt = -1, hf_seq = -1, hf_ts = -1, hf_ssrc = -1, hf_ext_profile = -1, hf_ext_words = -1;
+int hf_ext_elem = -1, hf_ext_id = -1, hf_ext_len = -1, hf_ext_value = -1, hf_payload = -1;
+int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
+int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
+int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
+int hf_dtx = -1, hf_frame_info = -1, hf_keyframe = -1, hf_bandwidth = -1, hf_offset = -1, hf_tseq = -1;
+int ett_warp = -1, ett_ext = -1, ett_envelope = -1;
+expert_field ei_bad_tag = EI_INIT, ei_no_key = EI_INIT, ei_unattributed = EI_INIT, ei_envelope = EI_INIT;
+expert_field ei_malformed = EI_INIT, ei_debe_no_x = EI_INIT;
+
+dissector_handle_t warp_udp_handle, wastun_handle, rtp_handle, rtcp_handle, prev_3478_handle, prev_3480_handle;
+int proto_rtp = -1;
+
+gboolean pref_try_sframe = TRUE;
+gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
+gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
+
+const enum_val_t tag_key_vals[] = {
+    {"reference", "SRTP auth key (reference implementation)", 0},
+    {"spec", "HKDF(callKey, \"warp auth key\") (spec CRY-07)", 1},
+    {nullptr, nullptr, 0}};
+const enum_val_t iv_vals[] = {
+    {"rfc3711", "RFC 3711, salt left-aligned (reference implementation)", 0},
+    {"spec", "Salt right-aligned (spec CRY-02)", 1},
+    {nullptr, nullptr, 0}};
+
+const value_string pt_vals[] = {{120, "WhatsApp audio (16 kHz)"}, {121, "WhatsApp audio RED"},
+                                {111, "Opus (48 kHz)"}, {97, "H.264 video"}, {119, "RTC app data"}, {0, nullptr}};
+const value_string slot_vals[] = {{0, "audio"}, {1, "audio FEC"}, {4, "audio NACK"}, {2, "video"}, {3, "video FEC"},
+                                  {5, "video NACK"}, {7, "HBH-FEC tx"}, {8, "HBH-FEC rx"}, {6, "app data"}, {0, nullptr}};
+
+enum Status : guint8 { ST_UNATTRIBUTED = 0, ST_NO_KEY, ST_GOOD, ST_BAD_TAG, ST_MALFORMED };
+
+struct warp_pkt_t {
+    const MediaStream *stream;  // attribution decided on the first pass
+    guint32 roc;
+    guint8 status;
+    guint8 tag_len;
+};
+
+struct media_conv_t {
+    gboolean claimed;
+};
+
+// Client-side UDP sockets seen talking to a WhatsApp relay: every other flow from them (peer
+// STUN checks, peer-to-peer RTP) is the same call's media.
+std::set<std::string> g_media_sockets;
+
+std::string sock_key(const address *a, guint32 port) {
+    char buf[64];
+    address_to_str_buf(a, buf, sizeof buf);
+    return std::string(buf) + "/" + std::to_string(port);
+}
+
+void media_init() { g_media_sockets.clear(); }
+
+bool is_relay_port(guint32 p) { return p == 3478 || p == 3480; }
+
+call::AddrFamily family_of(const address *a) {
+    return a->type == AT_IPv4 ? call::AddrFamily::IPv4 : a->type == AT_IPv6 ? call::AddrFamily::IPv6 : call::AddrFamily::None;
+}
+
+bool known_endpoint(const address *a, guint32 port) {
+    call::AddrFamily f = family_of(a);
+    if (f == call::AddrFamily::None) return false;
+    return wacall_calls().call_for_endpoint(f, static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port)) != nullptr;
+}
+
+// WhatsApp-only marks in a STUN message: the 0x08xx ping family or a 0x40xx/0x805A attribute.
+bool stun_has_wa_marks(ByteView b) {
+    if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
+    if ((be16(b.data) & 0xFF00) == 0x0800) return true;
+    size_t pos = 20, end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    while (pos + 4 <= end) {
+        uint16_t t = be16(b.data + pos), l = be16(b.data + pos + 2);
+        if ((t & 0xFF00) == 0x4000 || t == 0x805A) return true;
+        pos += 4 + ((l + 3u) & ~3u);
+    }
+    return false;
+}
+
+bool rtp_looks_wa(ByteView b) {
+    if (b.size < 16 || (b[0] & 0xC0) != 0x80) return false;
+    if (b[12] == 0xDE && b[13] == 0xBE) return true;
+    return wacall_media().attribute(be32(b.data + 8)) != nullptr;
+}
+
+bool decide_claim(tvbuff_t *tvb, packet_info *pinfo) {
+    if (g_media_sockets.count(sock_key(&pinfo->src, pinfo->srcport)) ||
+        g_media_sockets.count(sock_key(&pinfo->dst, pinfo->destport)))
+        return true;
+    if (known_endpoint(&pinfo->src, pinfo->srcport) || known_endpoint(&pinfo->dst, pinfo->destport)) return true;
+    guint len = tvb_captured_length(tvb);
+    ByteView b(tvb_get_ptr(tvb, 0, len), len);
+    if (b.size && b[0] == 0x09) {
+        media::EnvelopeResult env = media::unwrap_group_envelope(b);
+        if (!env.ok()) return false;
+        b = b.sub(env.header_len);
+    }
+    switch (media::classify(b)) {
+    case media::PacketKind::Stun: return stun_has_wa_marks(b);
+    case media::PacketKind::Rtp: return rtp_looks_wa(b);
+    case media::PacketKind::Rtcp: return b.size >= 8 && wacall_media().attribute(be32(b.data + 4)) != nullptr;
+    default: return false;
+    }
+}
+
+bool claim(tvbuff_t *tvb, packet_info *pinfo) {
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    auto *mc = static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp));
+    if (mc) return mc->claimed;
+    if (PINFO_FD_VISITED(pinfo) || !decide_claim(tvb, pinfo)) return false;
+    mc = wmem_new0(wmem_file_scope(), media_conv_t);
+    mc->claimed = TRUE;
+    conversation_add_proto_data(conv, proto_warp, mc);
+    conversation_set_dissector(conv, warp_udp_handle);
+    if (!is_relay_port(pinfo->srcport)) g_media_sockets.insert(sock_key(&pinfo->src, pinfo->srcport));
+    if (!is_relay_port(pinfo->destport)) g_media_sockets.insert(sock_key(&pinfo->dst, pinfo->destport));
+    return true;
+}
+
+guint32 next_key(packet_info *pinfo) {
+    guint32 n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_warp, 0));
+    p_add_proto_data(pinfo->pool, pinfo, proto_warp, 0, GUINT_TO_POINTER(n + 1));
+    return n + 1;
+}
+
+media::E2EOptions e2e_options(unsigned tag_len) {
+    media::E2EOptions o;
+    o.tag_len = tag_len;
+    o.tag_key = pref_tag_key ? media::TagKey::SpecWarpAuthKey : media::TagKey::SrtpAuthKey;
+    o.iv_layout = pref_iv_layout ? media::IvLayout::SpecRightAligned : media::IvLayout::Rfc3711;
+    return o;
+}
+
+// Tells Wireshark's RTP dissector the names and clock rates of WhatsApp's payload types for this
+// flow (what SDP would do), without rtp_add_address(), which would take the flow away from us.
+void announce_payload_types(packet_info *pinfo) {
+    if (proto_rtp < 0) return;
+    const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
+    conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &pinfo->net_src, ctype, pinfo->destport,
+                                             pinfo->srcport, NO_ADDR_B);
+    if (!conv) {
+        address null_addr = ADDRESS_INIT_NONE;
+        conv = conversation_new(pinfo->num, &pinfo->net_dst, &null_addr, ctype, pinfo->destport, pinfo->srcport, NO_ADDR2);
+    }
+    if (conversation_get_proto_data(conv, proto_rtp)) return;
+    auto *ci = wmem_new0(wmem_file_scope(), struct _rtp_conversation_info);
+    g_strlcpy(ci->method, "WACALL", sizeof ci->method);
+    ci->frame_number = pinfo->num;
+    ci->media_types = RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO;
+    ci->extended_seqno = 0x10000;
+    ci->extended_timestamp = G_GUINT64_CONSTANT(0x100000000);
+    ci->rtp_dyn_payload = rtp_dyn_payload_new();
+    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 120, "WA-AUDIO", 16000);
+    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 121, "WA-RED", 16000);
+    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 111, "OPUS", 48000);
+    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 97, "H264", 90000);
+    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 119, "WA-APPDATA", 1000);
+    conversation_add_proto_data(conv, proto_rtp, ci);
+}
+
+void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s) {
+    if (!s) return;
+    proto_item *pi = proto_tree_add_string(t, hf_call_id, tvb, 0, 0, s->call_id.c_str());
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_string(t, hf_participant, tvb, 0, 0, s->participant.c_str());
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_uint(t, hf_slot, tvb, 0, 0, s->slot_word);
+    proto_item_set_generated(pi);
+}
+
+void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h) {
+    proto_tree_add_item(t, hf_version, tvb, 0, 1, ENC_NA);
+    proto_tree_add_item(t, hf_padding, tvb, 0, 1, ENC_NA);
+    proto_item *xi = proto_tree_add_item(t, hf_ext, tvb, 0, 1, ENC_NA);
+    proto_tree_add_item(t, hf_cc, tvb, 0, 1, ENC_NA);
+    proto_tree_add_item(t, hf_marker, tvb, 1, 1, ENC_NA);
+    proto_tree_add_item(t, hf_pt, tvb, 1, 1, ENC_NA);
+    proto_tree_add_item(t, hf_seq, tvb, 2, 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_ts, tvb, 4, 4, ENC_BIG_ENDIAN);
+    proto_tree_add_item(t, hf_ssrc, tvb, 8, 4, ENC_BIG_ENDIAN);
+    if (!h.has_ext) return;
+    if (h.ext_without_x) expert_add_info(pinfo, xi, &ei_debe_no_x);
+    proto_tree *et = proto_tree_add_subtree(t, tvb, static_cast<gint>(h.ext_offset), 4 + 4 * h.ext_words, ett_ext,
+                                            nullptr, "Header extension");
+    proto_tree_add_item(et, hf_ext_profile, tvb, static_cast<gint>(h.ext_offset), 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item(et, hf_ext_words, tvb, static_cast<gint>(h.ext_offset) + 2, 2, ENC_BIG_ENDIAN);
+    bool video = media::warp_pt_is_video(h.payload_type);
+    for (unsigned i = 0; i < h.n_elements; i++) {
+        const auto &e = h.elements[i];
+        proto_tree *xt = proto_tree_add_subtree_format(et, tvb, static_cast<gint>(e.value_offset) - 1, e.len + 1, ett_ext,
+                                                       nullptr, "Element %u (%s), %u byte(s)", e.id,
+                                                       media::warp_ext_element_name(e.id, e.len, video), e.len);
+        proto_tree_add_uint(xt, hf_ext_id, tvb, static_cast<gint>(e.value_offset) - 1, 1, e.id);
+        proto_tree_add_uint(xt, hf_ext_len, tvb, static_cast<gint>(e.value_offset) - 1, 1, e.len);
+        proto_tree_add_item(xt, hf_ext_value, tvb, static_cast<gint>(e.value_offset), e.len, ENC_NA);
+    }
+    guint len = tvb_captured_length(tvb);
+    media::WarpExtInfo w = media::decode_warp_ext(ByteView(tvb_get_ptr(tvb, 0, len), len), h, video);
+    proto_item *pi;
+    if (w.dtx_piggyback) { pi = proto_tree_add_boolean(et, hf_dtx, tvb, 0, 0, TRUE); proto_item_set_generated(pi); }
+    if (w.has_frame_info) {
+        pi = proto_tree_add_uint(et, hf_frame_info, tvb, 0, 0, w.frame_info);
+        proto_item_set_generated(pi);
+        pi = proto_tree_add_boolean(et, hf_keyframe, tvb, 0, 0, w.keyframe);
+        proto_item_set_generated(pi);
+    }
+    if (w.has_initial_bandwidth) { pi = proto_tree_add_uint(et, hf_bandwidth, tvb, 0, 0, w.initial_bandwidth); proto_item_set_generated(pi); }
+    if (w.has_short_offset) { pi = proto_tree_add_int(et, hf_offset, tvb, 0, 0, w.short_offset); proto_item_set_generated(pi); }
+    if (w.has_transport_seq) { pi = proto_tree_add_uint(et, hf_tseq, tvb, 0, 0, w.transport_seq); proto_item_set_generated(pi); }
+}
+
+// Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
+// rewrites the payload in place and returns the new length.
+size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
+    if (!pref_try_sframe || len < 19) return 0;
+    for (const auto &receiver : wacall_media().participants(s->call_id)) {
+        if (receiver == s->participant) continue;
+        media::SFrameKey *k = wacall_media().sframe_key(s->call_id, receiver);
+        if (!k) continue;
+        auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+        size_t out_len = 0;
+        media::SFrameHeader hdr;
+        if (media::sframe_decrypt(*k, ByteView(payload, len), media::SFrameOptions(), out, len, out_len, &hdr) ==
+            media::SFrameStatus::Ok) {
+            std::memcpy(payload, out, out_len);
+            *counter = hdr.counter;
+            return out_len;
+        }
+    }
+    return 0;
+}
+
+void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
+    guint len = tvb_captured_length(tvb);
+    ByteView b(tvb_get_ptr(tvb, 0, len), len);
+    media::RtpHeader h;
+    if (media::parse_rtp_header(b, h) != media::RtpParseError::None) {
+        expert_add_info(pinfo, ti, &ei_malformed);
+        return;
+    }
+    add_rtp_header(t, tvb, pinfo, h);
+    col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc, h.seq,
+                 h.timestamp, h.marker ? " Mark" : "");
+
+    guint32 key = next_key(pinfo);
+    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
+    auto &ms = wacall_media();
+    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+    media::RtpUnprotectInfo info;
+    if (!rec) {
+        if (PINFO_FD_VISITED(pinfo)) return;
+        rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
+        rec->stream = ms.attribute(h.ssrc);
+        rec->status = ST_UNATTRIBUTED;
+        if (rec->stream) {
+            rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
+            media::StreamKeys *k = ms.keys(*rec->stream);
+            if (!k) {
+                rec->status = ST_NO_KEY;
+            } else {
+                media::RocEstimator &roc = ms.roc(h.ssrc);
+                rec->roc = roc.estimate(h.seq);
+                media::SrtpStatus st = media::e2e_unprotect(*k, b, rec->roc, e2e_options(rec->tag_len), out, len, &info);
+                if (st == media::SrtpStatus::Ok) {
+                    roc.commit(h.seq, rec->roc);
+                    rec->status = ST_GOOD;
+                } else {
+                    rec->status = st == media::SrtpStatus::BadTag ? ST_BAD_TAG : ST_MALFORMED;
+                }
+            }
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
+    } else if (rec->status == ST_GOOD) {
+        media::StreamKeys *k = ms.keys(*rec->stream);
+        if (!k || media::e2e_unprotect(*k, b, rec->roc, e2e_options(rec->tag_len), out, len, &info) != media::SrtpStatus::Ok)
+            return;  // cannot happen: the same keys and ROC authenticated on the first pass
+    }
+    add_attribution(t, tvb, rec->stream);
+    if (!rec->stream) {
+        expert_add_info(pinfo, ti, &ei_unattributed);
+        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), -1, ENC_NA);
+        return;
+    }
+    proto_item *pi = proto_tree_add_uint(t, hf_tag_len, tvb, 0, 0, rec->tag_len);
+    proto_item_set_generated(pi);
+    gint tag_off = static_cast<gint>(len) - rec->tag_len;
+    if (tag_off > static_cast<gint>(h.header_len)) {
+        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), tag_off - static_cast<gint>(h.header_len), ENC_NA);
+        proto_tree_add_item(t, hf_tag, tvb, tag_off, rec->tag_len, ENC_NA);
+    }
+    guint8 auth = rec->status == ST_GOOD ? PROTO_CHECKSUM_E_GOOD : rec->status == ST_BAD_TAG ? PROTO_CHECKSUM_E_BAD
+                                                                                            : PROTO_CHECKSUM_E_UNVERIFIED;
+    pi = proto_tree_add_uint(t, hf_auth_status, tvb, tag_off > 0 ? tag_off : 0, rec->tag_len, auth);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, rec->status == ST_GOOD);
+    proto_item_set_generated(pi);
+    if (rec->status == ST_NO_KEY) {
+        expert_add_info_format(pinfo, ti, &ei_no_key, "No call key for call %s: add WA_CALL_KEY to wacall.keylog_file",
+                               rec->stream->call_id.c_str());
+        return;
+    }
+    if (rec->status == ST_BAD_TAG) {
+        expert_add_info_format(pinfo, pi, &ei_bad_tag, "WARP tag check failed (sender %s, ROC %u): payload left encrypted",
+                               rec->stream->participant.c_str(), rec->roc);
+        col_append_str(pinfo->cinfo, COL_INFO, " [bad tag]");
+        return;
+    }
+    if (rec->status != ST_GOOD) return;
+    pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
+    proto_item_set_generated(pi);
+    size_t plain_len = info.out_len;
+    guint64 sframe_counter = 0;
+    size_t sf = try_sframe(rec->stream, out + info.header_len, info.payload_len, pinfo, &sframe_counter);
+    if (sf) {
+        plain_len = info.header_len + sf;
+        pi = proto_tree_add_boolean(t, hf_sframe, tvb, 0, 0, TRUE);
+        proto_item_set_generated(pi);
+        pi = proto_tree_add_uint64(t, hf_sframe_counter, tvb, 0, 0, sframe_counter);
+        proto_item_set_generated(pi);
+    }
+    tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain_len), static_cast<gint>(plain_len));
+    add_new_data_source(pinfo, plain, "Decrypted RTP");
+    if (rtp_handle) {
+        announce_payload_types(pinfo);
+        call_dissector(rtp_handle, plain, pinfo, tree);
+    }
+}
+
+bool rtcp_all_standard(const guint8 *p, size_t len) {
+    std::vector<media::RtcpPacket> pkts;
+    if (!media::parse_rtcp_compound(ByteView(p, len), pkts)) return false;
+    for (const auto &r : pkts)
+        if (r.pt < 200 || r.pt > 206 || !r.error.empty()) return false;
+    return !pkts.empty();
+}
+
+void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
+    guint len = tvb_captured_length(tvb);
+    ByteView b(tvb_get_ptr(tvb, 0, len), len);
+    proto_tree_add_item(t, hf_rtcp_pt, tvb, 1, 1, ENC_NA);
+    proto_tree_add_item(t, hf_rtcp_ssrc, tvb, 4, 4, ENC_BIG_ENDIAN);
+    uint32_t ssrc = be32(b.data + 4);
+    col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTCP PT=%u SSRC=0x%08X", b[1], ssrc);
+    guint32 key = next_key(pinfo);
+    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
+    if (!rec) {
+        if (PINFO_FD_VISITED(pinfo)) return;
+        rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
+        rec->stream = wacall_media().attribute(ssrc);
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
+    }
+    add_attribution(t, tvb, rec->stream);
+    if (len >= 8 + media::kSrtcpTrailerLen) {
+        proto_tree_add_item(t, hf_srtcp_e, tvb, len - 14, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_srtcp_index, tvb, len - 14, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_tag, tvb, len - 10, 10, ENC_NA);
+    }
+    if (!rec->stream) {
+        expert_add_info(pinfo, ti, &ei_unattributed);
+        return;
+    }
+    media::StreamKeys *k = wacall_media().keys(*rec->stream);
+    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+    media::SrtcpInfo info;
+    media::SrtpStatus st = k ? media::srtcp_unprotect(k->rtcp, b, out, len, &info) : media::SrtpStatus::BadParam;
+    guint8 auth = !k ? PROTO_CHECKSUM_E_UNVERIFIED : st == media::SrtpStatus::Ok ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
+    proto_item *pi = proto_tree_add_uint(t, hf_auth_status, tvb, 0, 0, auth);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, st == media::SrtpStatus::Ok);
+    proto_item_set_generated(pi);
+    if (!k) {
+        expert_add_info_format(pinfo, ti, &ei_no_key, "No call key for call %s", rec->stream->call_id.c_str());
+        return;
+    }
+    if (st != media::SrtpStatus::Ok) {
+        expert_add_info_format(pinfo, ti, &ei_bad_tag, "SRTCP tag check failed (%s)", media::srtp_status_name(st));
+        return;
+    }
+    tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(info.out_len), static_cast<gint>(info.out_len));
+    add_new_data_source(pinfo, plain, "Decrypted RTCP");
+    // Wireshark's rtcp knows 200-206; WhatsApp's compact 208/209 are shown by our own summary.
+    if (rtcp_handle && rtcp_all_standard(out, info.out_len)) {
+        call_dissector(rtcp_handle, plain, pinfo, tree);
+    } else {
+        col_append_fstr(pinfo->cinfo, COL_INFO, " (%s)", media::rtcp_pt_name(out[1]));
+    }
+}
+
+int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+    guint len = tvb_captured_length(tvb);
+    ByteView b(tvb_get_ptr(tvb, 0, len), len);
+    int off = 0;
+    proto_item *env_item = nullptr;
+    if (len && b[0] == 0x09) {
+        media::EnvelopeResult env = media::unwrap_group_envelope(b);
+        proto_item *ti = proto_tree_add_item(tree, proto_warp, tvb, 0, env.ok() ? static_cast<gint>(env.header_len) : -1, ENC_NA);
+        proto_tree *et = proto_item_add_subtree(ti, ett_envelope);
+        env_item = proto_tree_add_item(et, hf_envelope, tvb, 0, env.ok() ? static_cast<gint>(env.header_len) : -1, ENC_NA);
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");
+        if (!env.ok()) {
+            expert_add_info_format(pinfo, env_item, &ei_envelope, "Group envelope: %s", env.error);
+            return len;
+        }
+        proto_item *pi = proto_tree_add_uint(et, hf_envelope_len, tvb, 1, 1, static_cast<guint32>(env.header_len));
+        proto_item_set_generated(pi);
+        off = static_cast<int>(env.header_len);
+    }
+    tvbuff_t *inner = off ? tvb_new_subset_remaining(tvb, off) : tvb;
+    ByteView ib = b.sub(off);
+    media::PacketKind kind = media::classify(ib);
+    if (kind == media::PacketKind::Stun && wastun_handle) return off + call_dissector(wastun_handle, inner, pinfo, tree);
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");
+    proto_item *ti = proto_tree_add_item(tree, proto_warp, inner, 0, -1, ENC_NA);
+    proto_tree *t = proto_item_add_subtree(ti, ett_warp);
+    if (kind == media::PacketKind::Rtp) {
+        dissect_rtp(inner, pinfo, tree, ti, t);
+    } else if (kind == media::PacketKind::Rtcp) {
+        dissect_rtcp(inner, pinfo, tree, ti, t);
+    } else {
+        // Seen in real captures: the relay's plain-text "health"/"OK" probes on the media flow.
+        bool printable = ib.size > 0;
+        for (size_t i = 0; i < ib.size; i++) printable = printable && g_ascii_isprint(ib[i]);
+        if (printable) {
+            proto_tree_add_item(t, hf_other_text, inner, 0, -1, ENC_ASCII);
+            col_add_fstr(pinfo->cinfo, COL_INFO, "Relay text probe \"%s\"",
+                         tvb_format_text(pinfo->pool, inner, 0, tvb_captured_length(inner)));
+        } else {
+            proto_tree_add_item(t, hf_other, inner, 0, -1, ENC_NA);
+            col_set_str(pinfo->cinfo, COL_INFO, "Unclassified relay datagram");
+        }
+    }
+    return len;
+}
+
+gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    if (!claim(tvb, pinfo)) return FALSE;
+    dissect_warp_udp(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
+// The relay ports belong to STUN: take the datagram only when it is WhatsApp's.
+int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    if (claim(tvb, pinfo)) return dissect_warp_udp(tvb, pinfo, tree, data);
+    dissector_handle_t prev = pinfo->match_uint == 3480 ? prev_3480_handle : prev_3478_handle;
+    return prev ? call_dissector_with_data(prev, tvb, pinfo, tree, data) : 0;
+}
+
+}  // namespace
+
+void warp_register() {
+    static hf_register_info hf[] = {
+        {&hf_envelope, {"Group forwarding envelope", "warp.envelope", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_envelope_len, {"Envelope length", "warp.envelope.length", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_version, {"Version", "warp.version", FT_UINT8, BASE_DEC, nullptr, 0xC0, nullptr, HFILL}},
+        {&hf_padding, {"Padding", "warp.padding", FT_BOOLEAN, 8, nullptr, 0x20, nullptr, HFILL}},
+        {&hf_ext, {"Extension", "warp.ext", FT_BOOLEAN, 8, nullptr, 0x10, nullptr, HFILL}},
+        {&hf_cc, {"CSRC count", "warp.cc", FT_UINT8, BASE_DEC, nullptr, 0x0F, nullptr, HFILL}},
+        {&hf_marker, {"Marker", "warp.marker", FT_BOOLEAN, 8, nullptr, 0x80, nullptr, HFILL}},
+        {&hf_pt, {"Payload type", "warp.pt", FT_UINT8, BASE_DEC, VALS(pt_vals), 0x7F, nullptr, HFILL}},
+        {&hf_seq, {"Sequence number", "warp.seq", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_ts, {"Timestamp", "warp.timestamp", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_ssrc, {"SSRC", "warp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_profile, {"Extension profile", "warp.ext.profile", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_words, {"Extension length (words)", "warp.ext.words", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_elem, {"Element", "warp.ext.element", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_id, {"Element ID", "warp.ext.id", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_len, {"Element length", "warp.ext.len", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_value, {"Element value", "warp.ext.value", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_dtx, {"DTX / piggyback word", "warp.ext.dtx", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_frame_info, {"Media frame info", "warp.ext.frame_info", FT_UINT8, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_keyframe, {"Keyframe", "warp.ext.keyframe", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_bandwidth, {"Initial bandwidth", "warp.ext.bandwidth", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_offset, {"Short offset", "warp.ext.offset", FT_INT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_tseq, {"Transport sequence", "warp.ext.transport_seq", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_payload, {"Encrypted payload", "warp.payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_call_id, {"Call ID", "warp.call_id", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_participant, {"Participant", "warp.participant", FT_STRING, BASE_NONE, nullptr, 0,
+                           "The sender's participant id", HFILL}},
+        {&hf_slot, {"Stream slot", "warp.slot", FT_UINT32, BASE_DEC, VALS(slot_vals), 0, nullptr, HFILL}},
+        {&hf_roc, {"Rollover counter", "warp.roc", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_tag_len, {"Tag length", "warp.tag_len", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_tag, {"Authentication tag", "warp.auth.tag", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_auth_status, {"Authentication status", "warp.auth.status", FT_UINT8, BASE_NONE, VALS(proto_checksum_vals), 0,
+                           nullptr, HFILL}},
+        {&hf_decrypted, {"Decrypted", "warp.decrypted", FT_BOOLEAN, BASE_NONE, nullptr, 0,
+                         "True only when the payload was authenticated and decrypted", HFILL}},
+        {&hf_rtcp_pt, {"RTCP packet type", "warp.rtcp.pt", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_rtcp_ssrc, {"RTCP sender SSRC", "warp.rtcp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_srtcp_e, {"SRTCP encrypted", "warp.srtcp.e", FT_BOOLEAN, 32, nullptr, 0x80000000, nullptr, HFILL}},
+        {&hf_srtcp_index, {"SRTCP index", "warp.srtcp.index", FT_UINT32, BASE_DEC, nullptr, 0x7FFFFFFF, nullptr, HFILL}},
+        {&hf_sframe, {"SFrame", "warp.sframe", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_sframe_counter, {"SFrame counter", "warp.sframe.counter", FT_UINT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_other, {"Unclassified datagram", "warp.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_other_text, {"Relay text probe", "warp.text", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+    };
+    static gint *ett[] = {&ett_warp, &ett_ext, &ett_envelope};
+    static ei_register_info ei[] = {
+        {&ei_bad_tag, {"warp.auth.bad", PI_DECRYPTION, PI_ERROR, "WARP/SRTCP tag check failed", EXPFILL}},
+        {&ei_no_key, {"warp.no_key", PI_DECRYPTION, PI_WARN, "No call key", EXPFILL}},
+        {&ei_unattributed, {"warp.unattributed", PI_UNDECODED, PI_NOTE,
+                            "SSRC not derived from any known call and participant (no signaling or WA_PARTICIPANT)", EXPFILL}},
+        {&ei_envelope, {"warp.envelope.malformed", PI_MALFORMED, PI_ERROR, "Malformed group envelope", EXPFILL}},
+        {&ei_malformed, {"warp.malformed", PI_MALFORMED, PI_ERROR, "Malformed RTP header", EXPFILL}},
+        {&ei_debe_no_x, {"warp.ext.no_x", PI_PROTOCOL, PI_NOTE, "0xDEBE extension present although X=0 (spec R1)", EXPFILL}},
+    };
+    proto_warp = proto_register_protocol("WhatsApp Relay Media (WARP)", "WARP", "warp");
+    proto_register_field_array(proto_warp, hf, G_N_ELEMENTS(hf));
+    proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
+    expert_register_field_array(expert_register_protocol(proto_warp), ei, G_N_ELEMENTS(ei));
+    module_t *mod = prefs_register_protocol(proto_warp, nullptr);
+    prefs_register_enum_preference(mod, "tag_key", "WARP tag key",
+                                   "Which key the WARP MI tag uses: the reference implementation's SRTP auth key, "
+                                   "or the spec's HKDF(callKey, \"warp auth key\")",
+                                   &pref_tag_key, tag_key_vals, FALSE);
+    prefs_register_enum_preference(mod, "iv_layout", "E2E SRTP IV layout",
+                                   "RFC 3711 (reference implementation, matches the vectors) or the spec's right-aligned salt",
+                                   &pref_iv_layout, iv_vals, FALSE);
+    prefs_register_bool_preference(mod, "try_sframe", "Try SFrame on decrypted payloads",
+                                   "As the reference client does on receive; payloads that fail stay plain codec bytes",
+                                   &pref_try_sframe);
+    warp_udp_handle = register_dissector("warp_udp", dissect_warp_udp, proto_warp);
+    register_init_routine(media_init);
+    register_cleanup_routine(media_init);
+}
+
+void warp_handoff() {
+    wastun_handle = find_dissector("wastun");
+    rtp_handle = find_dissector("rtp");
+    rtcp_handle = find_dissector("rtcp");
+    proto_rtp = proto_get_id_by_filter_name("rtp");
+    static dissector_handle_t port_handle = create_dissector_handle(dissect_warp_port, proto_warp);
+    dissector_table_t udp = find_dissector_table("udp.port");
+    prev_3478_handle = dissector_get_uint_handle(udp, 3478);
+    prev_3480_handle = dissector_get_uint_handle(udp, 3480);
+    dissector_add_uint("udp.port", 3478, port_handle);
+    dissector_add_uint("udp.port", 3480, port_handle);
+    heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
+}

@@ -1,0 +1,306 @@
+// wastun: the relay's STUN dialect — Binding/Allocate, WhatsApp ping/pong (0x08xx), the 0x40xx
+// attributes (relay token, protobuf stream descriptors and subscriptions), FINGERPRINT and
+// MESSAGE-INTEGRITY verification (keyed by the relay <key> text), and request/response links.
+#include "wacall_plugin.h"
+#include "media_state.h"
+
+#include "media/ssrc.h"
+#include "media/stun.h"
+
+#include <string>
+#include <unordered_map>
+
+int proto_wastun = -1;
+
+namespace {
+
+using namespace wacall;
+
+int hf_type = -1, hf_length = -1, hf_magic = -1, hf_txid = -1, hf_attr = -1, hf_attr_type = -1, hf_attr_len = -1;
+int hf_attr_value = -1, hf_token = -1, hf_addr = -1, hf_error_code = -1, hf_error_reason = -1, hf_pcount = -1;
+int hf_fingerprint = -1, hf_fingerprint_status = -1, hf_integrity = -1, hf_integrity_status = -1;
+int hf_desc = -1, hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1, hf_sub_pid = -1;
+int hf_proto_field = -1, hf_call_id = -1, hf_response_to = -1, hf_rtt = -1;
+int ett_wastun = -1, ett_attr = -1, ett_proto = -1;
+expert_field ei_fp_bad = EI_INIT, ei_mi_bad = EI_INIT, ei_malformed = EI_INIT, ei_unknown_type = EI_INIT;
+
+struct stun_pkt_t {
+    const std::string *call_id;  // attribution decided on the first pass
+    guint32 response_to;         // request frame for a response (0: none)
+    nstime_t rtt;
+};
+
+struct Pending {
+    guint32 frame;
+    nstime_t time;
+};
+std::unordered_map<std::string, Pending> g_requests;  // txid (+5-tuple) → latest request
+std::unordered_map<std::string, const std::string *> g_conv_call;  // conversation → call
+
+void stun_init() {
+    g_requests.clear();
+    g_conv_call.clear();
+}
+
+std::string conv_key(packet_info *pinfo) {
+    char a[64], b[64];
+    address_to_str_buf(&pinfo->src, a, sizeof a);
+    address_to_str_buf(&pinfo->dst, b, sizeof b);
+    std::string x = std::string(a) + "/" + std::to_string(pinfo->srcport), y = std::string(b) + "/" + std::to_string(pinfo->destport);
+    return x < y ? x + "|" + y : y + "|" + x;
+}
+
+// First pass: which call does this message belong to? Its stream descriptors name SSRCs derived
+// from a call; otherwise the flow inherits the call of an earlier message.
+const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &m) {
+    std::string ck = conv_key(pinfo);
+    for (const auto &a : m.attrs) {
+        if (a.type != media::kAttrStreamDescriptors) continue;
+        std::vector<media::StreamDescriptor> ds;
+        media::decode_stream_descriptors(a.value, ds);
+        for (const auto &d : ds) {
+            if (const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr) {
+                const std::string *c = wacall_media().intern_call(s->call_id);
+                g_conv_call[ck] = c;
+                return c;
+            }
+        }
+    }
+    auto it = g_conv_call.find(ck);
+    return it == g_conv_call.end() ? nullptr : it->second;
+}
+
+void add_protobuf(proto_tree *t, tvbuff_t *tvb, gint base, const std::vector<media::ProtoNode> &nodes) {
+    for (const auto &n : nodes) {
+        proto_item *pi;
+        if (n.type == protowire::LengthDelimited && n.children.empty()) {
+            pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
+                                             static_cast<gint>(n.length), nullptr, "Field %u: %s", n.number,
+                                             n.printable ? std::string(n.bytes.begin(), n.bytes.end()).c_str()
+                                                         : to_hex(n.bytes).c_str());
+        } else if (n.type == protowire::LengthDelimited) {
+            pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
+                                             static_cast<gint>(n.length), nullptr, "Field %u (message)", n.number);
+            add_protobuf(proto_item_add_subtree(pi, ett_proto), tvb, base, n.children);
+        } else {
+            proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
+                                        static_cast<gint>(n.length), nullptr, "Field %u: %" PRIu64, n.number, n.varint);
+        }
+    }
+}
+
+void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::StunMessage &m,
+                   const media::StunAttr &a, ByteView msg, const std::string &mi_key) {
+    proto_item *ai = proto_tree_add_none_format(t, hf_attr, tvb, static_cast<gint>(a.offset),
+                                                static_cast<gint>(4 + a.padded_length), "%s (0x%04x)",
+                                                media::stun_attr_name(a.type), a.type);
+    proto_tree *at = proto_item_add_subtree(ai, ett_attr);
+    proto_tree_add_item(at, hf_attr_type, tvb, static_cast<gint>(a.offset), 2, ENC_BIG_ENDIAN);
+    proto_tree_add_item(at, hf_attr_len, tvb, static_cast<gint>(a.offset) + 2, 2, ENC_BIG_ENDIAN);
+    gint vo = static_cast<gint>(a.value_offset), vl = a.length;
+    media::SockAddr sa;
+    switch (a.type) {
+    case media::kAttrRelayToken:
+        proto_tree_add_item(at, hf_token, tvb, vo, vl, ENC_NA);
+        break;
+    case media::kAttrXorMappedAddress:
+    case media::kAttrMappedAddress:
+    case media::kAttrWasmRelayEndpoint: {
+        bool ok = a.type == media::kAttrXorMappedAddress ? media::decode_xor_mapped_address(a.value, m.txid, sa)
+                : a.type == media::kAttrMappedAddress     ? media::decode_mapped_address(a.value, sa)
+                                                          : media::decode_wasm_relay_endpoint(a.value, sa);
+        if (ok) {
+            std::string s = sa.to_string();
+            proto_tree_add_string(at, hf_addr, tvb, vo, vl, s.c_str());
+            proto_item_append_text(ai, ": %s", s.c_str());
+        }
+        break;
+    }
+    case media::kAttrErrorCode: {
+        media::StunErrorCode ec;
+        if (media::decode_error_code(a.value, ec)) {
+            proto_tree_add_uint(at, hf_error_code, tvb, vo, vl, ec.code);
+            proto_tree_add_string(at, hf_error_reason, tvb, vo, vl, ec.reason.c_str());
+            proto_item_append_text(ai, ": %u %s", ec.code, ec.reason.c_str());
+        }
+        break;
+    }
+    case media::kAttrParticipantCount: {
+        uint64_t n = 0;
+        if (media::decode_participant_count(a.value, n)) proto_tree_add_uint64(at, hf_pcount, tvb, vo, vl, n);
+        break;
+    }
+    case media::kAttrStreamDescriptors: {
+        std::vector<media::StreamDescriptor> ds;
+        media::decode_stream_descriptors(a.value, ds);
+        for (const auto &d : ds) {
+            proto_item *di = proto_tree_add_uint_format(at, hf_desc_ssrc, tvb, vo + static_cast<gint>(d.offset), 1, d.ssrc,
+                                                        "Stream %s / %s: SSRC 0x%08x",
+                                                        d.android ? d.stream_name.c_str() : media::stream_index_name(d.stream_index),
+                                                        media::stream_subtype_name(d.sub_type), d.ssrc);
+            if (const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr) {
+                proto_item_append_text(di, " (%s, %s)", s->participant.c_str(), media::slot_name(s->slot_word));
+                proto_item *pi = proto_tree_add_string(proto_item_add_subtree(di, ett_attr), hf_desc_participant, tvb,
+                                                       vo + static_cast<gint>(d.offset), 1, s->participant.c_str());
+                proto_item_set_generated(pi);
+            }
+        }
+        break;
+    }
+    case media::kAttrSenderSubscriptions: {
+        media::SenderSubscriptions subs;
+        if (media::decode_sender_subscriptions(a.value, subs)) {
+            for (const auto &e : subs.entries) {
+                for (uint32_t s : e.ssrcs) proto_tree_add_uint(at, hf_sub_ssrc, tvb, vo + static_cast<gint>(e.offset), 1, s);
+                for (int64_t p : e.pids) proto_tree_add_int64(at, hf_sub_pid, tvb, vo + static_cast<gint>(e.offset), 1, p);
+            }
+        }
+        std::vector<media::ProtoNode> nodes;
+        if (media::protobuf_tree(a.value, nodes)) add_protobuf(at, tvb, vo, nodes);
+        break;
+    }
+    case media::kAttrReceiverSubscriptions: {
+        std::vector<media::ProtoNode> nodes;
+        if (media::protobuf_tree(a.value, nodes)) add_protobuf(at, tvb, vo, nodes);
+        break;
+    }
+    case media::kAttrFingerprint: {
+        uint32_t expect = 0;
+        bool ok = media::compute_fingerprint(msg, a.offset, expect);
+        proto_item *pi = proto_tree_add_checksum(at, tvb, vo, hf_fingerprint, hf_fingerprint_status, &ei_fp_bad, pinfo,
+                                                 expect, ENC_BIG_ENDIAN, ok ? PROTO_CHECKSUM_VERIFY : PROTO_CHECKSUM_NO_FLAGS);
+        (void)pi;
+        break;
+    }
+    case media::kAttrMessageIntegrity: {
+        proto_tree_add_item(at, hf_integrity, tvb, vo, vl, ENC_NA);
+        guint8 status = PROTO_CHECKSUM_E_UNVERIFIED;
+        if (!mi_key.empty()) {
+            media::StunCheck c = media::verify_message_integrity(
+                msg, a, ByteView(reinterpret_cast<const uint8_t *>(mi_key.data()), mi_key.size()));
+            status = c == media::StunCheck::Good ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
+        }
+        proto_item *pi = proto_tree_add_uint(at, hf_integrity_status, tvb, vo, vl, status);
+        proto_item_set_generated(pi);
+        if (status == PROTO_CHECKSUM_E_BAD)
+            expert_add_info(pinfo, pi, &ei_mi_bad);
+        break;
+    }
+    default:
+        if (vl) proto_tree_add_item(at, hf_attr_value, tvb, vo, vl, ENC_NA);
+    }
+}
+
+int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+    guint len = tvb_captured_length(tvb);
+    ByteView msg(tvb_get_ptr(tvb, 0, len), len);
+    media::StunMessage m;
+    std::string err;
+    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WASTUN");
+    proto_item *ti = proto_tree_add_item(tree, proto_wastun, tvb, 0, -1, ENC_NA);
+    proto_tree *t = proto_item_add_subtree(ti, ett_wastun);
+    bool ok = media::parse_stun(msg, m, &err);
+    proto_tree_add_item(t, hf_type, tvb, 0, 2, ENC_BIG_ENDIAN);
+    if (len >= 20) {
+        proto_tree_add_item(t, hf_length, tvb, 2, 2, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_magic, tvb, 4, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_txid, tvb, 8, 12, ENC_NA);
+    }
+    std::string name = media::stun_type_name(m.type ? m.type : (len >= 2 ? be16(msg.data) : 0));
+    col_add_str(pinfo->cinfo, COL_INFO, name.c_str());
+    proto_item_append_text(ti, ", %s", name.c_str());
+    if (!ok) {
+        expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", err.c_str());
+        return len;
+    }
+    if ((m.type & 0xFF00) == 0x0800 && m.type != 0x0801 && m.type != 0x0802)
+        expert_add_info_format(pinfo, ti, &ei_unknown_type, "WhatsApp STUN type 0x%04x is not in the digests", m.type);
+
+    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
+    if (!rec && !PINFO_FD_VISITED(pinfo)) {
+        rec = wmem_new0(wmem_file_scope(), stun_pkt_t);
+        rec->call_id = attribute_call(pinfo, m);
+        // Requests are class 0b00, responses 0b10/0b11 (bits 0x0110 of the type); WhatsApp's
+        // pong 0x0802 answers ping 0x0801 with the same transaction id.
+        std::string tx = to_hex(m.txid);
+        bool response = (m.type & 0x0110) == 0x0100 || (m.type & 0x0110) == 0x0110 || m.type == 0x0802;
+        if (response) {
+            auto it = g_requests.find(tx);
+            if (it != g_requests.end()) {
+                rec->response_to = it->second.frame;
+                nstime_delta(&rec->rtt, &pinfo->abs_ts, &it->second.time);
+            }
+        } else {
+            g_requests[tx] = Pending{pinfo->num, pinfo->abs_ts};
+        }
+        p_add_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0, rec);
+    }
+    std::string mi_key;
+    if (rec && rec->call_id) {
+        proto_item *pi = proto_tree_add_string(t, hf_call_id, tvb, 0, 0, rec->call_id->c_str());
+        proto_item_set_generated(pi);
+        mi_key = wacall_media().relay_key(*rec->call_id);
+    }
+    if (rec && rec->response_to) {
+        proto_item *pi = proto_tree_add_uint(t, hf_response_to, tvb, 0, 0, rec->response_to);
+        proto_item_set_generated(pi);
+        pi = proto_tree_add_time(t, hf_rtt, tvb, 0, 0, &rec->rtt);
+        proto_item_set_generated(pi);
+    }
+    for (const auto &a : m.attrs) add_attribute(t, tvb, pinfo, m, a, msg, mi_key);
+    return len;
+}
+
+}  // namespace
+
+void wastun_register() {
+    static hf_register_info hf[] = {
+        {&hf_type, {"Message type", "wastun.type", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_length, {"Message length", "wastun.length", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_magic, {"Magic cookie", "wastun.cookie", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_txid, {"Transaction ID", "wastun.txid", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_attr, {"Attribute", "wastun.attr", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_attr_type, {"Attribute type", "wastun.attr.type", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_attr_len, {"Attribute length", "wastun.attr.length", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_attr_value, {"Value", "wastun.attr.value", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_token, {"Relay token", "wastun.relay_token", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_addr, {"Address", "wastun.address", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_error_code, {"Error code", "wastun.error_code", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_error_reason, {"Error reason", "wastun.error_reason", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_pcount, {"Participant count", "wastun.participant_count", FT_UINT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_fingerprint, {"Fingerprint", "wastun.fingerprint", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_fingerprint_status, {"Fingerprint status", "wastun.fingerprint.status", FT_UINT8, BASE_NONE,
+                                  VALS(proto_checksum_vals), 0, nullptr, HFILL}},
+        {&hf_integrity, {"Message integrity", "wastun.integrity", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_integrity_status, {"Message integrity status", "wastun.integrity.status", FT_UINT8, BASE_NONE,
+                                VALS(proto_checksum_vals), 0, nullptr, HFILL}},
+        {&hf_desc, {"Stream descriptor", "wastun.stream", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_desc_ssrc, {"Stream SSRC", "wastun.stream.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_desc_participant, {"Stream participant", "wastun.stream.participant", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_sub_ssrc, {"Subscribed SSRC", "wastun.subscription.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_sub_pid, {"Subscribed pid", "wastun.subscription.pid", FT_INT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_proto_field, {"Protobuf field", "wastun.protobuf", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_call_id, {"Call ID", "wastun.call_id", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_response_to, {"Response to", "wastun.response_to", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0, nullptr, HFILL}},
+        {&hf_rtt, {"Round-trip time", "wastun.time", FT_RELATIVE_TIME, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+    };
+    static gint *ett[] = {&ett_wastun, &ett_attr, &ett_proto};
+    static ei_register_info ei[] = {
+        {&ei_fp_bad, {"wastun.fingerprint.bad", PI_CHECKSUM, PI_ERROR, "Bad FINGERPRINT", EXPFILL}},
+        {&ei_mi_bad, {"wastun.integrity.bad", PI_CHECKSUM, PI_ERROR,
+                      "MESSAGE-INTEGRITY does not match the relay key", EXPFILL}},
+        {&ei_malformed, {"wastun.malformed", PI_MALFORMED, PI_ERROR, "Malformed STUN message", EXPFILL}},
+        {&ei_unknown_type, {"wastun.unknown_type", PI_UNDECODED, PI_NOTE, "Unknown WhatsApp STUN type", EXPFILL}},
+    };
+    proto_wastun = proto_register_protocol("WhatsApp Relay STUN", "WASTUN", "wastun");
+    proto_register_field_array(proto_wastun, hf, G_N_ELEMENTS(hf));
+    proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
+    expert_register_field_array(expert_register_protocol(proto_wastun), ei, G_N_ELEMENTS(ei));
+    register_dissector("wastun", dissect_wastun, proto_wastun);
+    register_init_routine(stun_init);
+    register_cleanup_routine(stun_init);
+}
+
+void wastun_handoff() {}
+
+void wacall_register_tap_listeners() {}

@@ -1,0 +1,30 @@
+// The single place where Wireshark's C headers enter C++.
+// GLib first (outside extern "C": in C++ mode it pulls in templates); then every Wireshark
+// header inside one extern "C" block, because ~100 of them (reassemble.h, wmem.h, packet-rtp.h,
+// ...) lack C++ guards and would otherwise link as mangled C++ symbols.
+#pragma once
+
+#include <glib.h>
+#include <gmodule.h>
+
+extern "C" {
+#define WS_BUILD_DLL
+#include <wireshark.h>
+#include <epan/packet.h>
+#include <epan/proto.h>
+#include <epan/prefs.h>
+#include <epan/expert.h>
+#include <epan/conversation.h>
+#include <epan/proto_data.h>
+#include <epan/tap.h>
+#include <epan/stats_tree.h>
+#include <epan/export_object.h>
+#include <epan/reassemble.h>
+#include <epan/to_str.h>
+#include <epan/addr_resolv.h>
+#include <wsutil/report_message.h>
+#include <epan/dissectors/packet-tcp.h>
+#include <epan/dissectors/packet-udp.h>
+#include <epan/dissectors/packet-rtp.h>
+#include <epan/dissectors/packet-rtcp.h>
+}

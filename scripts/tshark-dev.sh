@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs tshark (or sharkd with WACALL_TOOL=sharkd) with the plugin from the build tree.
+# As root, Wireshark ignores WIRESHARK_PLUGIN_DIR, so root runs inside a user namespace where it
+# appears as uid 1000 (mapped back to root, so root-owned files stay readable).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${WACALL_BUILD_DIR:-$here/build}
+tool=${WACALL_TOOL:-tshark}
+export WIRESHARK_PLUGIN_DIR="$build/plugins"
+export WIRESHARK_CONFIG_DIR=${WIRESHARK_CONFIG_DIR:-$build/ws-config}
+mkdir -p "$WIRESHARK_CONFIG_DIR"
+if [ "$(id -u)" = 0 ] || [ "$(id -g)" = 0 ]; then
+  exec unshare --user --map-user=1000 --map-group=1000 env WIRESHARK_PLUGIN_DIR="$WIRESHARK_PLUGIN_DIR" \
+    WIRESHARK_CONFIG_DIR="$WIRESHARK_CONFIG_DIR" "$tool" "$@"
+fi
+exec "$tool" "$@"

@@ -1,0 +1,578 @@
+#include "keys/keylog.h"
+
+#include "keys/participant.h"
+
+#include <json-glib/json-glib.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <string_view>
+
+namespace wacall::keys {
+
+namespace {
+
+constexpr size_t kMaxFields = 8;
+constexpr size_t kMaxProblems = 1000;    // a garbage file must not grow memory without bound
+// Bytes kept from the start and from the end of what was parsed, to recognise a file rewritten
+// in place (not merely appended to) without re-reading it all.
+constexpr size_t kHead = 256;
+constexpr size_t kFingerprint = 64;
+
+int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Decodes exactly 32 bytes of hex; on failure `err` says why.
+bool hex32(std::string_view s, Key32 &out, std::string &err) {
+    if (s.size() != 64) {
+        err = "must be 64 hex digits (32 bytes), got " + std::to_string(s.size()) + " characters";
+        return false;
+    }
+    for (size_t i = 0; i < 32; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            err = "is not hex";
+            return false;
+        }
+        out[i] = static_cast<uint8_t>(hi << 4 | lo);
+    }
+    return true;
+}
+
+bool parse_u32(std::string_view s, uint32_t &out) {
+    if (s.empty() || s.size() > 10) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    if (v > 0xFFFFFFFFu) return false;
+    out = static_cast<uint32_t>(v);
+    return true;
+}
+
+std::string key_str(const Key32 &k) { return std::string(reinterpret_cast<const char *>(k.data()), k.size()); }
+
+Key32 str_key(const std::string &s) {
+    Key32 k{};
+    std::memcpy(k.data(), s.data(), s.size() < k.size() ? s.size() : k.size());
+    return k;
+}
+
+std::string epoch_key(const std::string &call_id, uint32_t txid) {
+    return call_id + '\n' + std::to_string(txid);
+}
+
+struct FileStat {
+    bool ok = false, is_dir = false;
+    uint64_t size = 0, mtime_ns = 0, dev = 0, ino = 0;
+    std::string err;
+};
+
+FileStat stat_file(const std::string &path) {
+    FileStat fs;
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) {
+        fs.err = std::strerror(errno);
+        return fs;
+    }
+    fs.ok = true;
+    fs.is_dir = (st.st_mode & S_IFMT) == S_IFDIR;
+    fs.size = static_cast<uint64_t>(st.st_size);
+#if defined(__linux__)
+    fs.mtime_ns = uint64_t(st.st_mtim.tv_sec) * 1000000000u + uint64_t(st.st_mtim.tv_nsec);
+#else
+    fs.mtime_ns = uint64_t(st.st_mtime) * 1000000000u;
+#endif
+    fs.dev = static_cast<uint64_t>(st.st_dev);
+    fs.ino = static_cast<uint64_t>(st.st_ino);
+    return fs;
+}
+
+}  // namespace
+
+void KeyStore::problem(const std::string &name, size_t line_no, std::string msg) {
+    if (problems_.size() >= kMaxProblems) return;
+    problems_.push_back({name, line_no, std::move(msg)});
+}
+
+void KeyStore::clear() {
+    noise_traffic_.clear();
+    noise_private_.clear();
+    call_keys_.clear();
+    participants_.clear();
+    epochs_.clear();
+    tag_lens_.clear();
+    relay_keys_.clear();
+    problems_.clear();
+    have_stat_ = false;
+    file_problem_ = false;
+    consumed_ = 0;
+    lines_ = 0;
+    head_bytes_.clear();
+    last_bytes_.clear();
+    tail_.clear();
+    tail_undo_.clear();
+    tail_problems_ = 0;
+    generation_++;
+}
+
+void KeyStore::set_path(std::string path) {
+    if (path == path_) return;
+    path_ = std::move(path);
+    clear();
+}
+
+// ---- lookups ----------------------------------------------------------------------------------
+
+const NoiseTraffic *KeyStore::noise_traffic(ByteView pub) const {
+    if (pub.size != 32) return nullptr;
+    Key32 k;
+    std::memcpy(k.data(), pub.data, 32);
+    auto it = noise_traffic_.find(k);
+    return it == noise_traffic_.end() ? nullptr : &it->second;
+}
+
+const NoisePrivate *KeyStore::noise_private(ByteView pub) const {
+    if (pub.size != 32) return nullptr;
+    Key32 k;
+    std::memcpy(k.data(), pub.data, 32);
+    auto it = noise_private_.find(k);
+    return it == noise_private_.end() ? nullptr : &it->second;
+}
+
+const Bytes *KeyStore::call_key(const std::string &call_id) const {
+    auto it = call_keys_.find(call_id);
+    return it == call_keys_.end() ? nullptr : &it->second;
+}
+
+const std::vector<std::string> &KeyStore::participants(const std::string &call_id) const {
+    static const std::vector<std::string> none;
+    auto it = participants_.find(call_id);
+    return it == participants_.end() ? none : it->second;
+}
+
+const Bytes *KeyStore::epoch(const std::string &call_id, uint32_t transaction_id) const {
+    auto it = epochs_.find(epoch_key(call_id, transaction_id));
+    return it == epochs_.end() ? nullptr : &it->second;
+}
+
+int KeyStore::warp_tag_len(const std::string &call_id) const {
+    auto it = tag_lens_.find(call_id);
+    return it == tag_lens_.end() ? 0 : it->second;
+}
+
+const std::string *KeyStore::relay_key(const std::string &call_id) const {
+    auto it = relay_keys_.find(call_id);
+    return it == relay_keys_.end() ? nullptr : &it->second;
+}
+
+// ---- line parsing -----------------------------------------------------------------------------
+
+bool KeyStore::add_call_key(const std::string &call_id, const Bytes &key, size_t line_no,
+                            const std::string &name, std::vector<Undo> *undo) {
+    auto ins = call_keys_.emplace(call_id, key);
+    if (!ins.second) {
+        if (ins.first->second != key)
+            problem(name, line_no, "call key for call-id " + call_id + " disagrees with an earlier line; keeping the first");
+        return false;
+    }
+    if (undo) undo->push_back({Undo::CallKey, call_id, {}});
+    return true;
+}
+
+bool KeyStore::add_participant(const std::string &call_id, const std::string &jid, size_t line_no,
+                               const std::string &name, std::vector<Undo> *undo) {
+    std::string id = normalize_participant_id(jid);
+    if (!looks_like_jid(id)) {
+        problem(name, line_no, "participant \"" + jid.substr(0, 80) + "\" is not a JID (user@server)");
+        return false;
+    }
+    auto &v = participants_[call_id];
+    for (const auto &p : v)
+        if (p == id) return false;
+    v.push_back(id);
+    if (undo) undo->push_back({Undo::Participant, call_id, id});
+    return true;
+}
+
+bool KeyStore::parse_json(const std::string &line, size_t line_no, const std::string &name, bool *changed,
+                          std::vector<Undo> *undo) {
+    JsonParser *parser = json_parser_new();
+    GError *err = nullptr;
+    bool ok = false;
+    if (!json_parser_load_from_data(parser, line.data(), static_cast<gssize>(line.size()), &err)) {
+        problem(name, line_no, std::string("invalid JSON: ") + (err && err->message ? err->message : "parse error"));
+        if (err) g_error_free(err);
+        g_object_unref(parser);
+        return false;
+    }
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        problem(name, line_no, "JSON line is not an object");
+        g_object_unref(parser);
+        return false;
+    }
+    JsonObject *obj = json_node_get_object(root);
+    bool bad_type = false;
+    // Optional members may be null (absent); any other non-string type is a problem.
+    auto get = [&](const char *member, std::string &out) {
+        JsonNode *m = json_object_get_member(obj, member);
+        if (!m || JSON_NODE_HOLDS_NULL(m)) return false;
+        if (JSON_NODE_HOLDS_VALUE(m) && json_node_get_value_type(m) == G_TYPE_STRING) {
+            const char *s = json_node_get_string(m);
+            out = s ? s : "";
+            return true;
+        }
+        problem(name, line_no, std::string("JSON member \"") + member + "\" is not a string");
+        bad_type = true;
+        return false;
+    };
+    std::string call_id, key_hex, self_lid, peer_lid, from;
+    bool has_id = get("call_id", call_id), has_key = get("call_key_hex", key_hex);
+    bool has_self = get("self_lid", self_lid), has_peer = get("peer_lid", peer_lid), has_from = get("from", from);
+    if (bad_type) {
+        g_object_unref(parser);
+        return false;
+    }
+    if (!has_id || call_id.empty() || call_id.find_first_of(" \t") != std::string::npos) {
+        problem(name, line_no, "JSON line has no usable \"call_id\"");
+    } else if (!has_key) {
+        problem(name, line_no, "JSON line has no \"call_key_hex\"");
+    } else {
+        Key32 k;
+        std::string why;
+        if (!hex32(key_hex, k, why)) {
+            problem(name, line_no, "JSON call_key_hex " + why);
+        } else {
+            ok = true;
+            if (add_call_key(call_id, Bytes(k.begin(), k.end()), line_no, name, undo)) *changed = true;
+            if (has_self && !self_lid.empty() && add_participant(call_id, self_lid, line_no, name, undo)) *changed = true;
+            if (has_peer && !peer_lid.empty() && add_participant(call_id, peer_lid, line_no, name, undo)) *changed = true;
+            if (has_from && !from.empty() && add_participant(call_id, from, line_no, name, undo)) *changed = true;
+        }
+    }
+    g_object_unref(parser);
+    return ok;
+}
+
+bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::string &name, bool *changed,
+                          std::vector<Undo> *undo) {
+    if (n && p[n - 1] == '\r') n--;  // CRLF
+    if (n > kMaxLine) {
+        problem(name, line_no, "line too long (" + std::to_string(n) + " characters, limit " + std::to_string(kMaxLine) + ")");
+        return false;
+    }
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+    if (i < n && p[i] == '{') return parse_json(std::string(p + i, n - i), line_no, name, changed, undo);
+
+    std::string_view f[kMaxFields + 1];
+    size_t nf = 0;
+    while (i < n) {
+        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+        if (i >= n || p[i] == '#') break;  // a comment runs to the end of the line
+        size_t s = i;
+        while (i < n && p[i] != ' ' && p[i] != '\t') i++;
+        if (nf <= kMaxFields) f[nf] = std::string_view(p + s, i - s);
+        nf++;
+    }
+    if (nf == 0) return false;  // blank or comment
+
+    const std::string_view label = f[0];
+    size_t want = 0;
+    if (label == "WA_NOISE_TRAFFIC" || label == "WA_NOISE_PRIVATE" || label == "WA_CALL_EPOCH") want = 4;
+    else if (label == "WA_CALL_KEY" || label == "WA_PARTICIPANT" || label == "WA_WARP_TAG_LEN" || label == "WA_RELAY_KEY")
+        want = 3;
+    else {
+        problem(name, line_no, "unknown label \"" + std::string(label.substr(0, 64)) + "\"");
+        return false;
+    }
+    if (nf != want) {
+        problem(name, line_no, std::string(label) + " needs " + std::to_string(want - 1) + " fields, got " + std::to_string(nf - 1));
+        return false;
+    }
+    std::string why;
+
+    if (label == "WA_NOISE_TRAFFIC" || label == "WA_NOISE_PRIVATE") {
+        Key32 k[3];
+        static const char *const what_t[3] = {"client ephemeral public key", "client-to-server key", "server-to-client key"};
+        static const char *const what_p[3] = {"client ephemeral public key", "client ephemeral private key", "client static private key"};
+        const bool traffic = label == "WA_NOISE_TRAFFIC";
+        for (int j = 0; j < 3; j++) {
+            if (!hex32(f[j + 1], k[j], why)) {
+                problem(name, line_no, std::string(label) + ": " + (traffic ? what_t[j] : what_p[j]) + " " + why);
+                return false;
+            }
+        }
+        if (traffic) {
+            NoiseTraffic v{k[0], k[1], k[2]};
+            auto ins = noise_traffic_.emplace(k[0], v);
+            if (!ins.second) {
+                if (ins.first->second.c2s != v.c2s || ins.first->second.s2c != v.s2c)
+                    problem(name, line_no, "WA_NOISE_TRAFFIC disagrees with an earlier line for the same public key; keeping the first");
+                return false;
+            }
+            if (undo) undo->push_back({Undo::Traffic, key_str(k[0]), {}});
+        } else {
+            NoisePrivate v{k[0], k[1], k[2]};
+            auto ins = noise_private_.emplace(k[0], v);
+            if (!ins.second) {
+                if (ins.first->second.eph_priv != v.eph_priv || ins.first->second.static_priv != v.static_priv)
+                    problem(name, line_no, "WA_NOISE_PRIVATE disagrees with an earlier line for the same public key; keeping the first");
+                return false;
+            }
+            if (undo) undo->push_back({Undo::Private, key_str(k[0]), {}});
+        }
+        *changed = true;
+        return true;
+    }
+
+    const std::string call_id(f[1]);
+    if (label == "WA_CALL_KEY") {
+        Key32 k;
+        if (!hex32(f[2], k, why)) {
+            problem(name, line_no, "WA_CALL_KEY: call key " + why);
+            return false;
+        }
+        if (add_call_key(call_id, Bytes(k.begin(), k.end()), line_no, name, undo)) *changed = true;
+        return true;
+    }
+    if (label == "WA_PARTICIPANT") {
+        if (add_participant(call_id, std::string(f[2]), line_no, name, undo)) *changed = true;
+        return true;
+    }
+    if (label == "WA_CALL_EPOCH") {
+        uint32_t tx = 0;
+        if (!parse_u32(f[2], tx)) {
+            problem(name, line_no, "WA_CALL_EPOCH: transaction-id must be a decimal u32");
+            return false;
+        }
+        Key32 k;
+        if (!hex32(f[3], k, why)) {
+            problem(name, line_no, "WA_CALL_EPOCH: epoch key " + why);
+            return false;
+        }
+        std::string ek = epoch_key(call_id, tx);
+        Bytes v(k.begin(), k.end());
+        auto ins = epochs_.emplace(ek, v);
+        if (!ins.second) {
+            if (ins.first->second != v)
+                problem(name, line_no, "WA_CALL_EPOCH disagrees with an earlier line for the same call and transaction; keeping the first");
+            return false;
+        }
+        if (undo) undo->push_back({Undo::Epoch, ek, {}});
+        *changed = true;
+        return true;
+    }
+    if (label == "WA_WARP_TAG_LEN") {
+        uint32_t n_tag = 0;
+        if (!parse_u32(f[2], n_tag) || n_tag < 1 || n_tag > 20) {
+            problem(name, line_no, "WA_WARP_TAG_LEN: tag length must be 1..20");
+            return false;
+        }
+        auto ins = tag_lens_.emplace(call_id, int(n_tag));
+        if (!ins.second) {
+            if (ins.first->second != int(n_tag))
+                problem(name, line_no, "WA_WARP_TAG_LEN disagrees with an earlier line; keeping the first");
+            return false;
+        }
+        if (undo) undo->push_back({Undo::TagLen, call_id, {}});
+        *changed = true;
+        return true;
+    }
+    // WA_RELAY_KEY
+    auto ins = relay_keys_.emplace(call_id, std::string(f[2]));
+    if (!ins.second) {
+        if (ins.first->second != f[2])
+            problem(name, line_no, "WA_RELAY_KEY disagrees with an earlier line; keeping the first");
+        return false;
+    }
+    if (undo) undo->push_back({Undo::RelayKey, call_id, {}});
+    *changed = true;
+    return true;
+}
+
+bool KeyStore::load_text(const std::string &text, const std::string &name) {
+    bool changed = false;
+    size_t line_no = 0, pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        size_t end = nl == std::string::npos ? text.size() : nl;
+        parse_line(text.data() + pos, end - pos, ++line_no, name, &changed, nullptr);
+        pos = end + 1;
+    }
+    if (changed) generation_++;
+    return changed;
+}
+
+// ---- following a file -------------------------------------------------------------------------
+
+void KeyStore::undo_tail() {
+    for (auto it = tail_undo_.rbegin(); it != tail_undo_.rend(); ++it) {
+        switch (it->kind) {
+        case Undo::Traffic: noise_traffic_.erase(str_key(it->a)); break;
+        case Undo::Private: noise_private_.erase(str_key(it->a)); break;
+        case Undo::CallKey: call_keys_.erase(it->a); break;
+        case Undo::Epoch: epochs_.erase(it->a); break;
+        case Undo::TagLen: tag_lens_.erase(it->a); break;
+        case Undo::RelayKey: relay_keys_.erase(it->a); break;
+        case Undo::Participant: {
+            auto pit = participants_.find(it->a);
+            if (pit == participants_.end()) break;
+            auto &v = pit->second;
+            for (size_t i = 0; i < v.size(); i++)
+                if (v[i] == it->b) {
+                    v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+                    break;
+                }
+            if (v.empty()) participants_.erase(pit);
+            break;
+        }
+        }
+    }
+    tail_undo_.clear();
+    problems_.resize(problems_.size() >= tail_problems_ ? problems_.size() - tail_problems_ : 0);
+    tail_problems_ = 0;
+    tail_.clear();
+}
+
+bool KeyStore::read_from(size_t offset, std::string &out, size_t max_len) const {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return false;
+    in.seekg(static_cast<std::streamoff>(offset));
+    if (!in) return false;
+    if (max_len == SIZE_MAX) {
+        out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else {
+        out.resize(max_len);
+        in.read(&out[0], static_cast<std::streamsize>(max_len));
+        out.resize(static_cast<size_t>(in.gcount()));
+    }
+    return !in.bad();
+}
+
+bool KeyStore::reload() {
+    std::string path = path_;
+    clear();  // bumps generation
+    std::string data;
+    if (!read_from(0, data)) {
+        problem(path_, 0, "cannot read key log file");
+        file_problem_ = true;
+        return true;
+    }
+    // Complete lines are committed; an unterminated last line is parsed tentatively.
+    bool changed = false;
+    size_t pos = 0;
+    for (;;) {
+        size_t nl = data.find('\n', pos);
+        if (nl == std::string::npos) break;
+        parse_line(data.data() + pos, nl - pos, ++lines_, path_, &changed, nullptr);
+        pos = nl + 1;
+    }
+    consumed_ = pos;
+    head_bytes_ = data.substr(0, pos < kHead ? pos : kHead);
+    last_bytes_ = data.substr(pos > kFingerprint ? pos - kFingerprint : 0, pos > kFingerprint ? kFingerprint : pos);
+    if (pos < data.size()) {
+        tail_ = data.substr(pos);
+        size_t before = problems_.size();
+        parse_line(tail_.data(), tail_.size(), lines_ + 1, path_, &changed, &tail_undo_);
+        tail_problems_ = problems_.size() - before;
+    }
+    return true;
+}
+
+bool KeyStore::refresh() {
+    if (path_.empty()) return false;
+    FileStat fs = stat_file(path_);
+    if (!fs.ok || fs.is_dir) {
+        // Keys already loaded stay usable (the file may be rotated); report the file once.
+        if (!file_problem_) {
+            problem(path_, 0, fs.ok ? "key log path is a directory" : "cannot open key log file: " + fs.err);
+            file_problem_ = true;
+            have_stat_ = false;
+            generation_++;
+        }
+        return false;
+    }
+    if (have_stat_ && fs.size == st_size_ && fs.mtime_ns == st_mtime_ns_ && fs.dev == st_dev_ && fs.ino == st_ino_)
+        return false;
+    const bool same_file = have_stat_ && fs.dev == st_dev_ && fs.ino == st_ino_;
+    const size_t seen = consumed_ + tail_.size();
+    st_size_ = fs.size;
+    st_mtime_ns_ = fs.mtime_ns;
+    st_dev_ = fs.dev;
+    st_ino_ = fs.ino;
+    if (!same_file || fs.size < seen) {
+        // Replaced or shrunk: start over.
+        bool r = reload();
+        have_stat_ = !file_problem_;
+        return r;
+    }
+
+    // Grown (or touched): check the bytes we parsed last are still there, so a file rewritten in
+    // place is reloaded, then parse only what follows.
+    const size_t fp = last_bytes_.size();
+    std::string data, head;
+    if (!read_from(0, head, head_bytes_.size()) || head != head_bytes_ || !read_from(consumed_ - fp, data) ||
+        data.size() < fp + tail_.size() ||
+        data.compare(0, fp, last_bytes_) != 0 || data.compare(fp, tail_.size(), tail_) != 0) {
+        bool r = reload();
+        have_stat_ = !file_problem_;
+        return r;
+    }
+    have_stat_ = true;
+    // Same length as parsed (the file was touched, or we read past the stat size last time).
+    if (data.size() == fp + tail_.size()) return false;
+    bool changed = false;
+    size_t pos = fp;  // data[pos] is the file byte at consumed_
+    if (!tail_.empty()) {
+        size_t nl = data.find('\n', pos);
+        size_t line_end = nl == std::string::npos ? data.size() : nl;
+        std::string_view completed(data.data() + pos, line_end - pos);
+        if (nl != std::string::npos && (completed == tail_ || (completed.size() == tail_.size() + 1 &&
+                                                               completed.back() == '\r' &&
+                                                               completed.compare(0, tail_.size(), tail_) == 0))) {
+            // Only the line end was appended: the tentative parse stands as it is.
+            tail_undo_.clear();
+            tail_problems_ = 0;
+            tail_.clear();
+            lines_++;
+            pos = nl + 1;
+        } else {
+            undo_tail();
+            changed = true;  // the store lost the tentative entries; reparse below
+        }
+    }
+    for (;;) {
+        size_t nl = data.find('\n', pos);
+        if (nl == std::string::npos) break;
+        parse_line(data.data() + pos, nl - pos, ++lines_, path_, &changed, nullptr);
+        pos = nl + 1;
+    }
+    consumed_ += pos - fp;
+    if (head_bytes_.size() < kHead) {
+        std::string more;
+        if (read_from(0, more, consumed_ < kHead ? consumed_ : kHead)) head_bytes_ = more;
+    }
+    {
+        std::string tailwin = last_bytes_ + data.substr(fp, pos - fp);
+        last_bytes_ = tailwin.size() > kFingerprint ? tailwin.substr(tailwin.size() - kFingerprint) : tailwin;
+    }
+    if (pos < data.size()) {
+        tail_ = data.substr(pos);
+        size_t before = problems_.size();
+        parse_line(tail_.data(), tail_.size(), lines_ + 1, path_, &changed, &tail_undo_);
+        tail_problems_ = problems_.size() - before;
+        if (tail_problems_) changed = true;
+    }
+    if (changed) generation_++;
+    return changed;
+}
+
+}  // namespace wacall::keys

@@ -1,0 +1,162 @@
+// The key log (docs/contract.md, "Key log file") and the store the dissectors look keys up in.
+//
+// One secret per line; `#` at the start of a field starts a comment that runs to the end of
+// the line; blank lines are ignored; labels are case-sensitive, hex is case-insensitive; fields
+// are separated by runs of spaces or tabs; CRLF line ends are accepted; lines longer than 4096
+// characters are rejected.
+//
+//   WA_NOISE_TRAFFIC <client-ephemeral-public> <client-to-server-key> <server-to-client-key>
+//   WA_NOISE_PRIVATE <client-ephemeral-public> <client-ephemeral-private> <client-static-private>
+//   WA_CALL_KEY      <call-id> <call-key>
+//   WA_PARTICIPANT   <call-id> <participant-jid>          (repeatable; normalised, NNN@lid → NNN:0@lid)
+//
+// wacall additions (not in the contract's first table):
+//   WA_CALL_EPOCH    <call-id> <transaction-id> <epoch-key>
+//                    a group-call epoch (the 32-byte raw_epoch of <enc_rekey transaction-id>);
+//                    transaction-id is decimal u32
+//   WA_WARP_TAG_LEN  <call-id> <n>
+//                    the WARP MI tag length (1..20) for captures without decryptable signaling
+//   WA_RELAY_KEY     <call-id> <relay-key-text>
+//                    the ASCII text of <relay><key> (the STUN MESSAGE-INTEGRITY key)
+//
+// Keys, public keys and epochs are 32 bytes (64 hex digits). <call-id> is case-sensitive.
+//
+// Lines starting with `{` are JSON objects written by call-client diagnostics: `call_id` and
+// `call_key_hex` (both strings, required) give a call key; `self_lid`, `peer_lid` and `from`
+// (optional strings) give participants. Other members are ignored.
+//
+// A line that cannot be used, or a duplicate that disagrees with an earlier value, becomes a
+// Problem {file, line, message}; the first value stays and the rest of the file is still used.
+// Duplicates that agree are silent.
+#pragma once
+
+#include "common/bytes.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace wacall::keys {
+
+using Key32 = std::array<uint8_t, 32>;
+
+struct NoiseTraffic {
+    Key32 client_eph_pub{};
+    Key32 c2s{};  // client-to-server transport key
+    Key32 s2c{};  // server-to-client transport key
+};
+
+struct NoisePrivate {
+    Key32 client_eph_pub{};
+    Key32 eph_priv{};
+    Key32 static_priv{};
+};
+
+struct Problem {
+    std::string file;
+    size_t line = 0;  // 1-based; 0 for a problem with the file itself
+    std::string message;
+};
+
+class KeyStore {
+public:
+    static constexpr size_t kMaxLine = 4096;
+
+    // Sets the key log path. A different path drops everything loaded so far; the next
+    // refresh() reads the new file. An empty path means "no key log".
+    void set_path(std::string path);
+    const std::string &path() const { return path_; }
+
+    // Re-reads the file when it changed (size, mtime or identity). Growth parses only the
+    // appended bytes; shrinking or replacement reloads from scratch. Returns true if anything
+    // new was loaded (or the store was reset).
+    bool refresh();
+
+    // Parses `text` as key-log content named `name` (for problems), adding to the store.
+    // Returns true if anything new was loaded.
+    bool load_text(const std::string &text, const std::string &name);
+
+    // Drops every key and problem (the path is kept; the next refresh() reloads).
+    void clear();
+
+    const NoiseTraffic *noise_traffic(ByteView client_eph_pub) const;
+    const NoisePrivate *noise_private(ByteView client_eph_pub) const;
+    const Bytes *call_key(const std::string &call_id) const;
+    // Normalised participant ids in first-seen order (empty vector when none).
+    const std::vector<std::string> &participants(const std::string &call_id) const;
+    const Bytes *epoch(const std::string &call_id, uint32_t transaction_id) const;
+    // 0 when no WA_WARP_TAG_LEN line names the call.
+    int warp_tag_len(const std::string &call_id) const;
+    const std::string *relay_key(const std::string &call_id) const;
+
+    const std::vector<Problem> &problems() const { return problems_; }
+    // Bumps on every change so callers can invalidate caches keyed on the store.
+    uint64_t generation() const { return generation_; }
+    size_t call_key_count() const { return call_keys_.size(); }
+    // Every call id named by WA_PARTICIPANT lines (media attribution without signaling).
+    std::vector<std::string> participant_call_ids() const {
+        std::vector<std::string> ids;
+        ids.reserve(participants_.size());
+        for (const auto &kv : participants_) ids.push_back(kv.first);
+        return ids;
+    }
+    size_t noise_session_count() const { return noise_traffic_.size() + noise_private_.size(); }
+
+private:
+    struct Key32Hash {
+        size_t operator()(const Key32 &k) const {
+            size_t h = 0;  // public keys are uniformly random: a prefix is a good hash
+            for (size_t i = 0; i < sizeof h; i++) h = h << 8 | k[i];
+            return h;
+        }
+    };
+    // What a tentatively parsed (unterminated) last line added, so it can be undone.
+    struct Undo {
+        enum Kind : uint8_t { Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey } kind;
+        std::string a;  // map key (call id, raw public key, epoch key)
+        std::string b;  // participant id
+    };
+
+    // Parses one line (without its '\n'). With `undo`, records what it added so an unterminated
+    // last line can be taken back when it is completed differently.
+    bool parse_line(const char *p, size_t n, size_t line_no, const std::string &name, bool *changed,
+                    std::vector<Undo> *undo);
+    bool parse_json(const std::string &line, size_t line_no, const std::string &name, bool *changed,
+                    std::vector<Undo> *undo);
+    void problem(const std::string &name, size_t line_no, std::string msg);
+    bool add_call_key(const std::string &call_id, const Bytes &key, size_t line_no, const std::string &name,
+                      std::vector<Undo> *undo);
+    bool add_participant(const std::string &call_id, const std::string &jid, size_t line_no,
+                         const std::string &name, std::vector<Undo> *undo);
+    void undo_tail();
+    bool reload();
+    bool read_from(size_t offset, std::string &out, size_t max_len = SIZE_MAX) const;
+
+    std::unordered_map<Key32, NoiseTraffic, Key32Hash> noise_traffic_;
+    std::unordered_map<Key32, NoisePrivate, Key32Hash> noise_private_;
+    std::unordered_map<std::string, Bytes> call_keys_;
+    std::unordered_map<std::string, std::vector<std::string>> participants_;
+    std::unordered_map<std::string, Bytes> epochs_;  // call-id '\n' transaction-id
+    std::unordered_map<std::string, int> tag_lens_;
+    std::unordered_map<std::string, std::string> relay_keys_;
+    std::vector<Problem> problems_;
+    uint64_t generation_ = 0;
+
+    // File-following state.
+    std::string path_;
+    bool have_stat_ = false;
+    uint64_t st_size_ = 0, st_mtime_ns_ = 0, st_dev_ = 0, st_ino_ = 0;
+    bool file_problem_ = false;   // the one "cannot read" problem is in problems_
+    size_t consumed_ = 0;         // bytes up to and including the last '\n' parsed
+    size_t lines_ = 0;            // complete lines parsed
+    std::string head_bytes_;      // the first bytes parsed, to detect a rewritten file
+    std::string last_bytes_;      // up to 64 bytes before consumed_, likewise
+    std::string tail_;            // unterminated last line parsed tentatively
+    std::vector<Undo> tail_undo_; // what tail_ added
+    size_t tail_problems_ = 0;    // problems tail_ added (at the end of problems_)
+};
+
+}  // namespace wacall::keys

@@ -1,0 +1,55 @@
+#include "media/demux.h"
+
+namespace wacall::media {
+
+const char *packet_kind_name(PacketKind k) {
+    switch (k) {
+    case PacketKind::Stun: return "STUN";
+    case PacketKind::Rtcp: return "RTCP";
+    case PacketKind::Rtp: return "RTP";
+    case PacketKind::Other: break;
+    }
+    return "Other";
+}
+
+PacketKind classify(ByteView pkt) {
+    if (pkt.size < 2) return PacketKind::Other;
+    if ((pkt[0] & 0xC0) == 0) {
+        // Only a complete-looking STUN header counts; a bare 00xxxxxx byte is not enough.
+        if (pkt.size >= 20 && be32(pkt.data + 4) == 0x2112A442) return PacketKind::Stun;
+        return PacketKind::Other;
+    }
+    if ((pkt[0] >> 6) != 2) return PacketKind::Other;
+    if (pkt.size >= 8 && pkt[1] >= 192 && pkt[1] <= 223) return PacketKind::Rtcp;
+    if (pkt.size >= 12) return PacketKind::Rtp;
+    return PacketKind::Other;
+}
+
+EnvelopeResult unwrap_group_envelope(ByteView pkt) {
+    EnvelopeResult r;
+    if (pkt.size < 2 || pkt[0] != 0x09) {
+        r.error = pkt.size < 2 ? "envelope shorter than 2 bytes" : "not a group envelope (byte 0 != 0x09)";
+        return r;
+    }
+    size_t hl;
+    switch (pkt[1]) {
+    case 2: hl = 8; break;
+    case 4: hl = 12; break;
+    case 7: hl = 18; break;
+    default:
+        r.error = "unknown group envelope kind (byte 1 not 2, 4 or 7)";
+        return r;
+    }
+    if (pkt.size < hl + 12) {
+        r.error = "group envelope: inner packet shorter than an RTP header";
+        return r;
+    }
+    if ((pkt[hl] >> 6) != 2) {
+        r.error = "group envelope: inner packet is not RTP version 2";
+        return r;
+    }
+    r.header_len = hl;
+    return r;
+}
+
+}  // namespace wacall::media

@@ -1,0 +1,32 @@
+// Relay packet demultiplexing (reference digest §4.1/§4.2): the group forwarding envelope and
+// the RFC 5761-style STUN / RTCP / RTP split. Pure functions over bytes.
+#pragma once
+
+#include "common/bytes.h"
+
+namespace wacall::media {
+
+enum class PacketKind { Stun, Rtcp, Rtp, Other };
+
+const char *packet_kind_name(PacketKind k);
+
+// Classifies one relay datagram / DataChannel message (after any group envelope is removed).
+// STUN: top two bits 0, >= 20 bytes and the magic cookie; RTCP: V=2, >= 8 bytes, 192 <= b1 <= 223;
+// RTP: V=2, >= 12 bytes; everything else Other.
+PacketKind classify(ByteView pkt);
+
+// True when byte 0 is 0x09, i.e. the packet claims to be a group forwarding envelope.
+inline bool is_group_envelope(ByteView pkt) { return pkt.size >= 1 && pkt[0] == 0x09; }
+
+struct EnvelopeResult {
+    size_t header_len = 0;        // 8, 12 or 18 when ok
+    const char *error = nullptr;  // set when the envelope is malformed
+    bool ok() const { return error == nullptr; }
+};
+
+// Unwraps the 0x09 group forwarding envelope: byte 1 = 2 -> 8-byte header, 4 -> 12, 7 -> 18.
+// The rest must be RTP (V=2, >= 12 bytes). Any other shape is an error and must never be
+// handed on as media.
+EnvelopeResult unwrap_group_envelope(ByteView pkt);
+
+}  // namespace wacall::media

@@ -1,0 +1,151 @@
+#include "media/hbh.h"
+
+#include "media/rtp.h"
+#include "media/util.h"
+
+#include <cstring>
+
+namespace wacall::media {
+
+const char *hbh_salt_label(HbhLabelPair p) {
+    switch (p) {
+    case HbhLabelPair::UplinkSrtcp: return "uplink hbh srtcp salt";
+    case HbhLabelPair::DownlinkSrtcp: return "downlink hbh srtcp salt";
+    case HbhLabelPair::SharedSrtcp: return "hbh srtcp salt";
+    case HbhLabelPair::SharedSrtp: return "hbh srtp salt";
+    }
+    return "";
+}
+
+const char *hbh_key_label(HbhLabelPair p) {
+    switch (p) {
+    case HbhLabelPair::UplinkSrtcp: return "uplink hbh srtcp key";
+    case HbhLabelPair::DownlinkSrtcp: return "downlink hbh srtcp key";
+    case HbhLabelPair::SharedSrtcp: return "hbh srtcp key";
+    case HbhLabelPair::SharedSrtp: return "hbh srtp key";
+    }
+    return "";
+}
+
+static ByteView text(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
+
+bool hbh_derive_key30(ByteView hbh_key, HbhLabelPair pair, uint8_t key30[30], uint8_t *salt32) {
+    if (hbh_key.size != 30) return false;
+    static const uint8_t zeros[32] = {};
+    uint8_t s32[32];
+    // hbh_key = salt seed (bytes 0..13) ‖ key seed (bytes 14..29), per hbh_srtp.rs.
+    if (!crypto::hkdf_sha256(ByteView(zeros, 32), hbh_key.sub(0, 14), text(hbh_salt_label(pair)), s32, 32) ||
+        !crypto::hkdf_sha256(ByteView(s32, 32), hbh_key.sub(14, 16), text(hbh_key_label(pair)), key30, 30))
+        return false;
+    if (salt32) std::memcpy(salt32, s32, 32);
+    return true;
+}
+
+void hbh_rtp_icm_nonce(uint32_t ssrc, uint64_t index, uint8_t nonce[16]) {
+    std::memset(nonce, 0, 16);
+    put_be32(nonce + 4, ssrc);
+    uint64_t v = index << 16;
+    for (int i = 0; i < 8; i++) nonce[8 + i] = uint8_t(v >> (56 - 8 * i));
+}
+
+bool hbh_icm_crypt(crypto::AesEcb &ecb, const uint8_t salt[14], const uint8_t nonce[16], const uint8_t *in,
+                   uint8_t *out, size_t len) {
+    uint8_t ctr[16];
+    for (int i = 0; i < 14; i++) ctr[i] = uint8_t(salt[i] ^ nonce[i]);
+    ctr[14] = nonce[14];
+    ctr[15] = nonce[15];
+    // Batch several counter blocks per libgcrypt call; the 16-bit counter lives in bytes 14..15.
+    constexpr size_t kBatch = 8;
+    uint8_t blocks[kBatch * 16], ks[kBatch * 16];
+    uint16_t c = be16(ctr + 14);
+    size_t done = 0;
+    while (done < len) {
+        size_t nblk = (len - done + 15) / 16;
+        if (nblk > kBatch) nblk = kBatch;
+        for (size_t b = 0; b < nblk; b++) {
+            std::memcpy(blocks + 16 * b, ctr, 14);
+            put_be16(blocks + 16 * b + 14, c);
+            c = uint16_t(c + 1);  // wraps within 16 bits, never touching byte 13
+        }
+        if (!ecb.encrypt(blocks, ks, nblk * 16)) return false;
+        size_t n = len - done < nblk * 16 ? len - done : nblk * 16;
+        for (size_t i = 0; i < n; i++) out[done + i] = uint8_t(in[done + i] ^ ks[i]);
+        done += n;
+    }
+    return true;
+}
+
+bool HbhKeys::init_from_key30(ByteView key30) {
+    rtp.ready = rtcp.ready = false;
+    if (key30.size != 30) return false;
+    std::memcpy(master.key, key30.data, 16);
+    std::memcpy(master.salt, key30.data + 16, 14);
+    SessionKeys a, b;
+    if (!derive_session_keys(master, false, a) || !derive_session_keys(master, true, b)) return false;
+    return rtp.init(a) && rtcp.init(b) && ecb.set_key(ByteView(rtp.keys.cipher_key, 16));
+}
+
+bool HbhKeys::init_hkdf(ByteView hbh_key, HbhLabelPair pair) {
+    uint8_t k30[30];
+    return hbh_derive_key30(hbh_key, pair, k30) && init_from_key30(ByteView(k30, 30));
+}
+
+static SrtpStatus hbh_locate(ByteView body, RtpHeader &h) {
+    RtpParseOptions po;
+    po.interpret_padding = false;
+    switch (parse_rtp_header(body, h, po)) {
+    case RtpParseError::None: break;
+    case RtpParseError::TooShort: return SrtpStatus::TooShort;
+    default: return SrtpStatus::BadHeader;
+    }
+    return h.header_len < body.size ? SrtpStatus::Ok : SrtpStatus::NoPayload;
+}
+
+SrtpStatus hbh_rtp_unprotect(HbhKeys &k, ByteView packet, uint32_t roc, size_t tag_len, uint8_t *out,
+                             size_t out_cap, RtpUnprotectInfo *info) {
+    if (!k.valid() || !out || tag_len < 1 || tag_len > 20) return SrtpStatus::BadParam;
+    if (packet.size < 12 + tag_len) return SrtpStatus::TooShort;
+    ByteView body = packet.sub(0, packet.size - tag_len);
+    if (out_cap < body.size) return SrtpStatus::BadParam;
+    RtpHeader h;
+    SrtpStatus st = hbh_locate(body, h);
+    if (st != SrtpStatus::Ok) return st;
+    uint8_t want[20];
+    warp_mi_tag(k.rtp.auth, body, roc, want, tag_len);  // same HMAC(packet ‖ ROC) construction
+    if (!detail::ct_equal(want, packet.data + body.size, tag_len)) return SrtpStatus::BadTag;
+    uint8_t nonce[16];
+    hbh_rtp_icm_nonce(h.ssrc, (uint64_t(roc) << 16) | h.seq, nonce);
+    if (out != packet.data) std::memmove(out, packet.data, h.header_len);
+    if (!hbh_icm_crypt(k.ecb, k.rtp.keys.salt, nonce, packet.data + h.header_len, out + h.header_len,
+                       body.size - h.header_len))
+        return SrtpStatus::BadParam;
+    if (info) {
+        info->out_len = body.size;
+        info->header_len = h.header_len;
+        info->payload_len = body.size - h.header_len;
+        info->seq = h.seq;
+        info->ssrc = h.ssrc;
+        info->roc = roc;
+    }
+    return SrtpStatus::Ok;
+}
+
+SrtpStatus hbh_rtp_protect(HbhKeys &k, ByteView rtp, uint32_t roc, size_t tag_len, uint8_t *out, size_t out_cap,
+                           size_t &out_len) {
+    out_len = 0;
+    if (!k.valid() || !out || tag_len < 1 || tag_len > 20 || out_cap < rtp.size + tag_len) return SrtpStatus::BadParam;
+    RtpHeader h;
+    SrtpStatus st = hbh_locate(rtp, h);
+    if (st != SrtpStatus::Ok) return st;
+    uint8_t nonce[16];
+    hbh_rtp_icm_nonce(h.ssrc, (uint64_t(roc) << 16) | h.seq, nonce);
+    if (out != rtp.data) std::memmove(out, rtp.data, h.header_len);
+    if (!hbh_icm_crypt(k.ecb, k.rtp.keys.salt, nonce, rtp.data + h.header_len, out + h.header_len,
+                       rtp.size - h.header_len))
+        return SrtpStatus::BadParam;
+    warp_mi_tag(k.rtp.auth, ByteView(out, rtp.size), roc, out + rtp.size, tag_len);
+    out_len = rtp.size + tag_len;
+    return SrtpStatus::Ok;
+}
+
+}  // namespace wacall::media

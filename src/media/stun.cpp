@@ -1,0 +1,436 @@
+#include "media/stun.h"
+
+#include "crypto/crypto.h"
+#include "media/util.h"
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace wacall::media {
+
+bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
+    out = StunMessage{};
+    auto fail = [&](const char *e) {
+        if (error) *error = e;
+        return false;
+    };
+    if (msg.size < 20) return fail("STUN message shorter than its 20-byte header");
+    if ((msg[0] & 0xC0) != 0) return fail("top two bits of a STUN type must be zero");
+    out.type = be16(msg.data);
+    out.length = be16(msg.data + 2);
+    out.magic = be32(msg.data + 4);
+    out.txid = msg.sub(8, 12);
+    if (out.magic != kStunMagic) return fail("bad STUN magic cookie");
+
+    // Walk only the body the header announces, clamped to what was captured.
+    size_t body_end = 20 + size_t(out.length);
+    if (body_end > msg.size) {
+        out.warning = "STUN length exceeds the available bytes";
+        body_end = msg.size;
+    } else if (out.length % 4) {
+        out.warning = "STUN length is not a multiple of 4";
+    }
+    size_t pos = 20;
+    while (pos < body_end) {
+        if (body_end - pos < 4) {
+            out.warning = "truncated attribute header";
+            break;
+        }
+        StunAttr a;
+        a.type = be16(msg.data + pos);
+        a.length = be16(msg.data + pos + 2);
+        a.offset = pos;
+        a.value_offset = pos + 4;
+        a.padded_length = (size_t(a.length) + 3) & ~size_t(3);
+        if (a.length > body_end - a.value_offset) {
+            out.warning = "attribute value runs past the message";
+            break;
+        }
+        a.value = msg.sub(a.value_offset, a.length);
+        out.attrs.push_back(a);
+        // The last attribute may legitimately omit padding only if the message ends there.
+        size_t step = 4 + a.padded_length;
+        if (step > body_end - pos) {
+            if (out.warning.empty()) out.warning = "last attribute lacks its padding";
+            break;
+        }
+        pos += step;
+    }
+    if (error) error->clear();
+    return true;
+}
+
+std::string stun_type_name(uint16_t type) {
+    switch (type) {
+    case 0x0001: return "Binding Request";
+    case 0x0101: return "Binding Success";
+    case 0x0111: return "Binding Error";
+    case 0x0003: return "Allocate Request";
+    case 0x0103: return "Allocate Success";
+    case 0x0113: return "Allocate Error";
+    case 0x0801: return "WhatsApp ping";
+    case 0x0802: return "WhatsApp pong";
+    default: break;
+    }
+    char buf[40];
+    std::snprintf(buf, sizeof buf, (type & 0xFF00) == 0x0800 ? "unknown WhatsApp 0x%04x" : "unknown 0x%04x",
+                  unsigned(type));
+    return buf;
+}
+
+const char *stun_attr_name(uint16_t type) {
+    switch (type) {
+    case kAttrMappedAddress: return "MAPPED-ADDRESS";
+    case kAttrMessageIntegrity: return "MESSAGE-INTEGRITY";
+    case kAttrErrorCode: return "ERROR-CODE";
+    case kAttrWasmRelayEndpoint: return "WASM relay endpoint (XOR)";
+    case kAttrXorMappedAddress: return "XOR-MAPPED-ADDRESS";
+    case kAttrRelayToken: return "relay token";
+    case kAttrReceiverSubscriptions: return "receiver subscriptions";
+    case kAttrNativeSenderSub: return "native sender subscription";
+    case kAttrStreamDescriptors: return "stream descriptors";
+    case kAttrSenderSubscriptions: return "sender subscriptions v2";
+    case kAttrParticipantCount: return "participant count";
+    case kAttrFingerprint: return "FINGERPRINT";
+    default: return "unknown";
+    }
+}
+
+std::string SockAddr::to_string() const {
+    char buf[64];
+    if (family == 4) {
+        std::snprintf(buf, sizeof buf, "%u.%u.%u.%u:%u", addr[0], addr[1], addr[2], addr[3], unsigned(port));
+        return buf;
+    }
+    if (family == 6) {
+        std::string s = "[";
+        for (int i = 0; i < 8; i++) {
+            std::snprintf(buf, sizeof buf, i ? ":%x" : "%x", unsigned(be16(addr + 2 * i)));
+            s += buf;
+        }
+        std::snprintf(buf, sizeof buf, "]:%u", unsigned(port));
+        return s + buf;
+    }
+    return "?";
+}
+
+static bool decode_address(ByteView v, SockAddr &out, const uint8_t *xor_mask /*16 bytes or null*/) {
+    out = SockAddr{};
+    if (v.size < 4) return false;
+    uint8_t fam = v[1];
+    size_t alen = fam == 1 ? 4 : fam == 2 ? 16 : 0;
+    if (!alen || v.size != 4 + alen) return false;
+    out.family = fam == 1 ? 4 : 6;
+    out.port = be16(v.data + 2);
+    if (xor_mask) out.port ^= uint16_t(kStunMagic >> 16);
+    for (size_t i = 0; i < alen; i++) out.addr[i] = uint8_t(v[4 + i] ^ (xor_mask ? xor_mask[i] : 0));
+    return true;
+}
+
+bool decode_mapped_address(ByteView value, SockAddr &out) { return decode_address(value, out, nullptr); }
+
+bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out) {
+    uint8_t mask[16];
+    put_be32(mask, kStunMagic);
+    if (txid.size == 12) std::memcpy(mask + 4, txid.data, 12);
+    else std::memset(mask + 4, 0, 12);
+    if (value.size >= 2 && value[1] == 2 && txid.size != 12) return false;  // v6 needs the txid
+    return decode_address(value, out, mask);
+}
+
+bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out) {
+    out = SockAddr{};
+    if (value.size != 8 || value[0] != 0x00 || value[1] != 0x01) return false;
+    uint8_t mask[16] = {};
+    put_be32(mask, kStunMagic);
+    return decode_address(value, out, mask);
+}
+
+bool decode_error_code(ByteView value, StunErrorCode &out) {
+    out = StunErrorCode{};
+    if (value.size < 4) return false;
+    out.code = uint16_t((value[2] & 0x07) * 100 + value[3]);
+    out.reason.assign(reinterpret_cast<const char *>(value.data + 4), value.size - 4);
+    return true;
+}
+
+static bool read_varint(ByteView v, size_t &pos, uint64_t &out) {
+    out = 0;
+    for (int shift = 0; shift < 64 && pos < v.size; shift += 7) {
+        uint8_t b = v[pos++];
+        out |= uint64_t(b & 0x7f) << shift;
+        if (!(b & 0x80)) return true;
+    }
+    return false;
+}
+
+bool decode_participant_count(ByteView value, uint64_t &count) {
+    size_t pos = 0;
+    return !value.empty() && read_varint(value, pos, count) && pos == value.size;
+}
+
+bool decode_native_sender_sub(ByteView value, uint32_t &ssrc) {
+    if (value.size != 5 || value[0] != 0x01) return false;
+    ssrc = be32(value.data + 1);
+    return true;
+}
+
+// Builds the 20-byte pseudo-header with the adjusted length field.
+static bool pseudo_header(ByteView msg, size_t attr_offset, size_t extra, uint8_t hdr[20]) {
+    if (msg.size < 20 || attr_offset < 20 || attr_offset > msg.size) return false;
+    size_t len = attr_offset - 20 + extra;
+    if (len > 0xFFFF) return false;
+    std::memcpy(hdr, msg.data, 20);
+    put_be16(hdr + 2, uint16_t(len));
+    return true;
+}
+
+bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, uint8_t out[20]) {
+    uint8_t hdr[20];
+    if (!pseudo_header(msg, attr_offset, 24, hdr)) return false;
+    crypto::hmac_sha1(key, ByteView(hdr, 20), msg.sub(20, attr_offset - 20), out);
+    return true;
+}
+
+bool compute_fingerprint(ByteView msg, size_t attr_offset, uint32_t &out) {
+    uint8_t hdr[20];
+    if (!pseudo_header(msg, attr_offset, 8, hdr)) return false;
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, hdr, 20);
+    c = crc32(c, msg.data + 20, uInt(attr_offset - 20));
+    out = uint32_t(c) ^ kStunFingerprintXor;
+    return true;
+}
+
+StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView key) {
+    uint8_t want[20];
+    if (mi.value.size != 20 || !compute_message_integrity(msg, mi.offset, key, want)) return StunCheck::Malformed;
+    return detail::ct_equal(want, mi.value.data, 20) ? StunCheck::Good : StunCheck::Bad;
+}
+
+StunCheck verify_fingerprint(ByteView msg, const StunAttr &fp) {
+    uint32_t want;
+    if (fp.value.size != 4 || !compute_fingerprint(msg, fp.offset, want)) return StunCheck::Malformed;
+    return want == be32(fp.value.data) ? StunCheck::Good : StunCheck::Bad;
+}
+
+// ---- protobuf-valued attributes ---------------------------------------------------------------
+
+using protowire::Field;
+using protowire::Reader;
+
+static bool is_printable(ByteView b) {
+    if (b.empty()) return false;
+    for (size_t i = 0; i < b.size; i++)
+        if (b[i] < 0x20 && b[i] != '\t' && b[i] != '\n' && b[i] != '\r') return false;
+    return true;
+}
+
+bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &out) {
+    out.clear();
+    Reader top(value);
+    Field f;
+    while (top.next(f)) {
+        if (f.number != 1 || f.type != protowire::LengthDelimited) return false;
+        StreamDescriptor d;
+        d.offset = f.offset;
+        Reader r(f.bytes);
+        Field g;
+        // The Android shape names the stream with a string in field 1; the WASM shape uses ints.
+        bool android = false;
+        {
+            Reader probe(f.bytes);
+            Field p;
+            while (probe.next(p))
+                if (p.number == 1 && p.type == protowire::LengthDelimited) android = true;
+        }
+        d.android = android;
+        while (r.next(g)) {
+            switch (g.number) {
+            case 1:
+                if (g.type == protowire::LengthDelimited) d.stream_name.assign(g.bytes.begin(), g.bytes.end());
+                else if (g.type == protowire::Varint) d.stream_index = uint32_t(g.varint);
+                else return false;
+                break;
+            case 2:
+                if (g.type == protowire::LengthDelimited) d.codec.assign(g.bytes.begin(), g.bytes.end());
+                else if (g.type == protowire::Varint) d.sub_type = uint32_t(g.varint);
+                else return false;
+                break;
+            case 3:
+                if (g.type != protowire::Varint) return false;
+                d.ssrc = uint32_t(android ? uint64_t(protowire::zigzag(g.varint)) : g.varint);
+                d.has_ssrc = true;
+                break;
+            default:
+                break;  // e.g. Android field 4 (bool); unknown fields are tolerated
+            }
+        }
+        if (r.error()) return false;
+        out.push_back(std::move(d));
+    }
+    return !top.error() && !out.empty();
+}
+
+const char *stream_index_name(uint32_t idx) {
+    switch (idx) {
+    case 0: return "audio";
+    case 1: return "video0";
+    case 2: return "video1";
+    case 3:
+    case 4: return "HBH-FEC";
+    default: return "unknown";
+    }
+}
+
+const char *stream_subtype_name(uint32_t sub) {
+    switch (sub) {
+    case 0: return "media";
+    case 1: return "FEC";
+    case 2: return "NACK";
+    case 3: return "HBH-FEC";
+    default: return "unknown";
+    }
+}
+
+const char *subscription_shape_name(SenderSubscriptions::Shape s) {
+    switch (s) {
+    case SenderSubscriptions::GroupV2: return "group v2";
+    case SenderSubscriptions::Android: return "Android wa.voip.SenderSubscriptions";
+    case SenderSubscriptions::Wasm: return "WASM voip.SenderSubscriptions";
+    }
+    return "?";
+}
+
+// Inner message of a group-v2 / Android entry: {1: ssrcs, repeated 2: {1: pid, 2: ...}}.
+static bool decode_sub_inner(ByteView inner, SubscriptionEntry &e, bool &android, bool &decided) {
+    Reader r(inner);
+    Field g;
+    while (r.next(g)) {
+        if (g.number == 1) {
+            if (g.type == protowire::LengthDelimited) {  // group v2: packed plain varints
+                if (decided && android) return false;
+                android = false;
+                decided = true;
+                size_t pos = 0;
+                uint64_t v;
+                while (pos < g.bytes.size) {
+                    if (!read_varint(g.bytes, pos, v)) return false;
+                    e.ssrcs.push_back(uint32_t(v));
+                }
+            } else if (g.type == protowire::Varint) {  // Android: one sint64 SSRC
+                if (decided && !android) return false;
+                android = true;
+                decided = true;
+                e.ssrcs.push_back(uint32_t(uint64_t(protowire::zigzag(g.varint))));
+            } else {
+                return false;
+            }
+        } else if (g.number == 2 && g.type == protowire::LengthDelimited) {
+            Reader pr(g.bytes);
+            Field p;
+            bool have_pid = false;
+            int64_t pid = 0;
+            while (pr.next(p)) {
+                if (p.number == 1 && p.type == protowire::Varint) {
+                    have_pid = true;
+                    pid = android ? protowire::zigzag(p.varint) : int64_t(p.varint);
+                } else if (p.number == 2 && p.type == protowire::LengthDelimited) {
+                    e.media.assign(p.bytes.begin(), p.bytes.end());
+                }
+            }
+            if (pr.error()) return false;
+            if (have_pid) e.pids.push_back(pid);
+        }
+    }
+    return !r.error();
+}
+
+bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out) {
+    out = SenderSubscriptions{};
+    Reader top(value);
+    Field f;
+    bool android = false, decided = false;
+    while (top.next(f)) {
+        if (f.number != 1 || f.type != protowire::LengthDelimited) return false;
+        SubscriptionEntry e;
+        e.offset = f.offset;
+        Reader r(f.bytes);
+        Field g;
+        bool wasm = false, nested = false;
+        while (r.next(g)) {
+            if (g.number == 1 && g.type == protowire::LengthDelimited) {
+                nested = true;
+                if (!decode_sub_inner(g.bytes, e, android, decided)) return false;
+            } else if (g.number == 3 && g.type == protowire::Varint) {  // WASM {3: ssrc, 5, 6}
+                wasm = true;
+                e.ssrcs.push_back(uint32_t(g.varint));
+            }
+        }
+        if (r.error() || (wasm && nested) || (!wasm && !nested)) return false;
+        if (wasm) {
+            if (decided && out.shape != SenderSubscriptions::Wasm) return false;
+            decided = true;
+            out.shape = SenderSubscriptions::Wasm;
+        } else {
+            out.shape = android ? SenderSubscriptions::Android : SenderSubscriptions::GroupV2;
+        }
+        out.entries.push_back(std::move(e));
+    }
+    return !top.error() && !out.entries.empty();
+}
+
+bool decode_receiver_subscriptions(ByteView value, std::vector<int64_t> &pids) {
+    pids.clear();
+    Reader top(value);
+    Field f;
+    while (top.next(f)) {
+        if (f.number != 2 || f.type != protowire::LengthDelimited) return false;
+        Reader r(f.bytes);
+        Field g;
+        bool have = false;
+        while (r.next(g))
+            if (g.number == 1 && g.type == protowire::Varint) {
+                pids.push_back(int64_t(g.varint));
+                have = true;
+            }
+        if (r.error() || !have) return false;
+    }
+    return !top.error() && !pids.empty();
+}
+
+static bool tree_rec(ByteView msg, size_t base, std::vector<ProtoNode> &out, int depth) {
+    Reader r(msg);
+    Field f;
+    while (r.next(f)) {
+        ProtoNode n;
+        n.number = f.number;
+        n.type = f.type;
+        n.varint = f.varint;
+        n.bytes = f.bytes;
+        n.offset = base + f.offset;
+        n.length = f.length;
+        if (f.type == protowire::LengthDelimited) {
+            n.value_offset = base + size_t(f.bytes.data - msg.data);
+            n.printable = is_printable(f.bytes);
+            if (depth > 0 && protowire::looks_like_message(f.bytes))
+                tree_rec(f.bytes, n.value_offset, n.children, depth - 1);
+        } else {
+            // The value follows the key varint.
+            size_t key_len = 1;
+            for (uint64_t k = (uint64_t(f.number) << 3) >> 7; k; k >>= 7) key_len++;
+            n.value_offset = n.offset + key_len;
+        }
+        out.push_back(std::move(n));
+    }
+    return !r.error();
+}
+
+bool protobuf_tree(ByteView msg, std::vector<ProtoNode> &out, int max_depth) {
+    out.clear();
+    return tree_rec(msg, 0, out, max_depth);
+}
+
+}  // namespace wacall::media

@@ -1,0 +1,152 @@
+// The relay's STUN dialect (reference digest §4.3, spec digest §4.2): header and attribute TLV
+// parsing, attribute value decoders, MESSAGE-INTEGRITY / FINGERPRINT computation, and the
+// protobuf-valued WhatsApp attributes (0x4021/0x4024/0x4025). Every offset is relative to the
+// start of the STUN message. Nothing here throws or reads past the given bytes.
+#pragma once
+
+#include "common/bytes.h"
+#include "common/protowire.h"
+
+#include <string>
+#include <vector>
+
+namespace wacall::media {
+
+constexpr uint32_t kStunMagic = 0x2112A442;
+constexpr uint32_t kStunFingerprintXor = 0x5354554E;
+
+// Attribute types named by the digests.
+enum StunAttrType : uint16_t {
+    kAttrMappedAddress = 0x0001,
+    kAttrMessageIntegrity = 0x0008,
+    kAttrErrorCode = 0x0009,
+    kAttrWasmRelayEndpoint = 0x0016,
+    kAttrXorMappedAddress = 0x0020,
+    kAttrRelayToken = 0x4000,
+    kAttrReceiverSubscriptions = 0x4021,
+    kAttrNativeSenderSub = 0x4023,
+    kAttrStreamDescriptors = 0x4024,
+    kAttrSenderSubscriptions = 0x4025,
+    kAttrParticipantCount = 0x805A,
+    kAttrFingerprint = 0x8028,
+};
+
+struct StunAttr {
+    uint16_t type = 0;
+    uint16_t length = 0;      // value length as written (without padding)
+    size_t offset = 0;        // of the 4-byte TLV header
+    size_t value_offset = 0;  // offset + 4
+    size_t padded_length = 0; // value length rounded up to 4 (what the TLV occupies after its header)
+    ByteView value;
+};
+
+struct StunMessage {
+    uint16_t type = 0;
+    uint16_t length = 0;  // body length from the header
+    uint32_t magic = 0;
+    ByteView txid;        // 12 bytes
+    std::vector<StunAttr> attrs;
+    // Non-fatal problems (the header parsed but the body is odd); empty when clean.
+    std::string warning;
+};
+
+// Parses header and attributes. Returns false with *error set when even the header is unusable
+// (short, bad magic). A body that is truncated or has a bad TLV stops the attribute walk, keeps the
+// attributes parsed so far and sets msg.warning; the function still returns true.
+bool parse_stun(ByteView msg, StunMessage &out, std::string *error = nullptr);
+
+// "Allocate Request", "WhatsApp ping", "unknown WhatsApp 0x0805", or "unknown 0x1234".
+std::string stun_type_name(uint16_t type);
+// "MESSAGE-INTEGRITY", "relay token", ... or "unknown".
+const char *stun_attr_name(uint16_t type);
+
+struct SockAddr {
+    uint8_t family = 0;  // 4 or 6
+    uint8_t addr[16] = {};
+    uint16_t port = 0;
+    std::string to_string() const;  // "1.2.3.4:3478" or "[v6]:port"
+};
+
+// MAPPED-ADDRESS (RFC 5389 §15.1).
+bool decode_mapped_address(ByteView value, SockAddr &out);
+// XOR-MAPPED-ADDRESS; txid (12 bytes) is needed for IPv6.
+bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out);
+// 0x0016 WASM relay endpoint: 00 01 | port ^ 0x2112 | IPv4 ^ 21 12 A4 42.
+bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out);
+
+struct StunErrorCode {
+    uint16_t code = 0;  // class * 100 + number
+    std::string reason;
+};
+bool decode_error_code(ByteView value, StunErrorCode &out);
+
+// 0x805A: a single protobuf-style varint filling the value.
+bool decode_participant_count(ByteView value, uint64_t &count);
+// 0x4023: 01 + SSRC u32 BE.
+bool decode_native_sender_sub(ByteView value, uint32_t &ssrc);
+
+// HMAC-SHA1 the relay computes for the MESSAGE-INTEGRITY attribute whose TLV header starts at
+// attr_offset: key = the relay <key> ASCII text; input = 20-byte header with length set to
+// (attr_offset - 20) + 24, followed by the attributes before the MI. False if attr_offset is
+// outside the message.
+bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, uint8_t out[20]);
+// CRC-32 (zlib) over the header with length (attr_offset - 20) + 8 and the attributes before the
+// FINGERPRINT, XOR 0x5354554E.
+bool compute_fingerprint(ByteView msg, size_t attr_offset, uint32_t &out);
+
+enum class StunCheck { Good, Bad, Malformed };
+StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView key);
+StunCheck verify_fingerprint(ByteView msg, const StunAttr &fp);
+
+// One 0x4024 stream descriptor. WASM shape: {1: stream_index, 2: sub_type, 3: ssrc varint}.
+// Android shape: {1: "audio", 2: "OPUS", 3: sint64 ssrc, 4: bool} (name/codec set, index unset).
+struct StreamDescriptor {
+    uint32_t stream_index = 0;
+    uint32_t sub_type = 0;
+    uint32_t ssrc = 0;
+    bool has_ssrc = false;
+    bool android = false;
+    std::string stream_name;  // Android only
+    std::string codec;        // Android only
+    size_t offset = 0;        // of the entry's key within the attribute value
+};
+bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &out);
+// "audio", "video0", "video1", "HBH-FEC 3", ... for the WASM stream index; sub_type names likewise.
+const char *stream_index_name(uint32_t idx);
+const char *stream_subtype_name(uint32_t sub);
+
+// 0x4025 sender subscriptions (and the Android / WASM voip.SenderSubscriptions shapes).
+struct SubscriptionEntry {
+    std::vector<uint32_t> ssrcs;
+    std::vector<int64_t> pids;
+    std::string media;   // Android pid entry's media string ("audio")
+    size_t offset = 0;   // of the entry within the value
+};
+struct SenderSubscriptions {
+    enum Shape { GroupV2, Android, Wasm } shape = GroupV2;
+    std::vector<SubscriptionEntry> entries;
+};
+const char *subscription_shape_name(SenderSubscriptions::Shape s);
+// False when the value is not one of the known shapes (show a generic protobuf tree instead).
+bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out);
+// 0x4021: repeated field 2 { 1: pid }.
+bool decode_receiver_subscriptions(ByteView value, std::vector<int64_t> &pids);
+
+// Generic protobuf view for unknown schemas. A length-delimited field whose payload parses as a
+// message (protowire::looks_like_message) gets children; otherwise it is bytes (printable marks a
+// UTF-8-ish text).
+struct ProtoNode {
+    uint32_t number = 0;
+    protowire::WireType type = protowire::Varint;
+    uint64_t varint = 0;
+    ByteView bytes;
+    size_t offset = 0;        // of the key, relative to the buffer given at the top level
+    size_t length = 0;        // key + value
+    size_t value_offset = 0;  // of the payload (length-delimited) or the value
+    bool printable = false;
+    std::vector<ProtoNode> children;
+};
+// Returns false when the top level is not a well-formed message (nodes parsed so far are kept).
+bool protobuf_tree(ByteView msg, std::vector<ProtoNode> &out, int max_depth = 8);
+
+}  // namespace wacall::media

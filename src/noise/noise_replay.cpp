@@ -1,0 +1,216 @@
+// Replays the client side of a WhatsApp Noise handshake (XX, IK, XXfallback; digest §1.5) from
+// the client's ephemeral and static private keys, as a passive observer with a key log can.
+#include "noise/noise.h"
+
+#include <cstring>
+
+namespace wacall::noise {
+
+const char *pattern_name(HandshakePattern p) {
+    switch (p) {
+    case HandshakePattern::XX: return "XX";
+    case HandshakePattern::IK: return "IK";
+    case HandshakePattern::XXFallback: return "XXfallback";
+    case HandshakePattern::Unknown: break;
+    }
+    return "unknown";
+}
+
+std::string ReplayResult::first_error() const {
+    for (const ReplayStep *s : {&client_hello, &server_hello, &client_finish})
+        if (s->attempted && !s->ok) return s->error;
+    return std::string();
+}
+
+namespace {
+
+ByteView kv(const Key32 &k) { return ByteView(k.data(), k.size()); }
+ByteView name_view(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
+
+bool to_key(const Bytes &b, Key32 &k) {
+    if (b.size() != 32) return false;
+    std::memcpy(k.data(), b.data(), 32);
+    return true;
+}
+
+}  // namespace
+
+HandshakeReplay::HandshakeReplay(const ReplayKeys &keys, ByteView prologue) : keys_(keys), prologue_(prologue.to_bytes()) {
+    crypto::init();
+    keys_ok_ = crypto::x25519_public(keys_.client_ephemeral_private.data(), e_pub_.data()) &&
+               crypto::x25519_public(keys_.client_static_private.data(), s_pub_.data());
+}
+
+bool HandshakeReplay::fail(ReplayStep &s, std::string msg) {
+    s.ok = false;
+    s.error = std::move(msg);
+    return false;
+}
+
+bool HandshakeReplay::on_client_hello(const HandshakeMessage &m) {
+    ReplayStep &st = r_.client_hello;
+    st = ReplayStep{};
+    st.attempted = true;
+    ch_done_ = false;
+    if (m.kind != HandshakeKind::ClientHello) return fail(st, "not a ClientHello");
+    if (!keys_ok_) return fail(st, "invalid client private key");
+    if (!m.ephemeral.present || m.ephemeral.data.size != 32) return fail(st, "ClientHello has no 32-byte ephemeral key");
+    if (std::memcmp(m.ephemeral.data.data, e_pub_.data(), 32) != 0)
+        return fail(st, "client ephemeral private key does not match the ClientHello ephemeral");
+
+    if (!m.static_key.present) {
+        // XX: Init, MixHash(e_c).
+        r_.pattern = HandshakePattern::XX;
+        if (!ss_.init(name_view(kProtocolXX), prologue_)) return fail(st, "crypto failure");
+        ss_.mix_hash(m.ephemeral.data);
+        st.ok = true;
+        ch_done_ = true;
+        return true;
+    }
+
+    // IK: Init, MixHash(rs), MixHash(e_c), MixKey(es), static, MixKey(ss), payload.
+    r_.pattern = HandshakePattern::IK;
+    ch_done_ = true;  // a fallback ServerHello can still be processed without the server static
+    if (!keys_.have_server_static) return fail(st, "IK ClientHello: the server static public key is not known, cannot decrypt");
+    if (!ss_.init(name_view(kProtocolIK), prologue_)) return fail(st, "crypto failure");
+    ss_.mix_hash(kv(keys_.server_static_public));
+    ss_.mix_hash(m.ephemeral.data);
+    uint8_t dh[32];
+    if (!crypto::x25519(keys_.client_ephemeral_private.data(), keys_.server_static_public.data(), dh))
+        return fail(st, "X25519(client ephemeral, server static) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    Bytes s;
+    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "IK client static decryption failed (wrong server static key?)");
+    if (!to_key(s, r_.client_static)) return fail(st, "IK client static is not 32 bytes");
+    r_.have_client_static = true;
+    if (r_.client_static != s_pub_) return fail(st, "client static private key does not match the ClientHello static");
+    if (!crypto::x25519(keys_.client_static_private.data(), keys_.server_static_public.data(), dh))
+        return fail(st, "X25519(client static, server static) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (m.payload.present) {
+        if (!ss_.decrypt_and_hash(m.payload.data, r_.client_payload)) return fail(st, "IK client payload decryption failed");
+        r_.have_client_payload = true;
+    }
+    st.ok = true;
+    return true;
+}
+
+// ServerHello steps 1-5 of XX (also used by XXfallback); derives the keys by look-ahead.
+bool HandshakeReplay::process_xx_server_hello(const HandshakeMessage &m) {
+    ReplayStep &st = r_.server_hello;
+    uint8_t dh[32];
+    ss_.mix_hash(m.ephemeral.data);
+    if (!crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data(), dh))
+        return fail(st, "X25519(client ephemeral, server ephemeral) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    Bytes s;
+    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "server static decryption failed (wrong key?)");
+    if (!to_key(s, r_.server_static)) return fail(st, "server static is not 32 bytes");
+    r_.have_server_static = true;
+    if (!crypto::x25519(keys_.client_ephemeral_private.data(), r_.server_static.data(), dh))
+        return fail(st, "X25519(client ephemeral, server static) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (m.payload.present) {
+        if (!ss_.decrypt_and_hash(m.payload.data, r_.certificate)) return fail(st, "server certificate decryption failed");
+        r_.have_certificate = true;
+    }
+    // Split depends only on ck, which after MixKey(se) needs no ClientFinish bytes: derive the
+    // traffic keys now on a copy, so a capture missing the ClientFinish still decrypts.
+    SymmetricState look;
+    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh) || !ss_.copy_to(look) ||
+        !look.mix_key(ByteView(dh, 32)) || !look.split(r_.c2s, r_.s2c))
+        return fail(st, "deriving the traffic keys failed");
+    r_.have_keys = true;
+    st.ok = true;
+    sh_done_ = true;
+    return true;
+}
+
+bool HandshakeReplay::on_server_hello(const HandshakeMessage &m) {
+    ReplayStep &st = r_.server_hello;
+    st = ReplayStep{};
+    st.attempted = true;
+    sh_done_ = false;
+    if (m.kind != HandshakeKind::ServerHello) return fail(st, "not a ServerHello");
+    if (!ch_done_) return fail(st, "no usable ClientHello before the ServerHello");
+    if (!m.ephemeral.present || m.ephemeral.data.size != 32) return fail(st, "ServerHello has no 32-byte ephemeral key");
+    std::memcpy(e_server_.data(), m.ephemeral.data.data, 32);
+
+    if (r_.pattern == HandshakePattern::IK && m.static_key.present) {
+        // The server rejected IK: restart as XXfallback with the same client ephemeral.
+        r_.pattern = HandshakePattern::XXFallback;
+        if (!ss_.init(name_view(kProtocolXXFallback), prologue_)) return fail(st, "crypto failure");
+        ss_.mix_hash(kv(e_pub_));
+    }
+    if (r_.pattern == HandshakePattern::XX || r_.pattern == HandshakePattern::XXFallback) {
+        if (!m.static_key.present) return fail(st, "XX ServerHello has no static key");
+        return process_xx_server_hello(m);
+    }
+    if (r_.pattern != HandshakePattern::IK) return fail(st, "unknown handshake pattern");
+    if (!r_.client_hello.ok) return fail(st, "IK ServerHello: the ClientHello could not be replayed");
+
+    // IK accepted: MixHash(e_s), MixKey(ee), MixKey(se), payload, Split.
+    uint8_t dh[32];
+    ss_.mix_hash(m.ephemeral.data);
+    if (!crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data(), dh))
+        return fail(st, "X25519(client ephemeral, server ephemeral) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh))
+        return fail(st, "X25519(client static, server ephemeral) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (m.payload.present) {
+        if (!ss_.decrypt_and_hash(m.payload.data, r_.server_payload)) return fail(st, "IK server payload decryption failed (wrong key?)");
+        r_.have_server_payload = true;
+    }
+    if (!ss_.split(r_.c2s, r_.s2c)) return fail(st, "crypto failure");
+    r_.have_keys = true;
+    st.ok = true;
+    sh_done_ = true;
+    return true;
+}
+
+bool HandshakeReplay::on_client_finish(const HandshakeMessage &m) {
+    ReplayStep &st = r_.client_finish;
+    st = ReplayStep{};
+    st.attempted = true;
+    if (m.kind != HandshakeKind::ClientFinish) return fail(st, "not a ClientFinish");
+    if (!r_.expects_client_finish()) return fail(st, "a ClientFinish is not expected after an IK handshake");
+    if (!sh_done_) return fail(st, "no usable ServerHello before the ClientFinish");
+    if (!m.static_key.present) return fail(st, "ClientFinish has no static key");
+    Bytes s;
+    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "client static decryption failed");
+    Key32 cs{};
+    if (!to_key(s, cs)) return fail(st, "client static is not 32 bytes");
+    r_.client_static = cs;
+    r_.have_client_static = true;
+    if (cs != s_pub_) {
+        r_.have_keys = false;  // the look-ahead keys used a static key that is not this client's
+        return fail(st, "client static private key does not match the ClientFinish static");
+    }
+    uint8_t dh[32];
+    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh))
+        return fail(st, "X25519(client static, server ephemeral) failed");
+    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (m.payload.present) {
+        if (!ss_.decrypt_and_hash(m.payload.data, r_.client_payload)) return fail(st, "client payload decryption failed");
+        r_.have_client_payload = true;
+    }
+    Key32 c2s{}, s2c{};
+    if (!ss_.split(c2s, s2c)) return fail(st, "crypto failure");
+    r_.c2s = c2s;
+    r_.s2c = s2c;
+    r_.have_keys = true;
+    st.ok = true;
+    return true;
+}
+
+ReplayResult replay_handshake(const ReplayKeys &keys, ByteView prologue, const HandshakeMessage *client_hello,
+                              const HandshakeMessage *server_hello, const HandshakeMessage *client_finish) {
+    HandshakeReplay r(keys, prologue);
+    if (client_hello) r.on_client_hello(*client_hello);
+    if (server_hello) r.on_server_hello(*server_hello);
+    if (client_finish) r.on_client_finish(*client_finish);
+    return r.result();
+}
+
+}  // namespace wacall::noise

@@ -1,0 +1,769 @@
+// The call-stanza model and the per-capture registry, over hand-built WABinary node trees
+// (reference digest §3, spec digest §1/§4.1).
+#include "call/call.h"
+#include "call/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace wacall;
+using namespace wacall::call;
+using wabinary::Value;
+using wabinary::ValueKind;
+
+namespace {
+
+using Attrs = std::vector<std::pair<std::string, std::string>>;
+
+// Byte buffers the hand-built trees point into; a deque keeps them in place.
+std::deque<Bytes> &store() {
+    static std::deque<Bytes> s;
+    return s;
+}
+
+Bytes H(const std::string &h) {
+    Bytes b;
+    EXPECT_TRUE(from_hex(h, b)) << h;
+    return b;
+}
+
+Value text_value(const std::string &t) {
+    Value v;
+    v.kind = ValueKind::Binary;
+    store().emplace_back(t.begin(), t.end());
+    v.bytes = store().back();
+    v.text = t;
+    v.printable = true;
+    return v;
+}
+
+Node N(const std::string &tag, const Attrs &attrs = {}, std::vector<Node> children = {}) {
+    Node n;
+    n.tag.kind = ValueKind::Token;
+    n.tag.text = tag;
+    for (const auto &kv : attrs) {
+        wabinary::Attribute a;
+        a.key.kind = ValueKind::Token;
+        a.key.text = kv.first;
+        a.value.kind = ValueKind::Token;
+        a.value.text = kv.second;
+        n.attrs.push_back(a);
+    }
+    n.has_children = !children.empty();
+    n.children = std::move(children);
+    return n;
+}
+
+// A node whose content is raw bytes.
+Node NB(const std::string &tag, const Attrs &attrs, const Bytes &content) {
+    Node n = N(tag, attrs);
+    store().push_back(content);
+    n.content.kind = ValueKind::Binary;
+    n.content.bytes = store().back();
+    return n;
+}
+
+// A node whose content is text sent as raw bytes (how <key>/<hbh_key> travel).
+Node NT(const std::string &tag, const Attrs &attrs, const std::string &text) {
+    Node n = N(tag, attrs);
+    n.content = text_value(text);
+    return n;
+}
+
+Node call_env(const Attrs &attrs, Node action) {
+    std::vector<Node> c;
+    c.push_back(std::move(action));
+    return N("call", attrs, std::move(c));
+}
+
+const std::string kHbh30 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+const std::string kHbh30Double = "QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSRWhNVUZSWVhHQmthR3h3ZA==";
+const std::string kRelayKey = "AAECAwQFBgcICQoLDA0ODw==";
+const std::string kV6 = "20010db8000000000000000000000001";  // 2001:db8::1
+
+Node relay_block(const std::string &hbh = kHbh30) {
+    return N("relay", {{"uuid", "U-1"}, {"self_pid", "1"}, {"peer_pid", "2"}},
+             {NT("key", {}, kRelayKey), NT("hbh_key", {}, hbh), NT("warp_mi_tag_len", {}, "10"),
+              NB("token", {{"id", "0"}}, H("aa01")), NB("token", {}, H("aa02")), NB("token", {{"id", "64"}}, H("aa03")),
+              NB("auth_token", {{"id", "1"}}, H("bb01")),
+              NB("te2", {{"relay_id", "5"}, {"relay_name", "gru1c02"}, {"token_id", "0"}, {"auth_token_id", "1"},
+                         {"c2r_rtt", "17"}, {"protocol", "0"}},
+                 H("9df0e2850d96")),
+              NB("te2", {{"relay_id", "5"}, {"relay_name", "gru1c02"}, {"is_fna", "1"}}, H(kV6 + "0d98")),
+              NT("raw_e2e", {}, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==")});
+}
+
+Node offer_stanza() {
+    return call_env(
+        {{"to", "222@lid"}, {"id", "OFFER-1"}, {"t", "1700000000"}},
+        N("offer", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}, {"caller_pn", "4915@s.whatsapp.net"},
+                    {"device_class", "2016"}},
+          {NB("privacy", {}, H("0102")), N("audio", {{"enc", "opus"}, {"rate", "8000"}}),
+           N("audio", {{"enc", "opus"}, {"rate", "16000"}}), N("net", {{"medium", "3"}}),
+           NB("capability", {{"ver", "1"}}, H("0105f709e0bb13")),
+           N("destination", {},
+             {N("to", {{"jid", "222:1@lid"}}, {NB("enc", {{"v", "2"}, {"type", "pkmsg"}, {"count", "0"}}, H("33080112"))}),
+              N("to", {{"jid", "222@lid"}}, {NB("enc", {{"type", "msg"}}, H("3308"))})}),
+           N("encopt", {{"keygen", "2"}}), NB("device-identity", {}, H("0a00"))}));
+}
+
+}  // namespace
+
+TEST(CallHelpers, Base64) {
+    Bytes out;
+    EXPECT_TRUE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(kRelayKey.data()), kRelayKey.size()), out));
+    EXPECT_EQ(to_hex(out), "000102030405060708090a0b0c0d0e0f");
+    std::string nopad = "AAECAwQFBgcICQoLDA0ODw";  // padding missing: accepted
+    EXPECT_TRUE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(nopad.data()), nopad.size()), out));
+    EXPECT_EQ(out.size(), 16u);
+    for (std::string bad : {"AAE*", "A", "AA=A", "", "AAA=="}) {
+        EXPECT_FALSE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(bad.data()), bad.size()), out)) << bad;
+    }
+    uint32_t v = 0;
+    EXPECT_TRUE(parse_u32("4294967295", v));
+    EXPECT_EQ(v, 4294967295u);
+    EXPECT_FALSE(parse_u32("4294967296", v));
+    EXPECT_FALSE(parse_u32("-1", v));
+    EXPECT_FALSE(parse_u32("", v));
+}
+
+TEST(CallStanza, NotCallRelated) {
+    EXPECT_EQ(parse_stanza(N("iq", {{"type", "get"}})).kind, StanzaKind::NotCall);
+    EXPECT_EQ(parse_stanza(N("ack", {{"class", "message"}, {"id", "x"}})).kind, StanzaKind::NotCall);
+    EXPECT_EQ(parse_stanza(N("receipt", {{"id", "x"}}, {N("offer", {})})).kind, StanzaKind::NotCall);
+    EXPECT_EQ(parse_stanza(N("message", {}, {N("offer", {{"call-id", "x"}})})).kind, StanzaKind::NotCall);
+}
+
+TEST(CallStanza, OfferWithFanOutAndEnc) {
+    Node top = offer_stanza();
+    CallStanza s = parse_stanza(top);
+    ASSERT_EQ(s.kind, StanzaKind::Call);
+    EXPECT_EQ(s.action, Action::Offer);
+    EXPECT_EQ(s.action_tag, "offer");
+    EXPECT_STREQ(action_name(s.action), "offer");
+    EXPECT_EQ(s.action_node, &top.children[0]);
+    EXPECT_EQ(s.call_id, "C1");
+    EXPECT_EQ(s.call_creator, "111:0@lid");
+    EXPECT_EQ(s.call_creator_participant, "111:0@lid");
+    EXPECT_EQ(s.stanza_id, "OFFER-1");
+    EXPECT_EQ(attr_text(s.env.to), "222@lid");
+    EXPECT_EQ(attr_text(s.env.t), "1700000000");
+    EXPECT_EQ(s.env.from, nullptr);
+    EXPECT_EQ(s.caller_pn, "4915@s.whatsapp.net");
+    EXPECT_EQ(s.device_class, "2016");
+    ASSERT_EQ(s.audio.size(), 2u);
+    EXPECT_EQ(s.audio[0].enc, "opus");
+    EXPECT_EQ(s.audio[0].rate, 8000u);
+    EXPECT_EQ(s.audio[1].rate, 16000u);
+    ASSERT_TRUE(s.has_net);
+    EXPECT_EQ(s.net.medium, 3u);
+    EXPECT_STREQ(s.net.medium_name, "offer default");
+    EXPECT_TRUE(s.has_keygen);
+    EXPECT_EQ(s.keygen, 2u);
+    EXPECT_NE(s.privacy_node, nullptr);
+    EXPECT_NE(s.device_identity_node, nullptr);
+    EXPECT_EQ(s.video_node, nullptr);
+
+    ASSERT_TRUE(s.has_capability);
+    EXPECT_EQ(s.capability.ver, 1u);
+    EXPECT_FALSE(s.capability.ver_defaulted);
+    EXPECT_STREQ(s.capability.blob_name, "offer/accept");
+    EXPECT_EQ(s.capability.blob_source, Grade::Reference);
+    EXPECT_TRUE(s.capability.has_header);
+    EXPECT_EQ(s.capability.version_byte, 1);
+    EXPECT_EQ(s.capability.length_byte, 5);
+    // f7 09 e0 bb 13, LSB-first; bit 31 is the MLow gate (byte 5 bit 7).
+    std::vector<uint16_t> bits = {0, 1, 2, 4, 5, 6, 7, 8, 11, 21, 22, 23, 24, 25, 27, 28, 29, 31, 32, 33, 36};
+    EXPECT_EQ(s.capability.set_bits, bits);
+
+    EXPECT_TRUE(s.destination_fanout);
+    EXPECT_FALSE(s.destination_candidates);
+    ASSERT_EQ(s.targets.size(), 2u);
+    EXPECT_EQ(s.targets[0].participant, "222:1@lid");
+    EXPECT_EQ(s.targets[1].jid, "222@lid");
+    EXPECT_EQ(s.targets[1].participant, "222:0@lid");
+    ASSERT_EQ(s.encs.size(), 2u);
+    EXPECT_EQ(s.encs[0].type, "pkmsg");
+    EXPECT_FALSE(s.encs[0].type_defaulted);
+    EXPECT_EQ(s.encs[0].v, 2u);
+    EXPECT_FALSE(s.encs[0].v_defaulted);
+    EXPECT_TRUE(s.encs[0].has_count);
+    EXPECT_EQ(s.encs[0].count, 0u);
+    EXPECT_EQ(s.encs[0].target_jid, "222:1@lid");
+    EXPECT_EQ(to_hex(s.encs[0].ciphertext), "33080112");
+    EXPECT_EQ(s.encs[1].type, "msg");
+    EXPECT_TRUE(s.encs[1].v_defaulted);
+    EXPECT_EQ(s.encs[1].v, 2u);
+    EXPECT_EQ(s.encs[1].target_jid, "222@lid");
+    EXPECT_EQ(s.encs[1].ciphertext.size, 2u);
+    EXPECT_TRUE(s.relays.empty());
+    EXPECT_TRUE(s.notes.empty());
+}
+
+TEST(CallStanza, BareEncDefaultsAndVideoOffer) {
+    Node top = call_env({{"from", "111:0@lid"}, {"id", "O2"}},
+                        N("offer", {{"call-id", "C2"}, {"call-creator", "111@lid"}},
+                          {N("video", {{"enc", "h264"}}), NB("capability", {}, H("0105f709e0fa13")),
+                           NB("enc", {}, H("010203"))}));
+    CallStanza s = parse_stanza(top);
+    EXPECT_EQ(s.call_creator_participant, "111:0@lid");
+    EXPECT_NE(s.video_node, nullptr);
+    EXPECT_TRUE(s.capability.ver_defaulted);
+    EXPECT_EQ(s.capability.ver, 1u);
+    EXPECT_STREQ(s.capability.blob_name, "video offer");
+    ASSERT_EQ(s.encs.size(), 1u);
+    EXPECT_EQ(s.encs[0].type, "pkmsg");
+    EXPECT_TRUE(s.encs[0].type_defaulted);
+    EXPECT_TRUE(s.encs[0].v_defaulted);
+    EXPECT_FALSE(s.encs[0].has_count);
+    EXPECT_EQ(s.encs[0].to_node, nullptr);
+    EXPECT_EQ(s.encs[0].target_jid, "");
+    EXPECT_FALSE(s.destination_fanout);
+}
+
+TEST(CallStanza, CapabilityBlobs) {
+    struct Case {
+        const char *hex, *name;
+        Grade g;
+    } cases[] = {
+        {"0105f709e0bb07", "audio preaccept", Grade::Reference},
+        {"0105f709e03b13", "offer/accept, standard Opus", Grade::Reference},
+        {"0105f709e03b07", "audio preaccept, standard Opus", Grade::Reference},
+        {"0105f709e07a13", "video offer, standard Opus", Grade::Reference},
+        {"0105f709e4bb13", "offer/accept (spec SIG-01/03)", Grade::SpecNormative},
+        {"0105f709e4bb07", "preaccept (spec SIG-04)", Grade::SpecNormative},
+        {"0105f709e0bb14", "unknown", Grade::Unlisted},
+    };
+    for (const auto &c : cases) {
+        Node top = call_env({}, N("preaccept", {{"call-id", "C"}, {"call-creator", "1@lid"}},
+                                  {N("audio", {{"enc", "opus"}, {"rate", "16000"}}), N("encopt", {{"keygen", "2"}}),
+                                   NB("capability", {{"ver", "1"}}, H(c.hex))}));
+        CallStanza s = parse_stanza(top);
+        EXPECT_EQ(s.action, Action::Preaccept);
+        EXPECT_STREQ(s.capability.blob_name, c.name) << c.hex;
+        EXPECT_EQ(s.capability.blob_source, c.g) << c.hex;
+    }
+    // A one-byte blob has no header to read.
+    Node odd = call_env({}, N("accept", {{"call-id", "C"}}, {NB("capability", {{"ver", "x"}}, H("01"))}));
+    CallStanza s = parse_stanza(odd);
+    EXPECT_FALSE(s.capability.has_header);
+    EXPECT_FALSE(s.capability.ver_valid);
+    EXPECT_FALSE(s.notes.empty());
+}
+
+TEST(CallStanza, AcceptWithTePriority2) {
+    Node top = call_env({{"from", "222@lid"}, {"participant", "222:3@lid"}, {"id", "ACC"}},
+                        N("accept", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}},
+                          {N("audio", {{"enc", "opus"}, {"rate", "16000"}}), NB("te", {{"priority", "2"}}, H("0a000001d431")),
+                           N("net", {{"medium", "2"}}), N("encopt", {{"keygen", "2"}}),
+                           NB("capability", {{"ver", "1"}}, H("0105f709e0bb13")), NB("rte", {}, H("ff")),
+                           NT("voip_settings", {{"uncompressed", "1"}}, "{}")}));
+    CallStanza s = parse_stanza(top);
+    EXPECT_EQ(s.action, Action::Accept);
+    EXPECT_EQ(attr_text(s.env.participant), "222:3@lid");
+    ASSERT_EQ(s.endpoints.size(), 1u);
+    const Endpoint &te = s.endpoints[0];
+    EXPECT_EQ(te.tag, "te");
+    EXPECT_TRUE(te.has_priority);
+    EXPECT_EQ(te.priority, 2u);
+    EXPECT_EQ(te.family, AddrFamily::IPv4);
+    EXPECT_EQ(te.endpoint_text(), "10.0.0.1:54321");
+    EXPECT_STREQ(s.net.medium_name, "accept/transport relay medium");
+    EXPECT_NE(s.rte_node, nullptr);
+    EXPECT_NE(s.voip_settings_node, nullptr);
+}
+
+TEST(CallStanza, RejectWithReason) {
+    CallStanza s = parse_stanza(
+        call_env({{"from", "222:1@lid"}}, N("reject", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}, {"reason", "busy"}})));
+    EXPECT_EQ(s.action, Action::Reject);
+    EXPECT_EQ(s.reason, "busy");
+    EXPECT_TRUE(s.reason_nonnormative);
+    EXPECT_EQ(s.reason_grade, Grade::SpecProbable);
+    CallStanza plain = parse_stanza(call_env({}, N("reject", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}})));
+    EXPECT_FALSE(plain.reason_nonnormative);
+    EXPECT_EQ(plain.reason_grade, Grade::None);
+}
+
+TEST(CallStanza, TerminateReasonsAndDurations) {
+    struct Case {
+        const char *reason;
+        Grade g;
+    } cases[] = {
+        {"accepted_elsewhere", Grade::Reference}, {"rejected_elsewhere", Grade::Reference},
+        {"group_call_ended", Grade::Reference},   {"timeout", Grade::SpecProbable},
+        {"busy", Grade::SpecProbable},            {"declined", Grade::SpecProbable},
+        {"accept_elsewhere", Grade::SpecSpeculative}, {"reject_elsewhere", Grade::SpecSpeculative},
+        {"connection_lost", Grade::SpecSpeculative},  {"retry", Grade::SpecSpeculative},
+        {"cancelled", Grade::SpecSpeculative},    {"rejected", Grade::Unlisted},
+    };
+    for (const auto &c : cases) {
+        CallStanza s = parse_stanza(call_env(
+            {}, N("terminate", {{"call-id", "C1"}, {"call-creator", "1@lid"}, {"reason", c.reason}, {"duration", "61"},
+                                {"audio_duration", "60"}})));
+        EXPECT_EQ(s.action, Action::Terminate);
+        EXPECT_EQ(s.reason, c.reason);
+        EXPECT_EQ(s.reason_grade, c.g) << c.reason;
+        EXPECT_FALSE(s.reason_nonnormative);
+        EXPECT_TRUE(s.has_duration);
+        EXPECT_EQ(s.duration, 61u);
+        EXPECT_EQ(s.audio_duration, 60u);
+    }
+    CallStanza s = parse_stanza(call_env({}, N("terminate", {{"call-id", "C1"}},
+                                               {N("destination", {}, {N("to", {{"jid", "111:2@lid"}})})})));
+    EXPECT_EQ(s.reason_grade, Grade::None);
+    EXPECT_FALSE(s.has_duration);  // absent = "not reported", not 0
+    EXPECT_FALSE(s.has_audio_duration);
+    ASSERT_EQ(s.targets.size(), 1u);
+    EXPECT_EQ(s.targets[0].participant, "111:2@lid");
+}
+
+TEST(CallStanza, TransportTypes) {
+    struct Case {
+        const char *type, *name;
+    } cases[] = {{"1", "relay candidate"}, {"3", "peer ICE candidate"}, {"9", "keepalive/reply"}, {"5", "unknown"}};
+    for (const auto &c : cases) {
+        CallStanza s = parse_stanza(call_env(
+            {}, N("transport", {{"call-id", "C1"}, {"call-creator", "1@lid"}, {"p2p-cand-round", "2"},
+                                {"transport-message-type", c.type}},
+                  {NB("te", {{"priority", "1"}}, H("01020304")), N("net", {{"medium", "2"}, {"protocol", "0"}})})));
+        EXPECT_EQ(s.action, Action::Transport);
+        EXPECT_TRUE(s.has_transport_type);
+        EXPECT_STREQ(s.transport_type_name, c.name);
+        EXPECT_EQ(s.p2p_cand_round, 2u);
+        EXPECT_TRUE(s.net.has_protocol);
+        ASSERT_EQ(s.endpoints.size(), 1u);
+        EXPECT_EQ(s.endpoints[0].family, AddrFamily::None);  // 4 bytes: raw, not an address
+        EXPECT_EQ(s.endpoints[0].raw.size, 4u);
+    }
+}
+
+TEST(CallStanza, RelayLatency) {
+    CallStanza s = parse_stanza(call_env(
+        {{"to", "222:1@lid"}},
+        N("relaylatency", {{"call-id", "C1"}, {"call-creator", "1@lid"}},
+          {NB("te", {{"latency", "33554477"}, {"relay_name", "gru1c02"}}, H("9df0e2850d96")),
+           N("destination", {}, {N("to", {{"jid", "222:1@lid"}})})})));
+    EXPECT_EQ(s.action, Action::RelayLatency);
+    ASSERT_EQ(s.endpoints.size(), 1u);
+    const Endpoint &te = s.endpoints[0];
+    EXPECT_TRUE(te.has_latency);
+    EXPECT_TRUE(te.latency_offset_encoded);
+    EXPECT_TRUE(te.has_rtt);
+    EXPECT_EQ(te.rtt_ms, 45u);
+    EXPECT_EQ(te.relay_name, "gru1c02");
+    EXPECT_EQ(te.address_text(), "157.240.226.133");
+    EXPECT_EQ(te.port, 3478);
+    EXPECT_EQ(te.endpoint_text(), "157.240.226.133:3478");
+    EXPECT_EQ(s.targets.size(), 1u);
+
+    CallStanza plain = parse_stanza(
+        call_env({}, N("relaylatency", {{"call-id", "C1"}}, {NB("te", {{"latency", "42"}}, H("9df0e2850d96"))})));
+    EXPECT_TRUE(plain.endpoints[0].has_latency);
+    EXPECT_FALSE(plain.endpoints[0].latency_offset_encoded);
+    EXPECT_FALSE(plain.endpoints[0].has_rtt);
+    EXPECT_EQ(plain.endpoints[0].latency_raw, 42u);
+}
+
+TEST(CallStanza, SpecModelCandidatesInDestination) {
+    CallStanza s = parse_stanza(call_env(
+        {}, N("offer", {{"call-id", "C9"}},
+              {N("destination", {},
+                 {N("te", {{"ip", "1.2.3.4"}, {"port", "3478"}, {"latency", "42"}}),
+                  N("endpoint", {{"ip", "2001:db8::1"}, {"port", "3480"}})})})));
+    EXPECT_TRUE(s.destination_candidates);
+    EXPECT_FALSE(s.destination_fanout);
+    ASSERT_EQ(s.endpoints.size(), 2u);
+    EXPECT_TRUE(s.endpoints[0].in_destination);
+    EXPECT_TRUE(s.endpoints[0].from_attributes);
+    EXPECT_EQ(s.endpoints[0].endpoint_text(), "1.2.3.4:3478");
+    EXPECT_FALSE(s.endpoints[0].latency_offset_encoded);
+    EXPECT_EQ(s.endpoints[1].tag, "endpoint");
+    EXPECT_EQ(s.endpoints[1].endpoint_text(), "[2001:db8::1]:3480");
+}
+
+TEST(CallStanza, SmallActions) {
+    CallStanza hb = parse_stanza(call_env({{"to", "C1@call"}, {"id", "HB"}},
+                                          N("heartbeat", {{"call-id", "C1"}, {"call-creator", "1@lid"}})));
+    EXPECT_EQ(hb.action, Action::Heartbeat);
+    EXPECT_EQ(hb.call_id, "C1");
+
+    CallStanza mute = parse_stanza(call_env({}, N("mute_v2", {{"call-id", "C1"}, {"mute-state", "muted"}})));
+    EXPECT_EQ(mute.action, Action::MuteV2);
+    EXPECT_EQ(mute.mute_state, "muted");
+
+    CallStanza video = parse_stanza(call_env(
+        {}, N("video", {{"call-id", "C1"}, {"state", "11"}, {"dec", "H264"}, {"voip_settings", "video"},
+                        {"device_orientation", "0"}})));
+    EXPECT_EQ(video.action, Action::Video);
+    EXPECT_TRUE(video.has_video_state);
+    EXPECT_EQ(video.video_state, 11u);
+    EXPECT_STREQ(video.video_state_name, "UpgradeRequestV2");
+    EXPECT_EQ(video.video_dec, "H264");
+    EXPECT_EQ(video.video_voip_settings, "video");
+    EXPECT_STREQ(video_state_name(20), "Error");
+    EXPECT_STREQ(video_state_name(0), "Disabled");
+    EXPECT_STREQ(video_state_name(12), "unknown");
+    CallStanza model_video = parse_stanza(call_env({}, N("video", {{"call-id", "C1"}, {"state", "on"}})));
+    EXPECT_FALSE(model_video.has_video_state);
+    EXPECT_EQ(model_video.video_state_text, "on");
+
+    CallStanza rekey = parse_stanza(call_env(
+        {{"to", "222:1@lid"}},
+        N("enc_rekey", {{"call-id", "G1"}, {"call-creator", "1@lid"}, {"transaction-id", "7"}},
+          {N("encopt", {{"keygen", "2"}}), NB("enc", {{"v", "2"}, {"type", "msg"}, {"count", "0"}}, H("aabb"))})));
+    EXPECT_EQ(rekey.action, Action::EncRekey);
+    EXPECT_TRUE(rekey.has_transaction_id);
+    EXPECT_EQ(rekey.transaction_id, 7u);
+    ASSERT_EQ(rekey.encs.size(), 1u);
+    EXPECT_EQ(rekey.encs[0].type, "msg");
+
+    CallStanza notice = parse_stanza(call_env({}, N("offer_notice", {{"call-id", "G1"}, {"media", "video"}, {"type", "group"}})));
+    EXPECT_EQ(notice.action, Action::OfferNotice);
+    EXPECT_EQ(notice.notice_media, "video");
+    EXPECT_EQ(notice.notice_type, "group");
+
+    CallStanza link = parse_stanza(call_env({}, N("link_join", {{"token", "t"}, {"media", "audio"}})));
+    EXPECT_EQ(link.action, Action::Link);
+    EXPECT_EQ(link.action_tag, "link_join");
+}
+
+TEST(CallStanza, GroupInfo) {
+    CallStanza s = parse_stanza(call_env(
+        {}, N("group_update", {{"call-id", "G1"}, {"call-creator", "1@lid"}},
+              {N("group_info", {{"transaction-id", "3"}, {"media", "audio"}, {"connected-limit", "32"}, {"rekey", "1"},
+                                {"group-jid", "123-456@g.us"}},
+                 {N("user", {{"jid", "10@lid"}, {"state", "connected"}},
+                    {N("device", {{"jid", "10@lid"}, {"platform", "android"}, {"pid", "1"}}),
+                     N("device", {{"jid", "10:2@lid"}, {"pid", "4"}})}),
+                  N("user", {{"jid", "20@lid"}}, {N("device", {{"jid", "20:1@lid"}, {"pid", "2"}})})}),
+               relay_block()})));
+    EXPECT_EQ(s.action, Action::GroupUpdate);
+    ASSERT_TRUE(s.has_group_info);
+    const GroupInfo &g = s.group_info;
+    EXPECT_EQ(g.transaction_id, 3u);
+    EXPECT_EQ(g.media, "audio");
+    EXPECT_EQ(g.connected_limit, 32u);
+    EXPECT_TRUE(g.rekey);
+    EXPECT_EQ(g.group_jid, "123-456@g.us");
+    ASSERT_EQ(g.users.size(), 2u);
+    EXPECT_EQ(g.users[0].state, "connected");
+    ASSERT_EQ(g.users[0].devices.size(), 2u);
+    EXPECT_EQ(g.users[0].devices[0].participant, "10:0@lid");
+    EXPECT_EQ(g.users[0].devices[0].platform, "android");
+    EXPECT_EQ(g.users[0].devices[0].pid, 1u);
+    EXPECT_EQ(g.users[0].devices[1].participant, "10:2@lid");
+    EXPECT_EQ(g.users[1].devices[0].participant, "20:1@lid");
+    EXPECT_EQ(s.relays.size(), 1u);
+
+    // group_info as the action itself.
+    CallStanza gi = parse_stanza(call_env({}, N("group_info", {{"call-id", "G1"}, {"transaction-id", "4"}})));
+    EXPECT_EQ(gi.action, Action::GroupInfo);
+    EXPECT_TRUE(gi.has_group_info);
+    EXPECT_EQ(gi.group_info.transaction_id, 4u);
+}
+
+TEST(CallStanza, UnknownActionAndKnownAfterUnknownChild) {
+    CallStanza u = parse_stanza(call_env({{"id", "X"}}, N("frobnicate", {{"call-id", "C7"}})));
+    EXPECT_EQ(u.kind, StanzaKind::Call);
+    EXPECT_EQ(u.action, Action::Unknown);
+    EXPECT_EQ(u.action_tag, "frobnicate");
+    EXPECT_EQ(u.call_id, "C7");
+
+    Node top = N("call", {}, {N("metadata", {}), N("accept", {{"call-id", "C7"}})});
+    CallStanza k = parse_stanza(top);
+    EXPECT_EQ(k.action, Action::Accept);
+    EXPECT_EQ(k.action_node, &top.children[1]);
+
+    CallStanza none = parse_stanza(N("call", {{"id", "E"}}));
+    EXPECT_EQ(none.kind, StanzaKind::Call);
+    EXPECT_EQ(none.action, Action::None);
+    EXPECT_FALSE(none.notes.empty());
+}
+
+TEST(CallStanza, RelayBlock) {
+    Node top = call_env({{"from", "111:0@lid"}, {"id", "O3"}},
+                        N("offer", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}},
+                          {N("audio", {{"enc", "opus"}, {"rate", "16000"}}), relay_block()}));
+    CallStanza s = parse_stanza(top);
+    ASSERT_EQ(s.relays.size(), 1u);
+    const RelayBlock &r = s.relays[0];
+    EXPECT_EQ(r.uuid, "U-1");
+    EXPECT_EQ(r.self_pid, 1u);
+    EXPECT_EQ(r.peer_pid, 2u);
+    EXPECT_EQ(r.key_text, kRelayKey);
+    EXPECT_TRUE(r.key_decoded_ok);
+    EXPECT_EQ(to_hex(r.key_decoded), "000102030405060708090a0b0c0d0e0f");
+    EXPECT_EQ(r.hbh_encoding, HbhEncoding::Plain);
+    ASSERT_EQ(r.hbh_key.size(), 30u);
+    EXPECT_EQ(r.hbh_key[29], 29);
+    EXPECT_TRUE(r.tag_len_present);
+    EXPECT_TRUE(r.tag_len_valid);
+    EXPECT_EQ(r.warp_mi_tag_len, 10u);
+    EXPECT_NE(r.tag_len_node, nullptr);
+
+    ASSERT_EQ(r.tokens.size(), 3u);
+    EXPECT_EQ(r.tokens[0].id, 0u);
+    EXPECT_FALSE(r.tokens[0].id_positional);
+    EXPECT_EQ(r.tokens[1].id, 1u);  // positional: next free slot
+    EXPECT_TRUE(r.tokens[1].id_positional);
+    EXPECT_EQ(to_hex(r.tokens[1].data), "aa02");
+    EXPECT_TRUE(r.tokens[2].ignored);  // id 64
+    ASSERT_EQ(r.auth_tokens.size(), 1u);
+    EXPECT_EQ(r.auth_tokens[0].id, 1u);
+
+    ASSERT_EQ(r.te2.size(), 2u);
+    EXPECT_EQ(r.te2[0].endpoint_text(), "157.240.226.133:3478");
+    EXPECT_EQ(r.te2[0].relay_id, 5u);
+    EXPECT_EQ(r.te2[0].relay_name, "gru1c02");
+    EXPECT_EQ(r.te2[0].auth_token_id, 1u);
+    EXPECT_EQ(r.te2[0].c2r_rtt, 17u);
+    EXPECT_TRUE(r.te2[0].has_protocol);
+    EXPECT_FALSE(r.te2[0].is_fna);
+    EXPECT_EQ(r.te2[1].family, AddrFamily::IPv6);
+    EXPECT_EQ(r.te2[1].endpoint_text(), "[2001:db8::1]:3480");
+    EXPECT_TRUE(r.te2[1].is_fna);
+
+    EXPECT_TRUE(r.raw_e2e_ok);
+    EXPECT_EQ(r.raw_e2e.size(), 40u);
+}
+
+TEST(CallStanza, RelayHbhKeyEncodingsAndTagLen) {
+    struct Case {
+        std::string text;
+        HbhEncoding enc;
+    } cases[] = {
+        {kHbh30, HbhEncoding::Plain},
+        {kHbh30Double, HbhEncoding::Double},
+        {"AAECAwQFBgcICQoLDA0ODxAREhM=", HbhEncoding::Invalid},  // 20 bytes
+        {"not base64 !", HbhEncoding::Invalid},
+    };
+    for (const auto &c : cases) {
+        Node top = N("ack", {{"class", "call"}, {"id", "A"}}, {N("relay", {}, {NT("hbh_key", {}, c.text)})});
+        CallStanza s = parse_stanza(top);
+        ASSERT_EQ(s.relays.size(), 1u);
+        EXPECT_EQ(s.relays[0].hbh_encoding, c.enc) << c.text;
+        if (c.enc == HbhEncoding::Plain || c.enc == HbhEncoding::Double) {
+            ASSERT_EQ(s.relays[0].hbh_key.size(), 30u);
+            EXPECT_EQ(to_hex(s.relays[0].hbh_key), "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d");
+        } else {
+            EXPECT_TRUE(s.relays[0].hbh_key.empty());
+        }
+        EXPECT_FALSE(s.relays[0].tag_len_present);
+        EXPECT_EQ(s.relays[0].warp_mi_tag_len, 4u);  // default
+    }
+    // Group variant: warp_mi_tag_len as an attribute; an out-of-range value falls back to 4.
+    CallStanza a = parse_stanza(N("ack", {{"class", "call"}}, {N("relay", {{"warp_mi_tag_len", "8"}, {"transaction-id", "3"}})}));
+    EXPECT_EQ(a.relays[0].warp_mi_tag_len, 8u);
+    EXPECT_NE(a.relays[0].tag_len_attr, nullptr);
+    EXPECT_EQ(a.relays[0].transaction_id, 3u);
+    CallStanza bad = parse_stanza(N("ack", {{"class", "call"}}, {N("relay", {}, {NT("warp_mi_tag_len", {}, "21")})}));
+    EXPECT_TRUE(bad.relays[0].tag_len_present);
+    EXPECT_FALSE(bad.relays[0].tag_len_valid);
+    EXPECT_EQ(bad.relays[0].tag_len_raw, 21u);
+    EXPECT_EQ(bad.relays[0].warp_mi_tag_len, 4u);
+    EXPECT_FALSE(bad.notes.empty());
+}
+
+TEST(CallStanza, AckWithRelayAndError) {
+    Node top = N("ack", {{"class", "call"}, {"type", "offer"}, {"id", "OFFER-1"}, {"from", "s.whatsapp.net"}, {"t", "5"}},
+                 {relay_block()});
+    CallStanza s = parse_stanza(top);
+    EXPECT_EQ(s.kind, StanzaKind::Ack);
+    EXPECT_EQ(attr_text(s.ack.cls), "call");
+    EXPECT_EQ(attr_text(s.ack.type), "offer");
+    EXPECT_EQ(attr_text(s.ack.id), "OFFER-1");
+    EXPECT_EQ(attr_text(s.ack.from), "s.whatsapp.net");
+    EXPECT_EQ(s.stanza_id, "OFFER-1");
+    EXPECT_EQ(s.call_id, "");  // linked later through the registry
+    EXPECT_EQ(s.relays.size(), 1u);
+
+    CallStanza e = parse_stanza(N("ack", {{"class", "call"}, {"id", "X"}}, {N("error", {{"code", "439"}, {"text", "bad order"}})}));
+    EXPECT_NE(e.ack.error_node, nullptr);
+    EXPECT_TRUE(e.ack.has_error_code);
+    EXPECT_EQ(e.ack.error_code, 439u);
+    EXPECT_EQ(e.ack.error_text, "bad order");
+
+    // An ack without class="call" still counts when it names a call or carries a relay.
+    CallStanza named = parse_stanza(N("ack", {{"id", "Y"}, {"call-id", "C5"}}));
+    EXPECT_EQ(named.kind, StanzaKind::Ack);
+    EXPECT_EQ(named.call_id, "C5");
+    CallStanza relayonly = parse_stanza(N("ack", {{"id", "Z"}}, {N("relay", {})}));
+    EXPECT_EQ(relayonly.kind, StanzaKind::Ack);
+}
+
+TEST(CallStanza, Receipt) {
+    CallStanza s = parse_stanza(N("receipt", {{"to", "111:0@lid"}, {"from", "222:1@lid"}, {"id", "OFFER-1"}},
+                                  {N("offer", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}})}));
+    EXPECT_EQ(s.kind, StanzaKind::Receipt);
+    EXPECT_EQ(s.call_id, "C1");
+    EXPECT_EQ(s.call_creator, "111:0@lid");
+    EXPECT_EQ(s.stanza_id, "OFFER-1");
+}
+
+TEST(CallRegistry, OfferRingAcceptTerminate) {
+    Node offer = offer_stanza();
+    Node ack = N("ack", {{"class", "call"}, {"type", "offer"}, {"id", "OFFER-1"}, {"from", "s.whatsapp.net"}}, {relay_block()});
+    Node receipt = N("receipt", {{"from", "222:1@lid"}, {"id", "OFFER-1"}},
+                     {N("offer", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}})});
+    Node preaccept = call_env({{"from", "222:1@lid"}, {"id", "PRE"}}, N("preaccept", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}}));
+    Node ack_pre = N("ack", {{"class", "call"}, {"id", "PRE"}});
+    Node accept = call_env({{"from", "222@lid"}, {"participant", "222:1@lid"}},
+                           N("accept", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}}));
+    Node latency = call_env({}, N("relaylatency", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}},
+                                  {NB("te", {{"latency", "33554477"}}, H("0a0000020d96"))}));
+    Node terminate = call_env({}, N("terminate", {{"call-id", "C1"}, {"call-creator", "111:0@lid"},
+                                                  {"reason", "accepted_elsewhere"}, {"duration", "30"}}));
+    Node stray_ack = N("ack", {{"class", "call"}, {"id", "NOBODY"}});
+
+    CallRegistry reg;
+    const Call *c = reg.update(parse_stanza(offer), 10, 1.0, Direction::ClientToServer);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->status, CallStatus::Offered);
+    EXPECT_EQ(c->offer.frame, 10u);
+    EXPECT_EQ(c->offer_stanza_id, "OFFER-1");
+    EXPECT_EQ(c->offer_direction, Direction::ClientToServer);
+    EXPECT_EQ(c->caller_jid, "111:0@lid");  // no `from` on an outgoing offer: the creator
+    EXPECT_EQ(c->callee_jid, "222@lid");
+    EXPECT_EQ(c->offered_devices, (std::vector<std::string>{"222:1@lid", "222:0@lid"}));
+
+    // The server ack names no call-id: it is linked through the offer's stanza id.
+    const Call *ca = reg.update(parse_stanza(ack), 11, 1.1, Direction::ServerToClient);
+    ASSERT_EQ(ca, c);
+    EXPECT_TRUE(c->offer_ack.seen);
+    ASSERT_NE(reg.call_for_stanza_id("OFFER-1"), nullptr);
+    EXPECT_EQ(*reg.call_for_stanza_id("OFFER-1"), "C1");
+    EXPECT_TRUE(c->has_relay);
+    EXPECT_EQ(c->relay_key, kRelayKey);
+    EXPECT_EQ(c->hbh_key.size(), 30u);
+    EXPECT_EQ(c->warp_mi_tag_len, 10u);
+    EXPECT_EQ(c->self_pid, 1u);
+    EXPECT_EQ(c->peer_pid, 2u);
+    ASSERT_EQ(c->endpoints.size(), 2u);
+    EXPECT_EQ(c->endpoints[0].text(), "157.240.226.133:3478");
+    const uint8_t relay4[4] = {157, 240, 226, 133};
+    ASSERT_NE(reg.call_for_endpoint(AddrFamily::IPv4, relay4, 3478), nullptr);
+    EXPECT_EQ(*reg.call_for_endpoint(AddrFamily::IPv4, relay4, 3478), "C1");
+    EXPECT_EQ(reg.call_for_endpoint(AddrFamily::IPv4, relay4, 3480), nullptr);
+    ASSERT_NE(reg.call_for_address(AddrFamily::IPv4, relay4), nullptr);
+    Bytes v6 = H(kV6);
+    EXPECT_NE(reg.call_for_endpoint(AddrFamily::IPv6, v6.data(), 3480), nullptr);
+
+    EXPECT_EQ(reg.update(parse_stanza(receipt), 12, 1.5), c);
+    EXPECT_EQ(c->status, CallStatus::Ringing);
+    EXPECT_EQ(c->ringing.frame, 12u);
+    EXPECT_EQ(c->ringing_devices, (std::vector<std::string>{"222:1@lid"}));
+
+    EXPECT_EQ(reg.update(parse_stanza(preaccept), 13, 1.6), c);
+    EXPECT_TRUE(c->preaccept.seen);
+    EXPECT_EQ(reg.update(parse_stanza(ack_pre), 14, 1.7), c);  // ack of the preaccept, by stanza id
+
+    EXPECT_EQ(reg.update(parse_stanza(accept), 20, 3.0), c);
+    EXPECT_EQ(c->status, CallStatus::Accepted);
+    EXPECT_STREQ(call_status_name(c->status), "Accepted/in call");
+    EXPECT_EQ(c->answering_device, "222:1@lid");  // participant attr wins over from
+    EXPECT_EQ(c->participants, (std::vector<std::string>{"111:0@lid", "222:1@lid"}));
+
+    reg.update(parse_stanza(latency), 21, 3.1);
+    const uint8_t te4[4] = {10, 0, 0, 2};
+    ASSERT_NE(reg.call_for_endpoint(AddrFamily::IPv4, te4, 3478), nullptr);
+
+    EXPECT_EQ(reg.update(parse_stanza(terminate), 40, 33.0), c);
+    EXPECT_EQ(c->status, CallStatus::Ended);
+    EXPECT_EQ(c->terminate.frame, 40u);
+    EXPECT_EQ(c->terminate_reason, "accepted_elsewhere");
+    EXPECT_TRUE(c->has_duration);
+    EXPECT_EQ(c->duration, 30u);
+    EXPECT_FALSE(c->has_audio_duration);
+    EXPECT_EQ(c->frames, (std::vector<uint32_t>{10, 11, 12, 13, 14, 20, 21, 40}));
+    EXPECT_DOUBLE_EQ(c->first_time, 1.0);
+    EXPECT_DOUBLE_EQ(c->last_time, 33.0);
+
+    EXPECT_EQ(reg.update(parse_stanza(stray_ack), 41, 34.0), nullptr);
+    EXPECT_EQ(reg.update(parse_stanza(N("iq", {})), 42, 34.0), nullptr);
+    EXPECT_EQ(reg.size(), 1u);
+    EXPECT_EQ(reg.find("C1"), c);
+    EXPECT_EQ(reg.find("nope"), nullptr);
+    EXPECT_EQ(&reg.calls()[0], c);
+}
+
+TEST(CallRegistry, IdempotentWhenFramesAreFedAgain) {
+    Node offer = offer_stanza();
+    Node ack = N("ack", {{"class", "call"}, {"id", "OFFER-1"}}, {relay_block()});
+    Node accept = call_env({{"from", "222:1@lid"}}, N("accept", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}}));
+    Node accept2 = call_env({{"from", "222:5@lid"}}, N("accept", {{"call-id", "C1"}, {"call-creator", "111:0@lid"}}));
+    CallRegistry reg;
+    reg.update(parse_stanza(offer), 1, 0.1);
+    reg.update(parse_stanza(ack), 2, 0.2);
+    reg.update(parse_stanza(accept), 3, 0.3);
+    const uint64_t gen = reg.generation();
+    const Call *c = reg.find("C1");
+    ASSERT_NE(c, nullptr);
+    const auto frames = c->frames;
+    const auto endpoints = c->endpoints.size();
+
+    // Second pass, in any order: same answers, no change.
+    EXPECT_EQ(reg.update(parse_stanza(accept), 3, 0.3), c);
+    EXPECT_EQ(reg.update(parse_stanza(ack), 2, 0.2), c);
+    EXPECT_EQ(reg.update(parse_stanza(offer), 1, 0.1), c);
+    EXPECT_EQ(reg.generation(), gen);
+    EXPECT_EQ(c->frames, frames);
+    EXPECT_EQ(c->endpoints.size(), endpoints);
+    EXPECT_EQ(c->answering_device, "222:1@lid");
+    EXPECT_EQ(reg.call_for_frame(2), c);
+    EXPECT_EQ(reg.call_for_frame(99), nullptr);
+
+    // A second stanza in the same frame is told apart by its index.
+    EXPECT_EQ(reg.update(parse_stanza(accept2), 3, 0.3, Direction::Unknown, 1), c);
+    EXPECT_GT(reg.generation(), gen);
+    EXPECT_EQ(c->answering_device, "222:1@lid");  // the first answer stays
+    EXPECT_EQ(c->frames, frames);                 // frame 3 listed once
+}
+
+TEST(CallRegistry, RejectFlowAndStatusNeverGoesBack) {
+    Node offer = call_env({{"from", "111:0@lid"}, {"id", "O"}}, N("offer", {{"call-id", "R1"}, {"call-creator", "111:0@lid"}}));
+    Node reject = call_env({{"from", "222:1@lid"}}, N("reject", {{"call-id", "R1"}, {"call-creator", "111:0@lid"}, {"reason", "declined"}}));
+    Node late_offer_receipt = N("receipt", {{"id", "O"}}, {N("offer", {{"call-id", "R1"}})});
+    CallRegistry reg;
+    reg.update(parse_stanza(offer), 5, 0.5, Direction::ServerToClient);
+    const Call *c = reg.update(parse_stanza(reject), 6, 0.6);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->caller_jid, "111:0@lid");
+    EXPECT_EQ(c->offer_direction, Direction::ServerToClient);
+    EXPECT_EQ(c->status, CallStatus::Rejected);
+    EXPECT_EQ(c->reject_reason, "declined");
+    reg.update(parse_stanza(late_offer_receipt), 7, 0.7);
+    EXPECT_EQ(c->status, CallStatus::Rejected);
+    EXPECT_TRUE(c->ringing.seen);
+}
+
+TEST(CallRegistry, GroupCallParticipantsAndEpochs) {
+    Node update = call_env(
+        {}, N("group_update", {{"call-id", "G1"}, {"call-creator", "10@lid"}},
+              {N("group_info", {{"transaction-id", "3"}, {"media", "video"}},
+                 {N("user", {{"jid", "10@lid"}}, {N("device", {{"jid", "10@lid"}})}),
+                  N("user", {{"jid", "20@lid"}}, {N("device", {{"jid", "20:1@lid"}}), N("device", {{"jid", "20:2@lid"}})})}),
+               N("relay", {{"warp_mi_tag_len", "6"}}, {NT("key", {}, "relaykeytext")})}));
+    Node rekey = call_env({}, N("enc_rekey", {{"call-id", "G1"}, {"call-creator", "10@lid"}, {"transaction-id", "4"}}));
+    CallRegistry reg;
+    const Call *c = reg.update(parse_stanza(update), 1, 0.0);
+    ASSERT_NE(c, nullptr);
+    EXPECT_TRUE(c->is_group);
+    EXPECT_TRUE(c->is_video);
+    EXPECT_EQ(c->participants, (std::vector<std::string>{"10:0@lid", "20:1@lid", "20:2@lid"}));
+    EXPECT_EQ(c->relay_key, "relaykeytext");
+    EXPECT_EQ(c->warp_mi_tag_len, 6u);
+    reg.update(parse_stanza(rekey), 2, 0.1);
+    EXPECT_EQ(c->transaction_ids, (std::vector<uint32_t>{3, 4}));
+
+    // A later relay patch without a tag length keeps the earlier one.
+    Node patch = N("ack", {{"class", "call"}, {"call-id", "G1"}}, {N("relay", {}, {NT("key", {}, "newkey")})});
+    reg.update(parse_stanza(patch), 3, 0.2);
+    EXPECT_EQ(c->relay_key, "newkey");
+    EXPECT_EQ(c->warp_mi_tag_len, 6u);
+}

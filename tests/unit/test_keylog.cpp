@@ -1,0 +1,371 @@
+// Key log parsing and following a growing file (docs/contract.md, "Key log file").
+#include "keys/keylog.h"
+#include "keys/participant.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace wacall;
+using namespace wacall::keys;
+
+namespace {
+
+const std::string K1 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const std::string K2 = "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF";
+const std::string K3 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+Bytes H(const std::string &h) {
+    Bytes b;
+    EXPECT_TRUE(from_hex(h, b)) << h;
+    return b;
+}
+
+std::string lower(std::string s) {
+    for (auto &c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// A temp file that removes itself.
+struct TempFile {
+    std::string path;
+    TempFile() {
+        char buf[] = "/tmp/wacall_keylog_XXXXXX";
+        int fd = mkstemp(buf);
+        if (fd >= 0) close(fd);
+        path = buf;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+    void write(const std::string &s, bool append) const {
+        std::ofstream o(path, append ? std::ios::app | std::ios::binary : std::ios::trunc | std::ios::binary);
+        o << s;
+    }
+};
+
+bool has_problem(const KeyStore &ks, size_t line, const std::string &needle) {
+    for (const auto &p : ks.problems())
+        if (p.line == line && p.message.find(needle) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST(KeyLogParticipant, Normalisation) {
+    EXPECT_EQ(normalize_participant_id("12345@lid"), "12345:0@lid");
+    EXPECT_EQ(normalize_participant_id("12345:6@lid"), "12345:6@lid");
+    EXPECT_EQ(normalize_participant_id("12345@lid/abc"), "12345:0@lid");
+    EXPECT_EQ(normalize_participant_id("  12345:2@lid "), "12345:2@lid");
+    EXPECT_EQ(normalize_participant_id("4915@s.whatsapp.net"), "4915@s.whatsapp.net");
+    EXPECT_EQ(normalize_participant_id("4915:3@s.whatsapp.net/x"), "4915:3@s.whatsapp.net");
+    EXPECT_EQ(normalize_participant_id("@lid"), "@lid");
+    EXPECT_EQ(normalize_participant_id("nojid"), "nojid");
+    EXPECT_TRUE(looks_like_jid("1:0@lid"));
+    EXPECT_FALSE(looks_like_jid("@lid"));
+    EXPECT_FALSE(looks_like_jid("x@"));
+}
+
+TEST(KeyLog, EveryGoodLineType) {
+    KeyStore ks;
+    std::string text =
+        "# a comment\n"
+        "\n"
+        "WA_NOISE_TRAFFIC " + K1 + " " + K2 + " " + K3 + "\n"
+        "WA_NOISE_PRIVATE\t" + K2 + "\t" + K3 + "  \t" + K1 + "\n"
+        "WA_CALL_KEY CALL-1 " + K3 + "\n"
+        "WA_PARTICIPANT CALL-1 48213377210045@lid\n"
+        "WA_PARTICIPANT CALL-1 48213377210045:0@lid\n"  // same after normalisation: silent
+        "WA_PARTICIPANT CALL-1 99:4@lid/res\n"
+        "WA_CALL_EPOCH CALL-1 7 " + K1 + "\n"
+        "WA_WARP_TAG_LEN CALL-1 10\n"
+        "WA_RELAY_KEY CALL-1 AAECAwQFBgcICQoLDA0ODw==   # trailing comment\n";
+    uint64_t g0 = ks.generation();
+    EXPECT_TRUE(ks.load_text(text, "t"));
+    EXPECT_GT(ks.generation(), g0);
+    EXPECT_TRUE(ks.problems().empty()) << ks.problems()[0].message;
+
+    const NoiseTraffic *nt = ks.noise_traffic(H(K1));
+    ASSERT_NE(nt, nullptr);
+    EXPECT_EQ(to_hex({nt->c2s.data(), 32}), lower(K2));
+    EXPECT_EQ(to_hex({nt->s2c.data(), 32}), K3);
+    EXPECT_EQ(ks.noise_traffic(H(K2)), nullptr);
+    EXPECT_EQ(ks.noise_traffic(H("0011")), nullptr);
+
+    const NoisePrivate *np = ks.noise_private(H(K2));
+    ASSERT_NE(np, nullptr);
+    EXPECT_EQ(to_hex({np->eph_priv.data(), 32}), K3);
+    EXPECT_EQ(to_hex({np->static_priv.data(), 32}), K1);
+
+    ASSERT_NE(ks.call_key("CALL-1"), nullptr);
+    EXPECT_EQ(to_hex(*ks.call_key("CALL-1")), K3);
+    EXPECT_EQ(ks.call_key("call-1"), nullptr);  // case-sensitive
+    EXPECT_EQ(ks.call_key_count(), 1u);
+
+    const auto &parts = ks.participants("CALL-1");
+    ASSERT_EQ(parts.size(), 2u);
+    EXPECT_EQ(parts[0], "48213377210045:0@lid");
+    EXPECT_EQ(parts[1], "99:4@lid");
+    EXPECT_TRUE(ks.participants("nope").empty());
+
+    ASSERT_NE(ks.epoch("CALL-1", 7), nullptr);
+    EXPECT_EQ(to_hex(*ks.epoch("CALL-1", 7)), K1);
+    EXPECT_EQ(ks.epoch("CALL-1", 8), nullptr);
+    EXPECT_EQ(ks.warp_tag_len("CALL-1"), 10);
+    EXPECT_EQ(ks.warp_tag_len("other"), 0);
+    ASSERT_NE(ks.relay_key("CALL-1"), nullptr);
+    EXPECT_EQ(*ks.relay_key("CALL-1"), "AAECAwQFBgcICQoLDA0ODw==");
+
+    // Loading the same text again changes nothing and reports nothing.
+    uint64_t g1 = ks.generation();
+    EXPECT_FALSE(ks.load_text(text, "t"));
+    EXPECT_EQ(ks.generation(), g1);
+    EXPECT_TRUE(ks.problems().empty());
+}
+
+TEST(KeyLog, CrlfTabsAndCase) {
+    KeyStore ks;
+    std::string text = "WA_CALL_KEY\t\tc1\t" + K2 + "\r\n  WA_CALL_KEY c2 " + K1 + "\r\n\r\n";
+    EXPECT_TRUE(ks.load_text(text, "crlf"));
+    EXPECT_TRUE(ks.problems().empty());
+    ASSERT_NE(ks.call_key("c1"), nullptr);
+    EXPECT_EQ(to_hex(*ks.call_key("c1")), lower(K2));
+    ASSERT_NE(ks.call_key("c2"), nullptr);
+}
+
+TEST(KeyLog, BadLinesAreReportedAndTheRestIsUsed) {
+    KeyStore ks;
+    std::string text =
+        "WA_CALL_KEY good1 " + K1 + "\n"                       // 1
+        "WA_BOGUS x y\n"                                       // 2 unknown label
+        "WA_CALL_KEY c " + K1.substr(0, 62) + "\n"             // 3 wrong length
+        "WA_CALL_KEY c " + K1.substr(0, 63) + "g\n"            // 4 non-hex
+        "WA_CALL_KEY c " + K1 + " extra\n"                     // 5 extra field
+        "WA_NOISE_TRAFFIC " + K1 + " " + K2 + "\n"             // 6 missing field
+        "WA_CALL_KEY good1 " + K2 + "\n"                       // 7 disagreeing duplicate
+        "WA_CALL_KEY good1 " + lower(K1) + "\n"                // 8 agreeing duplicate: silent
+        "WA_CALL_KEY long " + K1 + " #" + std::string(5000, 'x') + "\n"  // 9 too long
+        "WA_PARTICIPANT c not-a-jid\n"                         // 10
+        "WA_CALL_EPOCH c 99999999999 " + K1 + "\n"             // 11 bad transaction id
+        "WA_WARP_TAG_LEN c 21\n"                               // 12 out of range
+        "WA_WARP_TAG_LEN c 0\n"                                // 13 out of range
+        "WA_WARP_TAG_LEN c2 4\n"                               // 14
+        "WA_WARP_TAG_LEN c2 5\n"                               // 15 disagree
+        "WA_RELAY_KEY c2 abc\n"                                // 16
+        "WA_RELAY_KEY c2 abd\n"                                // 17 disagree
+        "WA_NOISE_PRIVATE " + K1 + " " + K2 + " zz" + K3.substr(2) + "\n"  // 18 non-hex
+        "WA_CALL_KEY good2 " + K3;                             // 19, no final newline
+    EXPECT_TRUE(ks.load_text(text, "bad.log"));
+    EXPECT_TRUE(has_problem(ks, 2, "unknown label"));
+    EXPECT_TRUE(has_problem(ks, 3, "64 hex digits"));
+    EXPECT_TRUE(has_problem(ks, 4, "not hex"));
+    EXPECT_TRUE(has_problem(ks, 5, "needs 2 fields, got 3"));
+    EXPECT_TRUE(has_problem(ks, 6, "needs 3 fields, got 2"));
+    EXPECT_TRUE(has_problem(ks, 7, "disagrees"));
+    EXPECT_TRUE(has_problem(ks, 9, "too long"));
+    EXPECT_TRUE(has_problem(ks, 10, "not a JID"));
+    EXPECT_TRUE(has_problem(ks, 11, "transaction-id"));
+    EXPECT_TRUE(has_problem(ks, 12, "1..20"));
+    EXPECT_TRUE(has_problem(ks, 13, "1..20"));
+    EXPECT_TRUE(has_problem(ks, 15, "disagrees"));
+    EXPECT_TRUE(has_problem(ks, 17, "disagrees"));
+    EXPECT_TRUE(has_problem(ks, 18, "not hex"));
+    EXPECT_EQ(ks.problems().size(), 14u);
+    for (const auto &p : ks.problems()) EXPECT_EQ(p.file, "bad.log");
+    // The first value of a disagreeing duplicate stays; the good lines are used.
+    EXPECT_EQ(to_hex(*ks.call_key("good1")), K1);
+    ASSERT_NE(ks.call_key("good2"), nullptr);
+    EXPECT_EQ(ks.call_key("c"), nullptr);
+    EXPECT_EQ(ks.call_key("long"), nullptr);
+    EXPECT_EQ(ks.call_key_count(), 2u);
+    EXPECT_EQ(ks.warp_tag_len("c"), 0);
+    EXPECT_EQ(ks.warp_tag_len("c2"), 4);
+    EXPECT_EQ(*ks.relay_key("c2"), "abc");
+    EXPECT_TRUE(ks.participants("c").empty());
+}
+
+TEST(KeyLog, JsonLines) {
+    KeyStore ks;
+    std::string text =
+        "{\"call_id\":\"J1\",\"call_key_hex\":\"" + K2 + "\",\"self_lid\":\"111@lid\",\"peer_lid\":\"222:3@lid\","
+        "\"from\":\"222:3@lid\",\"extra\":42}\n"                                       // 1 good
+        "  {\"call_id\":\"J2\",\"call_key_hex\":\"" + K1 + "\",\"self_lid\":null}\r\n"  // 2 good, null ignored
+        "{\"call_id\":\"J3\"}\n"                                                        // 3 no key
+        "{\"call_id\":\"J4\",\"call_key_hex\":\"abcd\"}\n"                              // 4 short key
+        "{\"call_id\":\"J5\",\"call_key_hex\":\"" + K1 + "\"\n"                         // 5 broken JSON
+        "{\"call_id\":5,\"call_key_hex\":\"" + K1 + "\"}\n"                             // 6 wrong type
+        "{\"call_key_hex\":\"" + K1 + "\"}\n"                                           // 7 no call id
+        "{\"call_id\":\"J1\",\"call_key_hex\":\"" + K1 + "\"}\n";                       // 8 disagrees
+    EXPECT_TRUE(ks.load_text(text, "j"));
+    ASSERT_NE(ks.call_key("J1"), nullptr);
+    EXPECT_EQ(to_hex(*ks.call_key("J1")), lower(K2));
+    const auto &p = ks.participants("J1");
+    ASSERT_EQ(p.size(), 2u);
+    EXPECT_EQ(p[0], "111:0@lid");
+    EXPECT_EQ(p[1], "222:3@lid");
+    ASSERT_NE(ks.call_key("J2"), nullptr);
+    EXPECT_TRUE(ks.participants("J2").empty());
+    EXPECT_TRUE(has_problem(ks, 3, "call_key_hex"));
+    EXPECT_TRUE(has_problem(ks, 4, "64 hex digits"));
+    EXPECT_TRUE(has_problem(ks, 5, "invalid JSON"));
+    EXPECT_TRUE(has_problem(ks, 6, "not a string"));
+    EXPECT_TRUE(has_problem(ks, 7, "call_id"));
+    EXPECT_TRUE(has_problem(ks, 8, "disagrees"));
+    EXPECT_EQ(ks.problems().size(), 6u);
+    EXPECT_EQ(ks.call_key_count(), 2u);
+}
+
+TEST(KeyLog, FileGrowthPartialLineAndShrink) {
+    TempFile f;
+    KeyStore ks;
+    f.write("WA_CALL_KEY a " + K1 + "\n", false);
+    ks.set_path(f.path);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_NE(ks.call_key("a"), nullptr);
+    uint64_t g = ks.generation();
+    EXPECT_FALSE(ks.refresh());  // nothing changed: cheap and no new generation
+    EXPECT_EQ(ks.generation(), g);
+
+    // Append a complete line.
+    f.write("WA_CALL_KEY b " + K2 + "\n", true);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_NE(ks.call_key("b"), nullptr);
+    EXPECT_GT(ks.generation(), g);
+
+    // A last line without newline is used right away...
+    f.write("WA_CALL_KEY c " + K3, true);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_NE(ks.call_key("c"), nullptr);
+    // ...and completing it neither loses nor double-reports it.
+    f.write("\n", true);
+    ks.refresh();
+    EXPECT_NE(ks.call_key("c"), nullptr);
+    EXPECT_TRUE(ks.problems().empty());
+
+    // A half-written line is reported tentatively, then replaced once it is complete.
+    f.write("WA_CALL_KEY d " + K1.substr(0, 20), true);
+    ks.refresh();
+    EXPECT_EQ(ks.call_key("d"), nullptr);
+    ASSERT_EQ(ks.problems().size(), 1u);
+    EXPECT_EQ(ks.problems()[0].line, 4u);
+    f.write(K1.substr(20) + "\r\nWA_PARTICIPANT d 5@lid\n", true);
+    EXPECT_TRUE(ks.refresh());
+    ASSERT_NE(ks.call_key("d"), nullptr);
+    EXPECT_EQ(to_hex(*ks.call_key("d")), K1);
+    EXPECT_TRUE(ks.problems().empty());
+    ASSERT_EQ(ks.participants("d").size(), 1u);
+    EXPECT_EQ(ks.participants("d")[0], "5:0@lid");
+
+    // A bad complete line keeps its line number across refreshes.
+    f.write("WA_NOPE\n", true);
+    ks.refresh();
+    ASSERT_EQ(ks.problems().size(), 1u);
+    EXPECT_EQ(ks.problems()[0].line, 6u);
+    EXPECT_EQ(ks.call_key_count(), 4u);
+
+    // Shrink: reload from scratch, the removed keys are gone.
+    f.write("WA_CALL_KEY z " + K2 + "\n", false);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_EQ(ks.call_key("a"), nullptr);
+    EXPECT_EQ(ks.call_key("d"), nullptr);
+    EXPECT_NE(ks.call_key("z"), nullptr);
+    EXPECT_EQ(ks.call_key_count(), 1u);
+    EXPECT_TRUE(ks.problems().empty());
+}
+
+TEST(KeyLog, ReplacedFileOfTheSameOrLargerSizeIsReloaded) {
+    TempFile f;
+    KeyStore ks;
+    f.write("WA_CALL_KEY a " + K1 + "\n", false);
+    ks.set_path(f.path);
+    ks.refresh();
+    // Rewrite in place, longer, with a different first line: the prefix check catches it.
+    f.write("WA_CALL_KEY q " + K1 + "\nWA_CALL_KEY r " + K2 + "\n", false);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_EQ(ks.call_key("a"), nullptr);
+    EXPECT_NE(ks.call_key("q"), nullptr);
+    EXPECT_NE(ks.call_key("r"), nullptr);
+    // Replace by rename (new inode).
+    std::string other = f.path + ".new";
+    {
+        std::ofstream o(other);
+        o << "WA_CALL_KEY s " + K3 + "\n";
+    }
+    ASSERT_EQ(std::rename(other.c_str(), f.path.c_str()), 0);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_EQ(ks.call_key("q"), nullptr);
+    EXPECT_NE(ks.call_key("s"), nullptr);
+}
+
+TEST(KeyLog, MissingFileAndDirectory) {
+    KeyStore ks;
+    ks.set_path("/nonexistent/wacall/keys.log");
+    EXPECT_FALSE(ks.refresh());
+    ASSERT_EQ(ks.problems().size(), 1u);
+    EXPECT_EQ(ks.problems()[0].line, 0u);
+    EXPECT_EQ(ks.problems()[0].file, "/nonexistent/wacall/keys.log");
+    EXPECT_FALSE(ks.refresh());
+    EXPECT_EQ(ks.problems().size(), 1u);  // reported once
+
+    KeyStore kd;
+    kd.set_path("/tmp");
+    EXPECT_FALSE(kd.refresh());
+    ASSERT_EQ(kd.problems().size(), 1u);
+    EXPECT_NE(kd.problems()[0].message.find("directory"), std::string::npos);
+
+    // A file that appears later is loaded, and the old problem goes away.
+    TempFile f;
+    std::string path = f.path + ".later";
+    KeyStore kl;
+    kl.set_path(path);
+    EXPECT_FALSE(kl.refresh());
+    EXPECT_EQ(kl.problems().size(), 1u);
+    {
+        std::ofstream o(path);
+        o << "WA_CALL_KEY x " << K1 << "\n";
+    }
+    EXPECT_TRUE(kl.refresh());
+    EXPECT_NE(kl.call_key("x"), nullptr);
+    EXPECT_TRUE(kl.problems().empty());
+    std::remove(path.c_str());
+
+    // Switching path drops the old keys.
+    kl.set_path("");
+    EXPECT_EQ(kl.call_key("x"), nullptr);
+    EXPECT_FALSE(kl.refresh());
+}
+
+TEST(KeyLog, TenThousandCallKeysLoadFast) {
+    std::string text;
+    text.reserve(10000 * 100);
+    char id[32];
+    for (int i = 0; i < 10000; i++) {
+        std::snprintf(id, sizeof id, "call-%06d", i);
+        text += "WA_CALL_KEY ";
+        text += id;
+        text += ' ';
+        text += K1;
+        text += '\n';
+    }
+    TempFile f;
+    f.write(text, false);
+    KeyStore ks;
+    ks.set_path(f.path);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(ks.refresh());
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(ks.call_key_count(), 10000u);
+    EXPECT_TRUE(ks.problems().empty());
+    EXPECT_LT(ms, 100.0);
+    EXPECT_NE(ks.call_key("call-009999"), nullptr);
+    // Appending one more line parses only the new line.
+    f.write("WA_CALL_KEY call-x " + K2 + "\n", true);
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(ks.refresh());
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(ks.call_key_count(), 10001u);
+    EXPECT_LT(ms, 10.0);
+}
