@@ -426,7 +426,7 @@ int dissect_tcp_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *d
 
 int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
-    if (!nc || nc->not_wa || !nc->session_id) return 0;
+    if (!nc || nc->not_wa || !nc->session_id || nc->is_ws) return 0;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
     col_clear(pinfo->cinfo, COL_INFO);
     tcp_ctx_t ctx{nc, static_cast<struct tcpinfo *>(data)};
@@ -437,7 +437,7 @@ int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 // Accepts a TCP conversation whose first client bytes are a WhatsApp intro.
 bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
-    if (nc) return nc->session_id && !nc->not_wa;
+    if (nc) return nc->session_id && !nc->not_wa && !nc->is_ws;  // WebSocket sessions ride above TLS/HTTP
     if (PINFO_FD_VISITED(pinfo)) return false;
     guint avail = tvb_captured_length(tvb);
     if (avail < 4) return false;

@@ -90,10 +90,9 @@ bool HbhKeys::init_hkdf(ByteView hbh_key, HbhLabelPair pair) {
     return hbh_derive_key30(hbh_key, pair, k30) && init_from_key30(ByteView(k30, 30));
 }
 
-static SrtpStatus hbh_locate(ByteView body, RtpHeader &h) {
-    RtpParseOptions po;
-    po.interpret_padding = false;
-    switch (parse_rtp_header(body, h, po)) {
+static SrtpStatus hbh_locate(ByteView body, RtpLocation &h) {
+    // P is not interpreted: on the wire the padding count is ciphertext.
+    switch (locate_rtp_payload(body, h)) {
     case RtpParseError::None: break;
     case RtpParseError::TooShort: return SrtpStatus::TooShort;
     default: return SrtpStatus::BadHeader;
@@ -107,7 +106,7 @@ SrtpStatus hbh_rtp_unprotect(HbhKeys &k, ByteView packet, uint32_t roc, size_t t
     if (packet.size < 12 + tag_len) return SrtpStatus::TooShort;
     ByteView body = packet.sub(0, packet.size - tag_len);
     if (out_cap < body.size) return SrtpStatus::BadParam;
-    RtpHeader h;
+    RtpLocation h;
     SrtpStatus st = hbh_locate(body, h);
     if (st != SrtpStatus::Ok) return st;
     uint8_t want[20];
@@ -134,7 +133,7 @@ SrtpStatus hbh_rtp_protect(HbhKeys &k, ByteView rtp, uint32_t roc, size_t tag_le
                            size_t &out_len) {
     out_len = 0;
     if (!k.valid() || !out || tag_len < 1 || tag_len > 20 || out_cap < rtp.size + tag_len) return SrtpStatus::BadParam;
-    RtpHeader h;
+    RtpLocation h;
     SrtpStatus st = hbh_locate(rtp, h);
     if (st != SrtpStatus::Ok) return st;
     uint8_t nonce[16];

@@ -103,6 +103,27 @@ RtpParseError parse_rtp_header(ByteView pkt, RtpHeader &h, const RtpParseOptions
     return RtpParseError::None;
 }
 
+RtpParseError locate_rtp_payload(ByteView pkt, RtpLocation &loc, bool accept_debe_without_x) {
+    if (pkt.size < 12) return RtpParseError::TooShort;
+    if ((pkt[0] >> 6) != 2) return RtpParseError::BadVersion;
+    size_t pos = 12 + size_t(pkt[0] & 0x0F) * 4;
+    if (pos > pkt.size) return RtpParseError::CsrcTruncated;
+    bool ext = pkt[0] & 0x10;
+    if (!ext && accept_debe_without_x && (pkt[0] & 0x0F) == 0 && pkt.size >= 16 && pkt[12] == 0xDE && pkt[13] == 0xBE)
+        ext = true;
+    if (ext) {
+        if (pkt.size - pos < 4) return RtpParseError::ExtTruncated;
+        size_t words = be16(pkt.data + pos + 2);
+        pos += 4;
+        if (pkt.size - pos < words * 4) return RtpParseError::ExtTruncated;
+        pos += words * 4;
+    }
+    loc.header_len = pos;
+    loc.seq = be16(pkt.data + 2);
+    loc.ssrc = be32(pkt.data + 8);
+    return RtpParseError::None;
+}
+
 const char *warp_ext_element_name(uint8_t id, uint8_t len, bool video) {
     if (!video) return id == 3 && len == 1 ? "DTX/piggyback" : nullptr;
     switch (id) {

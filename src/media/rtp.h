@@ -63,6 +63,15 @@ struct RtpParseOptions {
 // Parses the fixed header, CSRCs and any extension. pkt must not include an SRTP/WARP tag.
 RtpParseError parse_rtp_header(ByteView pkt, RtpHeader &h, const RtpParseOptions &opt = {});
 
+// Hot-path variant for SRTP: only the payload offset, SSRC and seq (no element walk, no padding).
+// Same acceptance rules as parse_rtp_header with interpret_padding = false.
+struct RtpLocation {
+    size_t header_len = 0;
+    uint16_t seq = 0;
+    uint32_t ssrc = 0;
+};
+RtpParseError locate_rtp_payload(ByteView pkt, RtpLocation &loc, bool accept_debe_without_x = true);
+
 // WARP extension elements decoded by name. `video` selects the video ID table (PT 97).
 struct WarpExtInfo {
     bool dtx_piggyback = false;   // audio ID 3, len 1 (the 30 01 00 00 word)

@@ -115,12 +115,10 @@ static crypto::HmacSha1 *tag_handle(StreamKeys &k, const E2EOptions &opt) {
     return k.rtp.ready ? &k.rtp.auth : nullptr;
 }
 
-// Locates the payload of a tagless RTP packet. The P bit is not interpreted: on the wire the
-// padding count is ciphertext.
-static SrtpStatus locate(ByteView body, RtpHeader &h) {
-    RtpParseOptions po;
-    po.interpret_padding = false;
-    switch (parse_rtp_header(body, h, po)) {
+// Locates the payload of a tagless RTP packet.
+static SrtpStatus locate(ByteView body, RtpLocation &h) {
+    // P is not interpreted: on the wire the padding count is ciphertext.
+    switch (locate_rtp_payload(body, h)) {
     case RtpParseError::None: break;
     case RtpParseError::TooShort: return SrtpStatus::TooShort;
     default: return SrtpStatus::BadHeader;
@@ -136,7 +134,7 @@ SrtpStatus e2e_unprotect(StreamKeys &k, ByteView packet, uint32_t roc, const E2E
     if (packet.size < 12 + opt.tag_len) return SrtpStatus::TooShort;
     ByteView body = packet.sub(0, packet.size - opt.tag_len);
     if (out_cap < body.size) return SrtpStatus::BadParam;
-    RtpHeader h;
+    RtpLocation h;
     SrtpStatus st = locate(body, h);
     if (st != SrtpStatus::Ok) return st;
 
@@ -167,7 +165,7 @@ SrtpStatus e2e_protect(StreamKeys &k, ByteView rtp, uint32_t roc, const E2EOptio
     crypto::HmacSha1 *auth = tag_handle(k, opt);
     if (!auth || !k.rtp.ready) return SrtpStatus::BadParam;
     if (out_cap < rtp.size + opt.tag_len) return SrtpStatus::BadParam;
-    RtpHeader h;
+    RtpLocation h;
     SrtpStatus st = locate(rtp, h);
     if (st != SrtpStatus::Ok) return st;
     uint8_t iv[16];

@@ -106,7 +106,9 @@ SrtpStatus e2e_protect(StreamKeys &k, ByteView rtp, uint32_t roc, const E2EOptio
 class RocEstimator {
 public:
     explicit RocEstimator(uint32_t initial_roc = 0) : roc_(initial_roc) {}
-    // Candidate ROC for seq; does not change state.
+    // Candidate ROC for seq; does not change state. Before the first commit it is the initial ROC.
+    // A "before the wrap" guess at ROC 0 yields 0xFFFFFFFF (RFC 3711 arithmetic mod 2^32); such a
+    // packet simply fails authentication instead of corrupting the state.
     uint32_t estimate(uint16_t seq) const;
     // Records an authenticated (seq, roc); keeps the highest index.
     void commit(uint16_t seq, uint32_t roc);

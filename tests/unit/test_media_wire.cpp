@@ -763,3 +763,35 @@ TEST(MediaStun, TokenAttributeBytes) {
     Bytes m = H(kMinimalMi);
     EXPECT_EQ(to_hex(ByteView(m).sub(20, 12)), "400000081020304050607080");  // attr_token vector
 }
+
+static size_t next_len(uint32_t &rng) {
+    rng = rng * 1664525u + 1013904223u;
+    return (rng >> 16) % 40;
+}
+
+TEST(MediaRtp, LocateAgreesWithFullParse) {
+    uint32_t rng = 99;
+    for (int iter = 0; iter < 20000; iter++) {
+        Bytes m(next_len(rng));
+        for (auto &x : m) {
+            rng = rng * 1664525u + 1013904223u;
+            x = uint8_t(rng >> 24);
+        }
+        if (m.size() > 0 && iter % 2) m[0] = uint8_t(0x80 | (m[0] & 0x3f));
+        if (m.size() > 13 && iter % 4 == 1) {
+            m[12] = 0xDE;
+            m[13] = 0xBE;
+        }
+        RtpHeader h;
+        RtpLocation loc;
+        RtpParseOptions po;
+        po.interpret_padding = false;
+        RtpParseError a = parse_rtp_header(m, h, po), b = locate_rtp_payload(m, loc);
+        ASSERT_EQ(a, b);
+        if (a == RtpParseError::None) {
+            ASSERT_EQ(h.header_len, loc.header_len);
+            ASSERT_EQ(h.seq, loc.seq);
+            ASSERT_EQ(h.ssrc, loc.ssrc);
+        }
+    }
+}

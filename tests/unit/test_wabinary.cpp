@@ -424,7 +424,8 @@ TEST(WaBinaryDecode, TruncatedAtEveryPrefix) {
         (void)render_xml(r.root);  // a partial tree renders too
     }
     // A prefix that cuts inside <encopt> keeps everything before it.
-    DecodeResult r = dec(Bytes(b.begin(), b.end() - 6));
+    Bytes cut(b.begin(), b.end() - 6);  // must outlive r: values are views into it
+    DecodeResult r = dec(cut);
     ASSERT_FALSE(r.ok);
     ASSERT_EQ(r.root.children.size(), 1u);
     const Node &offer = r.root.children[0];

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need (Debian 12, as root or with sudo), then configures
+# and builds everything into ./build. Safe to run again; needs no standard input.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+packages=(
+  cmake ninja-build g++ pkg-config
+  wireshark-dev libwireshark-dev tshark wireshark-common
+  libglib2.0-dev libgcrypt20-dev zlib1g-dev libjson-glib-dev
+  libgtest-dev libbenchmark-dev
+  python3 python3-pytest python3-cryptography python3-pylibsrtp
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # --no-install-recommends: wireshark-dev would otherwise pull a desktop (evince, GTK, ...).
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
+cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$here/build"
