@@ -5,8 +5,10 @@
 #include <json-glib/json-glib.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string_view>
 
 namespace wacall::keys {

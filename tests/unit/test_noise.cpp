@@ -274,6 +274,24 @@ TEST(NoiseHandshake, MalformedNeverCrashes) {
     EXPECT_EQ(h.kind, HandshakeKind::ClientHello);
 }
 
+TEST(NoiseHandshake, RandomMutationsNeverCrash) {
+    Bytes base = vector_server_hello();
+    uint32_t x = 777;
+    auto rnd = [&x] { return x = x * 1103515245u + 12345u, x >> 8; };
+    for (int it = 0; it < 3000; it++) {
+        Bytes b = base;
+        for (int k = 0; k < 3; k++) b[rnd() % b.size()] = static_cast<uint8_t>(rnd());
+        if (it & 1) b.resize(rnd() % b.size());
+        HandshakeMessage h = parse_handshake(b);
+        for (const HandshakePart *p : {&h.ephemeral, &h.static_key, &h.payload})
+            if (p->present) {
+                EXPECT_LE(p->offset + p->data.size, b.size());
+            }
+        for (const HandshakeOtherField &f : h.other_fields) EXPECT_LE(f.offset + f.length, b.size());
+        (void)parse_intro(b);
+    }
+}
+
 // ---- symmetric state --------------------------------------------------------------------------
 
 TEST(NoiseSymmetric, InitAndPatternHash) {

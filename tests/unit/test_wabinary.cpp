@@ -608,7 +608,8 @@ TEST(WaBinaryRender, EscapingAndTruncation) {
 }
 
 TEST(WaBinaryRender, Pretty) {
-    DecodeResult r = dec(offer_node_bytes());
+    Bytes b = offer_node_bytes();  // outlives r: values are views into it
+    DecodeResult r = dec(b);
     ASSERT_TRUE(r.ok);
     RenderOptions o;
     o.pretty = true;
@@ -620,6 +621,29 @@ TEST(WaBinaryRender, Pretty) {
     const std::string tail = "  </offer>\n</call>";
     ASSERT_GE(s.size(), tail.size());
     EXPECT_EQ(s.substr(s.size() - tail.size()), tail);
+}
+
+TEST(WaBinaryDecode, RandomMutationsNeverCrash) {
+    // A small deterministic fuzz loop (run it under WACALL_SANITIZE=ON to catch overreads).
+    Bytes base = offer_node_bytes();
+    uint32_t x = 12345;
+    auto rnd = [&x] { return x = x * 1103515245u + 12345u, x >> 8; };
+    size_t ok = 0;
+    for (int it = 0; it < 5000; it++) {
+        Bytes b = base;
+        int flips = 1 + int(rnd() % 4);
+        for (int k = 0; k < flips; k++) b[rnd() % b.size()] = static_cast<uint8_t>(rnd());
+        if (rnd() % 3 == 0) b.resize(rnd() % b.size());
+        DecodeResult r = decode_node(b, (it & 1) ? v2() : v3(), 16);
+        ok += r.ok;
+        if (!r.ok) {
+            EXPECT_FALSE(r.error.empty());
+        }
+        RenderOptions o;
+        o.pretty = it & 2;
+        (void)render_xml(r.root, o);
+    }
+    EXPECT_GT(ok, 0u);
 }
 
 namespace {
@@ -656,6 +680,8 @@ TEST(WaBinaryDecode, Throughput) {
     double d = decode_rate(dense, 20000), t = decode_rate(typical, 20000);
     std::printf("decode MB/s (CPU time): dense %zu-byte frame %.0f, typical %zu-byte frame %.0f\n", dense.size(), d,
                 typical.size(), t);
-    EXPECT_GT(d, 20.0);  // loose: shared, sanitized or debug builds are slower
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)
+    EXPECT_GT(d, 20.0);  // loose: the machine is shared
     EXPECT_GT(t, 40.0);
+#endif
 }

@@ -1,0 +1,175 @@
+"""The media plane end to end: relay STUN verified, WARP RTP/RTCP decrypted to exactly the
+generator's plaintext, forged packets never shown as decrypted, Wireshark's RTP tools fed."""
+import base64
+import os
+import re
+
+import pytest
+
+from conftest import REAL, fields
+
+MEDIA = ["media-only", "media-tag10", "call-full", "sample/call"]
+
+
+def pcap_and_keys(caps, name):
+    cap = caps["by_name"][name]
+    base = caps["by_name"][cap["same_frames_as"]] if cap.get("same_frames_as") else cap
+    d = caps["dir"]
+    keys = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"] if cap.get("keylog") else []
+    return cap, base, os.path.join(d, base["pcap"]), keys
+
+
+def media_frames(base):
+    return [f for f in base.get("frames", []) if f.get("kind") in ("rtp", "rtcp", "stun")]
+
+
+@pytest.mark.parametrize("name", MEDIA)
+def test_decrypted_payload_equals_generator_plaintext(tshark, caps, name):
+    cap, base, pcap, keys = pcap_and_keys(caps, name)
+    rows = fields(tshark, pcap, ["warp.decrypted", "warp.participant", "warp.call_id", "rtp.payload", "rtp.seq"],
+                  *keys, dfilter="warp")
+    n_good = n_bad = 0
+    for f in media_frames(base):
+        if f["kind"] != "rtp":
+            continue
+        row = rows.get(f["frame"])
+        assert row is not None, f"frame {f['frame']} not claimed by warp"
+        decrypted, participant, call_id, payload, seq = row
+        assert f["participant"] in participant
+        if f["expect_decrypted"]:
+            assert decrypted == ["1"], f
+            got = payload[0].replace(":", "") if payload else ""
+            assert got == f["payload_hex"], (f["frame"], got[:40], f["payload_hex"][:40])
+            assert seq == [str(f["seq"])]
+            n_good += 1
+        else:
+            assert decrypted == ["0"] and not payload, f
+            n_bad += 1
+    assert n_good > 10
+
+
+def test_forged_packets_never_decrypted_and_flagged(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    forged = [f["frame"] for f in media_frames(base) if f["kind"] in ("rtp", "rtcp") and not f.get("tag_valid", True)]
+    assert forged
+    rows = fields(tshark, pcap, ["warp.auth.status", "warp.decrypted"], *keys, dfilter="warp")
+    for fr in forged:
+        status, decrypted = rows[fr]
+        assert status == ["0"] and decrypted == ["0"], (fr, rows[fr])
+
+
+def test_wrong_call_key_decrypts_nothing(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-wrongkey")
+    out = tshark("-r", pcap, *keys, "-Y", "warp.decrypted == 1 || rtp").stdout
+    assert not out.strip()
+    streams = tshark("-r", pcap, *keys, "-q", "-z", "rtp,streams").stdout
+    assert "0x" not in streams.split("=====")[-2] if "=====" in streams else True
+
+
+def test_json_keylog_works_like_text_lines(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-json")
+    good = sum(1 for f in media_frames(base) if f["kind"] == "rtp" and f["expect_decrypted"])
+    out = tshark("-r", pcap, *keys, "-Y", "warp.decrypted == 1 && rtp").stdout
+    assert len(out.strip().splitlines()) == good
+
+
+@pytest.mark.parametrize("name", ["media-only", "sample/call"])
+def test_rtp_streams_counts(tshark, caps, name):
+    cap, base, pcap, keys = pcap_and_keys(caps, name)
+    out = tshark("-r", pcap, *keys, "-q", "-z", "rtp,streams").stdout
+    for s in base["streams"]:
+        m = re.search(rf"{s['ssrc_hex']}\s+\S+\s+(\d+)\s+(-?\d+)", out, re.I)
+        assert m, (s["ssrc_hex"], out)
+        assert int(m.group(1)) == s["packets"], (s, m.group(0))
+        assert int(m.group(2)) == s["lost"], (s, m.group(0))
+
+
+def test_stun_integrity_and_fingerprint_status(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    rows = fields(tshark, pcap, ["wastun.type", "wastun.integrity.status", "wastun.fingerprint.status"], *keys,
+                  dfilter="wastun")
+    conv = {"good": "1", "bad": "0"}
+    checked = 0
+    for f in media_frames(base):
+        if f["kind"] != "stun":
+            continue
+        t, mi, fp = rows[f["frame"]]
+        assert int(t[0], 0) == f["stun_type"]
+        if f["integrity"] in conv:
+            assert mi == [conv[f["integrity"]]], f
+            checked += 1
+        if f["fingerprint"] in conv:
+            assert fp == [conv[f["fingerprint"]]], f
+            checked += 1
+    assert checked > 20
+
+
+def test_srtcp_decrypted_to_generator_plaintext(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    rows = fields(tshark, pcap, ["warp.decrypted", "warp.srtcp.index"], *keys, dfilter="warp.rtcp.pt")
+    n = 0
+    for f in media_frames(base):
+        if f["kind"] != "rtcp":
+            continue
+        decrypted, index = rows[f["frame"]]
+        assert decrypted == (["1"] if f.get("tag_valid", True) else ["0"]), f
+        n += 1
+    assert n > 10
+
+
+def test_non_whatsapp_udp_is_not_claimed(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-nonwa")
+    assert not tshark("-r", pcap, "-Y", "warp || wastun").stdout.strip()
+
+
+def test_two_passes_match_one_pass(tshark, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    args = ["-r", pcap, *keys, "-T", "fields", "-e", "frame.number", "-e", "warp.decrypted", "-e", "warp.roc",
+            "-e", "rtp.payload", "-e", "wastun.integrity.status"]
+    assert tshark(*args).stdout == tshark("-2", *args).stdout
+
+
+def test_random_access_gives_same_plaintext(tshark, sharkd, caps):
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    good = [f for f in media_frames(base) if f["kind"] == "rtp" and f["expect_decrypted"]]
+    pick = [good[-1], good[len(good) // 2], good[3]]
+    kl = keys[1].split(":", 1)[1]
+    reqs = [{"jsonrpc": "2.0", "id": 1, "method": "setconf", "params": {"name": "wacall.keylog_file", "value": kl}},
+            {"jsonrpc": "2.0", "id": 2, "method": "load", "params": {"file": pcap}}]
+    reqs += [{"jsonrpc": "2.0", "id": 10 + i, "method": "frame", "params": {"frame": f["frame"], "proto": True, "bytes": True}}
+             for i, f in enumerate(pick)]
+    out = sharkd(reqs)
+    for i, f in enumerate(pick):
+        res = out[10 + i]["result"]
+        ds = [d for d in res.get("ds", []) if d["name"].startswith("Decrypted RTP")]
+        assert ds, res.get("ds")
+        plain = base64.b64decode(ds[0]["bytes"]).hex()
+        assert plain.endswith(f["payload_hex"]), f["frame"]
+
+
+REAL_CALL_FLOWS = "udp.port == 56328 && !icmp"
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL), reason="real captures not available")
+def test_real_2019_call_flows_all_claimed_none_malformed(tshark):
+    pcap = os.path.join(REAL, "wa-voice-2019.pcap")
+    total = tshark("-r", pcap, "-Y", REAL_CALL_FLOWS).stdout.strip().splitlines()
+    claimed = tshark("-r", pcap, "-Y", f"({REAL_CALL_FLOWS}) && (warp || wastun)").stdout.strip().splitlines()
+    assert total and len(claimed) == len(total)
+    assert not tshark("-r", pcap, "-Y", "_ws.malformed || _ws.expert.severity == error").stdout.strip()
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL), reason="real captures not available")
+def test_real_signal_call_is_not_claimed(tshark):
+    pcap = os.path.join(REAL, "signal-call-2022.pcap")
+    assert not tshark("-r", pcap, "-Y", "warp || wastun || wanoise || wabinary || wacall").stdout.strip()
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL), reason="real captures not available")
+def test_real_tcp_sessions_show_intro_and_handshake(tshark):
+    for name in ("wa-tcp-edge-2022.pcap", "wa-voice-2019.pcap"):
+        pcap = os.path.join(REAL, name)
+        intros = tshark("-r", pcap, "-Y", "wanoise.intro.magic").stdout.strip().splitlines()
+        hs = tshark("-r", pcap, "-Y", "wanoise.handshake.type").stdout.strip().splitlines()
+        assert intros and hs, name
+        assert not tshark("-r", pcap, "-Y", "wanoise && _ws.malformed").stdout.strip(), name
