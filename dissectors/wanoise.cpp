@@ -88,6 +88,7 @@ struct noise_pdu_t {
     guint8 hs_kind;        // HandshakeKind
     guint8 key_source;
     guint32 counter;
+    guint32 skipped;       // frames missing before this one (counter resynchronised)
     guint32 session_id;
     guint8 *plain;
     guint32 plain_len;
@@ -211,6 +212,22 @@ bool is_handshake_frame(const NoiseSession *s, Direction dir, unsigned n) {
     return dir == C2S && n == 1 && s->server_sent_static;
 }
 
+// A capture that lost whole frames (a missing TCP segment) shifts the counter: try the next few
+// counters, and adopt one only if its GCM tag verifies.
+constexpr guint32 kResyncWindow = 16;
+
+bool resync(NoiseSession *s, Direction dir, noise_pdu_t *pdu, ByteView body) {
+    for (guint32 skip = 1; skip <= kResyncWindow; skip++) {
+        if (s->cipher[dir].decrypt(pdu->counter + skip, body, pdu->plain)) {
+            pdu->skipped = skip;
+            pdu->counter += skip;
+            s->counter[dir] = pdu->counter + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
 noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo) {
     auto *pdu = wmem_new0(wmem_file_scope(), noise_pdu_t);
     pdu->direction = dir;
@@ -236,6 +253,8 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
         pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), len ? len : 1));
         pdu->plain_len = len;
         if (s->cipher[dir].decrypt(pdu->counter, body, pdu->plain)) {
+            pdu->status = ST_DECRYPTED;
+        } else if (resync(s, dir, pdu, body)) {
             pdu->status = ST_DECRYPTED;
         } else {
             pdu->status = ST_BAD_TAG;
@@ -361,6 +380,10 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
         col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (decryption failed)");
         return;
     }
+    if (pdu->skipped)
+        expert_add_info_format(pinfo, ti, &ei_counter,
+                               "%u frame(s) of this direction missing from the capture: counter resynchronised to %u",
+                               pdu->skipped, pdu->counter);
     tvbuff_t *plain = tvb_new_child_real_data(tvb, pdu->plain, pdu->plain_len, pdu->plain_len);
     add_new_data_source(pinfo, plain, "Decrypted Noise frame");
     int dict = s ? s->dict_version : -1;
@@ -594,7 +617,7 @@ void wanoise_register() {
         {&ei_hs_malformed, {"wanoise.handshake.malformed", PI_MALFORMED, PI_ERROR, "Malformed handshake message", EXPFILL}},
         {&ei_short, {"wanoise.too_short", PI_MALFORMED, PI_ERROR, "Frame shorter than the 16-byte GCM tag", EXPFILL}},
         {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
-        {&ei_counter, {"wanoise.counter_exhausted", PI_SEQUENCE, PI_WARN, "Counter exhausted", EXPFILL}},
+        {&ei_counter, {"wanoise.counter_resync", PI_SEQUENCE, PI_WARN, "Frames missing: counter resynchronised", EXPFILL}},
     };
     proto_wanoise = proto_register_protocol("WhatsApp Noise Transport", "WANOISE", "wanoise");
     proto_register_field_array(proto_wanoise, hf, G_N_ELEMENTS(hf));

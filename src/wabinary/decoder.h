@@ -45,6 +45,7 @@ struct DecodeResult {
 };
 
 // dict must not be null (pass default_dictionary() when the intro's version is unknown).
+// Binary values are views into node_bytes: keep that buffer alive as long as the result.
 DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth = kDefaultMaxDepth);
 
 // True when bytes are valid UTF-8 without control characters other than tab, CR and LF.

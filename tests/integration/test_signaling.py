@@ -174,3 +174,17 @@ def test_random_access_matches_sequential(tshark, sharkd, caps):
         tree = str(out[10 + i]["result"]["tree"])
         for cid in seq[fr][0]:
             assert cid in tree, (fr, cid)
+
+
+def test_lost_segment_resynchronises_the_counter(tshark, caps):
+    cap = caps["by_name"]["sig-cut"]
+    pcap = os.path.join(caps["dir"], cap["pcap"])
+    rows = fields(tshark, pcap, ["wanoise.counter", "wanoise.decrypted", "wacall.call_id"], *keyopts(caps, cap),
+                  dfilter="wanoise.frame.kind == 2")
+    after_gap = [f for con in cap["connections"] for f in con["frames"] if f.get("expect") == "after_gap"]
+    assert after_gap
+    for f in after_gap:
+        counters, decrypted, _ = rows[f["pcap_frame"]]
+        assert str(f["counter"]) in counters and "1" in decrypted, (f["pcap_frame"], rows[f["pcap_frame"]])
+    out = tshark("-r", pcap, *keyopts(caps, cap), "-q", "-z", "expert").stdout
+    assert "counter resynchronised" in out

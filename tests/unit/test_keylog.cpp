@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,6 +252,11 @@ TEST(KeyLog, FileGrowthPartialLineAndShrink) {
     EXPECT_EQ(ks.call_key("d"), nullptr);
     ASSERT_EQ(ks.problems().size(), 1u);
     EXPECT_EQ(ks.problems()[0].line, 4u);
+    EXPECT_FALSE(ks.refresh());  // unchanged: not reported twice
+    struct timespec later[2] = {{0, UTIME_OMIT}, {2000000000, 0}};
+    ASSERT_EQ(utimensat(AT_FDCWD, f.path.c_str(), later, 0), 0);  // touched, same content
+    EXPECT_FALSE(ks.refresh());
+    EXPECT_EQ(ks.problems().size(), 1u);
     f.write(K1.substr(20) + "\r\nWA_PARTICIPANT d 5@lid\n", true);
     EXPECT_TRUE(ks.refresh());
     ASSERT_NE(ks.call_key("d"), nullptr);
