@@ -111,15 +111,7 @@ std::string content_text(const Node &n) {
 }
 
 bool parse_u32(const std::string &s, uint32_t &out) {
-    if (s.empty() || s.size() > 10) return false;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    if (v > 0xFFFFFFFFu) return false;
-    out = static_cast<uint32_t>(v);
-    return true;
+    return parse_decimal_u32(s, out);
 }
 
 bool base64_decode(ByteView text, Bytes &out) {

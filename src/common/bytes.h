@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wacall {
@@ -40,6 +41,19 @@ inline uint32_t be32(const uint8_t *p) {
 inline void put_be16(uint8_t *p, uint16_t v) { p[0] = uint8_t(v >> 8); p[1] = uint8_t(v); }
 inline void put_be32(uint8_t *p, uint32_t v) {
     p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
+}
+
+// Strict decimal u32 (digits only, no sign or spaces); false on anything else or overflow.
+inline bool parse_decimal_u32(std::string_view s, uint32_t &out) {
+    if (s.empty() || s.size() > 10) return false;
+    uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + uint64_t(c - '0');
+    }
+    if (v > 0xFFFFFFFFu) return false;
+    out = static_cast<uint32_t>(v);
+    return true;
 }
 
 // Lower-case hex of a byte range.

@@ -47,15 +47,7 @@ bool hex32(std::string_view s, Key32 &out, std::string &err) {
 }
 
 bool parse_u32(std::string_view s, uint32_t &out) {
-    if (s.empty() || s.size() > 10) return false;
-    uint64_t v = 0;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + uint64_t(c - '0');
-    }
-    if (v > 0xFFFFFFFFu) return false;
-    out = static_cast<uint32_t>(v);
-    return true;
+    return parse_decimal_u32(s, out);
 }
 
 std::string key_str(const Key32 &k) { return std::string(reinterpret_cast<const char *>(k.data()), k.size()); }

@@ -1,5 +1,7 @@
 #include "media/ssrc.h"
 
+#include "keys/participant.h"
+
 #include "crypto/crypto.h"
 
 namespace wacall::media {
@@ -33,15 +35,8 @@ const char *slot_name(uint32_t w) {
     }
 }
 
-std::string format_participant_id(std::string_view jid) {
-    size_t slash = jid.find('/');
-    if (slash != std::string_view::npos) jid = jid.substr(0, slash);
-    size_t at = jid.find('@');
-    if (at == std::string_view::npos || at == 0) return std::string(jid);
-    std::string_view user = jid.substr(0, at), server = jid.substr(at + 1);
-    if (server == "lid" && user.find(':') == std::string_view::npos)
-        return std::string(user) + ":0@" + std::string(server);
-    return std::string(jid);
-}
+// One rule for the whole plugin: the key store, the call model and the media plane must spell
+// the HKDF/SSRC `info` identically.
+std::string format_participant_id(std::string_view jid) { return keys::normalize_participant_id(std::string(jid)); }
 
 }  // namespace wacall::media
