@@ -11,6 +11,7 @@
 #include "call/registry.h"
 #include "keys/keylog.h"
 #include "media/demux.h"
+#include "media/hbh.h"
 #include "media/rtp.h"
 #include "media/sframe.h"
 #include "media/srtp.h"
@@ -32,10 +33,11 @@ int hf_ext_elem = -1, hf_ext_id = -1, hf_ext_len = -1, hf_ext_value = -1, hf_pay
 int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
 int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
 int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
+int hf_key = -1, hf_epoch = -1, hf_hbh_tag = -1, hf_hbh_tag_len = -1, hf_hbh_status = -1, hf_plain = -1;
 int hf_dtx = -1, hf_frame_info = -1, hf_keyframe = -1, hf_bandwidth = -1, hf_offset = -1, hf_tseq = -1;
 int ett_warp = -1, ett_ext = -1, ett_envelope = -1;
 expert_field ei_bad_tag = EI_INIT, ei_no_key = EI_INIT, ei_unattributed = EI_INIT, ei_envelope = EI_INIT;
-expert_field ei_malformed = EI_INIT, ei_debe_no_x = EI_INIT;
+expert_field ei_malformed = EI_INIT, ei_debe_no_x = EI_INIT, ei_hbh_bad = EI_INIT, ei_hbh_no_key = EI_INIT;
 
 dissector_handle_t warp_udp_handle, wastun_handle, rtp_handle, rtcp_handle, prev_3478_handle, prev_3480_handle;
 int proto_rtp = -1;
@@ -43,6 +45,9 @@ int proto_rtp = -1;
 gboolean pref_try_sframe = TRUE;
 gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
 gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
+gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
+gint pref_hbh_tag = 0;    // 0 auto (10 then 4), else the tag length
+gint pref_hbh_placement = 0;  // 0 MI inside the HBH layer, 1 MI appended outside it
 
 const enum_val_t tag_key_vals[] = {
     {"reference", "SRTP auth key (reference implementation)", 0},
@@ -53,18 +58,36 @@ const enum_val_t iv_vals[] = {
     {"spec", "Salt right-aligned (spec CRY-02)", 1},
     {nullptr, nullptr, 0}};
 
+const enum_val_t hbh_mode_vals[] = {
+    {"off", "Off: no hop-by-hop layer (reference implementation)", int(HbhMode::Off)},
+    {"rfc3711", "RFC 3711 KDF on the relay's 30 bytes (spec CRY-02/03)", int(HbhMode::Rfc3711)},
+    {"hkdf_directional", "Two-stage HKDF, SRTP shared / SRTCP uplink+downlink labels (spec wa_sfu_kdf)",
+     int(HbhMode::HkdfDirectional)},
+    {"hkdf_shared", "Two-stage HKDF, shared SRTP / shared SRTCP labels", int(HbhMode::HkdfShared)},
+    {nullptr, nullptr, 0}};
+const enum_val_t hbh_tag_vals[] = {
+    {"auto", "Auto: 10 bytes, then 4 (spec REL-05)", 0}, {"4", "4 bytes", 4}, {"10", "10 bytes", 10},
+    {nullptr, nullptr, 0}};
+const enum_val_t hbh_placement_vals[] = {
+    {"inside", "MI tag inside the HBH layer (E2E, then HBH: CRY-05)", 0},
+    {"outside", "MI tag appended after the HBH layer", 1},
+    {nullptr, nullptr, 0}};
+
 const value_string pt_vals[] = {{120, "WhatsApp audio (16 kHz)"}, {121, "WhatsApp audio RED"},
                                 {111, "Opus (48 kHz)"}, {97, "H.264 video"}, {119, "RTC app data"}, {0, nullptr}};
 const value_string slot_vals[] = {{0, "audio"}, {1, "audio FEC"}, {4, "audio NACK"}, {2, "video"}, {3, "video FEC"},
                                   {5, "video NACK"}, {7, "HBH-FEC tx"}, {8, "HBH-FEC rx"}, {6, "app data"}, {0, nullptr}};
 
-enum Status : guint8 { ST_UNATTRIBUTED = 0, ST_NO_KEY, ST_GOOD, ST_BAD_TAG, ST_MALFORMED };
+enum Status : guint8 { ST_UNATTRIBUTED = 0, ST_NO_KEY, ST_GOOD, ST_BAD_TAG, ST_MALFORMED, ST_NO_HBH_KEY, ST_HBH_BAD };
 
+// What the first pass learnt about a packet: enough to re-decrypt it on any later pass.
 struct warp_pkt_t {
     const MediaStream *stream;  // attribution decided on the first pass
+    guint64 key_id;             // KeyCandidate::id() that authenticated (call key or epoch)
     guint32 roc;
     guint8 status;
     guint8 tag_len;
+    guint8 hbh_tag;             // hop-by-hop tag length removed, 0 when no HBH layer
 };
 
 struct media_conv_t {
@@ -199,6 +222,16 @@ void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s) {
     proto_item_set_generated(pi);
 }
 
+void add_key_used(proto_tree *t, tvbuff_t *tvb, guint64 key_id) {
+    bool epoch = (key_id >> 32) == KeyCandidate::Epoch;
+    proto_item *pi = proto_tree_add_string(t, hf_key, tvb, 0, 0, epoch ? "group epoch" : "call key");
+    proto_item_set_generated(pi);
+    if (epoch) {
+        pi = proto_tree_add_uint(t, hf_epoch, tvb, 0, 0, static_cast<guint32>(key_id));
+        proto_item_set_generated(pi);
+    }
+}
+
 void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h) {
     proto_tree_add_item(t, hf_version, tvb, 0, 1, ENC_NA);
     proto_tree_add_item(t, hf_padding, tvb, 0, 1, ENC_NA);
@@ -261,6 +294,89 @@ size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info
     return 0;
 }
 
+HbhUse rtcp_use(packet_info *pinfo) {
+    // Uplink: towards the relay (its port, or an endpoint the signaling named).
+    bool up = is_relay_port(pinfo->destport) || known_endpoint(&pinfo->dst, pinfo->destport);
+    return up ? HbhUse::RtcpUplink : HbhUse::RtcpDownlink;
+}
+
+// Removes the hop-by-hop layer recorded for the packet (if any), then verifies and decrypts the
+// E2E layer with candidate c. out receives header ‖ plaintext payload.
+media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteView wire, packet_info *pinfo, guint8 *out,
+                                 media::RtpUnprotectInfo *info) {
+    ByteView e2e = wire;
+    if (rec->hbh_tag) {
+        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
+        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, wire.size));
+        size_t n = 0;
+        if (!hk || media::hbh_strip(*hk, wire, rec->roc, rec->hbh_tag, media::HbhPlacement(pref_hbh_placement),
+                                    rec->tag_len, buf, wire.size, n) != media::SrtpStatus::Ok)
+            return media::SrtpStatus::BadTag;
+        e2e = ByteView(buf, n);
+    }
+    return media::e2e_unprotect(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, wire.size, info);
+}
+
+// First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
+// the sender's keys (the one that worked last for this SSRC first) and commit the ROC on success.
+void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
+                          media::RtpUnprotectInfo *info) {
+    auto &ms = wacall_media();
+    rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
+    const auto &ring = ms.keyring(*rec->stream);
+    if (ring.empty()) {
+        rec->status = ST_NO_KEY;
+        return;
+    }
+    media::RocEstimator &roc = ms.roc(h.ssrc);
+    rec->roc = roc.estimate(h.seq);
+    if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
+        media::HbhKeys *hk = ms.hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
+        if (!hk) {
+            rec->status = ST_NO_HBH_KEY;
+            return;
+        }
+        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, b.size));
+        size_t n = 0;
+        for (guint8 t : {guint8(10), guint8(4)}) {
+            if (pref_hbh_tag && pref_hbh_tag != t) continue;
+            if (media::hbh_strip(*hk, b, rec->roc, t, media::HbhPlacement(pref_hbh_placement), rec->tag_len, buf, b.size,
+                                 n) == media::SrtpStatus::Ok) {
+                rec->hbh_tag = t;
+                break;
+            }
+        }
+        if (!rec->hbh_tag) {
+            rec->status = ST_HBH_BAD;
+            return;
+        }
+    }
+    uint64_t &last = ms.last_key(h.ssrc);
+    std::vector<KeyCandidate *> order;
+    for (const auto &c : ring) {
+        if (c->id() == last)
+            order.insert(order.begin(), c.get());
+        else
+            order.push_back(c.get());
+    }
+    rec->status = ST_BAD_TAG;
+    for (KeyCandidate *c : order) {
+        media::SrtpStatus st = unprotect_with(*c, rec, b, pinfo, out, info);
+        if (st == media::SrtpStatus::Ok) {
+            rec->status = ST_GOOD;
+            rec->key_id = c->id();
+            last = c->id();
+            roc.commit(h.seq, rec->roc);
+            return;
+        }
+        // Too short or no payload is the same for every key: malformed, not a failed tag.
+        if (st != media::SrtpStatus::BadTag) {
+            rec->status = ST_MALFORMED;
+            return;
+        }
+    }
+}
+
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -283,27 +399,11 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
         rec->stream = ms.attribute(h.ssrc);
         rec->status = ST_UNATTRIBUTED;
-        if (rec->stream) {
-            rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
-            media::StreamKeys *k = ms.keys(*rec->stream);
-            if (!k) {
-                rec->status = ST_NO_KEY;
-            } else {
-                media::RocEstimator &roc = ms.roc(h.ssrc);
-                rec->roc = roc.estimate(h.seq);
-                media::SrtpStatus st = media::e2e_unprotect(*k, b, rec->roc, e2e_options(rec->tag_len), out, len, &info);
-                if (st == media::SrtpStatus::Ok) {
-                    roc.commit(h.seq, rec->roc);
-                    rec->status = ST_GOOD;
-                } else {
-                    rec->status = st == media::SrtpStatus::BadTag ? ST_BAD_TAG : ST_MALFORMED;
-                }
-            }
-        }
+        if (rec->stream) first_pass_unprotect(rec, b, h, pinfo, out, &info);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     } else if (rec->status == ST_GOOD) {
-        media::StreamKeys *k = ms.keys(*rec->stream);
-        if (!k || media::e2e_unprotect(*k, b, rec->roc, e2e_options(rec->tag_len), out, len, &info) != media::SrtpStatus::Ok)
+        KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
+        if (!c || unprotect_with(*c, rec, b, pinfo, out, &info) != media::SrtpStatus::Ok)
             return;  // cannot happen: the same keys and ROC authenticated on the first pass
     }
     add_attribution(t, tvb, rec->stream);
@@ -314,24 +414,49 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     }
     proto_item *pi = proto_tree_add_uint(t, hf_tag_len, tvb, 0, 0, rec->tag_len);
     proto_item_set_generated(pi);
-    gint tag_off = static_cast<gint>(len) - rec->tag_len;
-    if (tag_off > static_cast<gint>(h.header_len)) {
-        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), tag_off - static_cast<gint>(h.header_len), ENC_NA);
-        proto_tree_add_item(t, hf_tag, tvb, tag_off, rec->tag_len, ENC_NA);
+    // Wire trailer: [HBH tag] with the MI inside the HBH layer, or [HBH tag ‖ MI] with it outside.
+    const bool mi_outside = !rec->hbh_tag || pref_hbh_placement == 1;
+    const gint trailer = rec->hbh_tag + (mi_outside ? rec->tag_len : 0);
+    const gint body_end = static_cast<gint>(len) - trailer;
+    if (body_end > static_cast<gint>(h.header_len)) {
+        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), body_end - static_cast<gint>(h.header_len), ENC_NA);
+        if (rec->hbh_tag) proto_tree_add_item(t, hf_hbh_tag, tvb, body_end, rec->hbh_tag, ENC_NA);
+        if (mi_outside) proto_tree_add_item(t, hf_tag, tvb, static_cast<gint>(len) - rec->tag_len, rec->tag_len, ENC_NA);
+    }
+    if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
+        pi = proto_tree_add_uint(t, hf_hbh_tag_len, tvb, 0, 0, rec->hbh_tag);
+        proto_item_set_generated(pi);
+        guint8 hs = rec->hbh_tag ? PROTO_CHECKSUM_E_GOOD : rec->status == ST_HBH_BAD ? PROTO_CHECKSUM_E_BAD
+                                                                                  : PROTO_CHECKSUM_E_UNVERIFIED;
+        pi = proto_tree_add_uint(t, hf_hbh_status, tvb, 0, 0, hs);
+        proto_item_set_generated(pi);
+        if (rec->status == ST_NO_HBH_KEY)
+            expert_add_info_format(pinfo, pi, &ei_hbh_no_key,
+                                   "No hop-by-hop key for call %s (relay <hbh_key> not decrypted, no WA_HBH_KEY line)",
+                                   rec->stream->call_id.c_str());
+        if (rec->status == ST_HBH_BAD) {
+            expert_add_info(pinfo, pi, &ei_hbh_bad);
+            col_append_str(pinfo->cinfo, COL_INFO, " [bad HBH tag]");
+        }
     }
     guint8 auth = rec->status == ST_GOOD ? PROTO_CHECKSUM_E_GOOD : rec->status == ST_BAD_TAG ? PROTO_CHECKSUM_E_BAD
                                                                                             : PROTO_CHECKSUM_E_UNVERIFIED;
-    pi = proto_tree_add_uint(t, hf_auth_status, tvb, tag_off > 0 ? tag_off : 0, rec->tag_len, auth);
+    gint tag_off = static_cast<gint>(len) - rec->tag_len;
+    pi = proto_tree_add_uint(t, hf_auth_status, tvb, mi_outside && tag_off > 0 ? tag_off : 0, mi_outside ? rec->tag_len : 0, auth);
     proto_item_set_generated(pi);
+    proto_item *auth_item = pi;
     pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, rec->status == ST_GOOD);
     proto_item_set_generated(pi);
     if (rec->status == ST_NO_KEY) {
-        expert_add_info_format(pinfo, ti, &ei_no_key, "No call key for call %s: add WA_CALL_KEY to wacall.keylog_file",
+        expert_add_info_format(pinfo, ti, &ei_no_key,
+                               "No key for call %s: add WA_CALL_KEY (or WA_CALL_EPOCH for a group call) to wacall.keylog_file",
                                rec->stream->call_id.c_str());
         return;
     }
     if (rec->status == ST_BAD_TAG) {
-        expert_add_info_format(pinfo, pi, &ei_bad_tag, "WARP tag check failed (sender %s, ROC %u): payload left encrypted",
+        size_t nkeys = wacall_media().keyring(*rec->stream).size();
+        expert_add_info_format(pinfo, auth_item, &ei_bad_tag,
+                               "WARP tag check failed with %zu key(s) (sender %s, ROC %u): payload left encrypted", nkeys,
                                rec->stream->participant.c_str(), rec->roc);
         col_append_str(pinfo->cinfo, COL_INFO, " [bad tag]");
         return;
@@ -339,6 +464,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     if (rec->status != ST_GOOD) return;
     pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
     proto_item_set_generated(pi);
+    add_key_used(t, tvb, rec->key_id);
     size_t plain_len = info.out_len;
     guint64 sframe_counter = 0;
     size_t sf = try_sframe(rec->stream, out + info.header_len, info.payload_len, pinfo, &sframe_counter);
@@ -351,6 +477,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     }
     tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain_len), static_cast<gint>(plain_len));
     add_new_data_source(pinfo, plain, "Decrypted RTP");
+    proto_tree_add_item(t, hf_plain, plain, 0, -1, ENC_NA);
     if (rtp_handle) {
         announce_payload_types(pinfo);
         call_dissector(rtp_handle, plain, pinfo, tree);
@@ -390,23 +517,50 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
         expert_add_info(pinfo, ti, &ei_unattributed);
         return;
     }
-    media::StreamKeys *k = wacall_media().keys(*rec->stream);
+    const auto &ring = wacall_media().keyring(*rec->stream);
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::SrtcpInfo info;
-    media::SrtpStatus st = k ? media::srtcp_unprotect(k->rtcp, b, out, len, &info) : media::SrtpStatus::BadParam;
-    guint8 auth = !k ? PROTO_CHECKSUM_E_UNVERIFIED : st == media::SrtpStatus::Ok ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
+    media::SrtpStatus st = media::SrtpStatus::BadParam;
+    ByteView e2e = b;
+    bool hbh_failed = false;
+    if (!ring.empty() && HbhMode(pref_hbh_mode) != HbhMode::Off) {
+        // SRTCP goes through the HBH context too (REL-04): HBH-SRTCP around the E2E SRTCP packet.
+        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), rtcp_use(pinfo));
+        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+        media::SrtcpInfo hinfo;
+        if (hk && media::srtcp_unprotect(hk->rtcp, b, buf, len, &hinfo) == media::SrtpStatus::Ok)
+            e2e = ByteView(buf, hinfo.out_len);
+        else
+            hbh_failed = true;
+    }
+    const KeyCandidate *used = nullptr;
+    for (const auto &c : ring) {
+        if (hbh_failed) break;
+        st = media::srtcp_unprotect(c->keys.rtcp, e2e, out, len, &info);
+        if (st == media::SrtpStatus::Ok) {
+            used = c.get();
+            break;
+        }
+    }
+    const bool have_key = !ring.empty();
+    guint8 auth = !have_key ? PROTO_CHECKSUM_E_UNVERIFIED : used ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
     proto_item *pi = proto_tree_add_uint(t, hf_auth_status, tvb, 0, 0, auth);
     proto_item_set_generated(pi);
-    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, st == media::SrtpStatus::Ok);
+    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, used != nullptr);
     proto_item_set_generated(pi);
-    if (!k) {
-        expert_add_info_format(pinfo, ti, &ei_no_key, "No call key for call %s", rec->stream->call_id.c_str());
+    if (!have_key) {
+        expert_add_info_format(pinfo, ti, &ei_no_key, "No key for call %s", rec->stream->call_id.c_str());
         return;
     }
-    if (st != media::SrtpStatus::Ok) {
+    if (hbh_failed) {
+        expert_add_info_format(pinfo, ti, &ei_hbh_bad, "Hop-by-hop SRTCP layer did not authenticate (or no hop-by-hop key)");
+        return;
+    }
+    if (!used) {
         expert_add_info_format(pinfo, ti, &ei_bad_tag, "SRTCP tag check failed (%s)", media::srtp_status_name(st));
         return;
     }
+    add_key_used(t, tvb, used->id());
     tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(info.out_len), static_cast<gint>(info.out_len));
     add_new_data_source(pinfo, plain, "Decrypted RTCP");
     // Wireshark's rtcp knows 200-206; WhatsApp's compact 208/209 are shown by our own summary.
@@ -521,6 +675,17 @@ void warp_register() {
         {&hf_srtcp_index, {"SRTCP index", "warp.srtcp.index", FT_UINT32, BASE_DEC, nullptr, 0x7FFFFFFF, nullptr, HFILL}},
         {&hf_sframe, {"SFrame", "warp.sframe", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_sframe_counter, {"SFrame counter", "warp.sframe.counter", FT_UINT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_key, {"Key used", "warp.key", FT_STRING, BASE_NONE, nullptr, 0,
+                   "Which key authenticated the packet: the 1:1 call key or a group epoch", HFILL}},
+        {&hf_epoch, {"Epoch transaction id", "warp.epoch", FT_UINT32, BASE_DEC, nullptr, 0,
+                     "transaction-id of the <enc_rekey> epoch that authenticated the packet", HFILL}},
+        {&hf_hbh_tag, {"Hop-by-hop tag", "warp.hbh.tag", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_hbh_tag_len, {"Hop-by-hop tag length", "warp.hbh.tag_len", FT_UINT8, BASE_DEC, nullptr, 0,
+                           "0 when no hop-by-hop layer was removed", HFILL}},
+        {&hf_hbh_status, {"Hop-by-hop status", "warp.hbh.status", FT_UINT8, BASE_NONE, VALS(proto_checksum_vals), 0,
+                          nullptr, HFILL}},
+        {&hf_plain, {"Decrypted RTP packet", "warp.plain", FT_BYTES, BASE_NONE, nullptr, 0,
+                     "Clear header and plaintext payload, without tags (what the rtp dissector reads)", HFILL}},
         {&hf_other, {"Unclassified datagram", "warp.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_other_text, {"Relay text probe", "warp.text", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
     };
@@ -532,6 +697,8 @@ void warp_register() {
                             "SSRC not derived from any known call and participant (no signaling or WA_PARTICIPANT)", EXPFILL}},
         {&ei_envelope, {"warp.envelope.malformed", PI_MALFORMED, PI_ERROR, "Malformed group envelope", EXPFILL}},
         {&ei_malformed, {"warp.malformed", PI_MALFORMED, PI_ERROR, "Malformed RTP header", EXPFILL}},
+        {&ei_hbh_bad, {"warp.hbh.bad", PI_DECRYPTION, PI_ERROR, "Hop-by-hop tag check failed: payload left encrypted", EXPFILL}},
+        {&ei_hbh_no_key, {"warp.hbh.no_key", PI_DECRYPTION, PI_WARN, "No hop-by-hop key", EXPFILL}},
         {&ei_debe_no_x, {"warp.ext.no_x", PI_PROTOCOL, PI_NOTE, "0xDEBE extension present although X=0 (spec R1)", EXPFILL}},
     };
     proto_warp = proto_register_protocol("WhatsApp Relay Media (WARP)", "WARP", "warp");
@@ -546,6 +713,16 @@ void warp_register() {
     prefs_register_enum_preference(mod, "iv_layout", "E2E SRTP IV layout",
                                    "RFC 3711 (reference implementation, matches the vectors) or the spec's right-aligned salt",
                                    &pref_iv_layout, iv_vals, FALSE);
+    prefs_register_enum_preference(mod, "hbh", "Hop-by-hop layer",
+                                   "Remove a hop-by-hop SRTP/SRTCP layer (relay <hbh_key> or WA_HBH_KEY) before the E2E "
+                                   "layer. Off in the reference client; the spec names two derivations (X1)",
+                                   &pref_hbh_mode, hbh_mode_vals, FALSE);
+    prefs_register_enum_preference(mod, "hbh_tag_len", "Hop-by-hop tag length",
+                                   "4 or 10 bytes (spec REL-05 varies it per packet: auto tries 10, then 4)",
+                                   &pref_hbh_tag, hbh_tag_vals, FALSE);
+    prefs_register_enum_preference(mod, "hbh_mi", "WARP MI tag position with a hop-by-hop layer",
+                                   "Inside the HBH layer (E2E then HBH, CRY-05) or appended after it (spec X9)",
+                                   &pref_hbh_placement, hbh_placement_vals, FALSE);
     prefs_register_bool_preference(mod, "try_sframe", "Try SFrame on decrypted payloads",
                                    "As the reference client does on receive; payloads that fail stay plain codec bytes",
                                    &pref_try_sframe);

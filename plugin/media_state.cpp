@@ -22,6 +22,8 @@ void MediaState::reset() {
     by_ssrc_.clear();
     streams_.clear();
     keys_.clear();
+    last_key_.clear();
+    hbh_.clear();
     sframe_.clear();
     rocs_.clear();
     calls_.clear();
@@ -69,16 +71,56 @@ const MediaStream *MediaState::attribute(uint32_t ssrc) {
     return it == by_ssrc_.end() ? nullptr : it->second;
 }
 
-media::StreamKeys *MediaState::keys(const MediaStream &s) {
-    std::string k = s.call_id + '\n' + s.participant;
-    auto it = keys_.find(k);
-    if (it != keys_.end()) return it->second.get();
-    wacall_keys_refresh();
-    const Bytes *ck = wacall_keys().call_key(s.call_id);
-    if (!ck) return nullptr;  // not cached: the key log may gain it later
-    auto sk = std::make_unique<media::StreamKeys>();
-    if (!sk->derive(*ck, s.participant, true)) return nullptr;
-    return (keys_[k] = std::move(sk)).get();
+const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const MediaStream &s) {
+    auto &ks = wacall_keys();
+    Keyring &ring = keys_[s.call_id + '\n' + s.participant];
+    if (ring.keys_gen == ks.generation() && !ring.list.empty()) return ring.list;
+    wacall_keys_refresh();  // a stat() only while keys are missing: the key log may have grown
+    if (ring.keys_gen == ks.generation()) return ring.list;
+    ring.keys_gen = ks.generation();
+    ring.list.clear();
+    auto add = [&](KeyCandidate::Kind kind, uint32_t tx, const Bytes &ikm) {
+        auto c = std::make_unique<KeyCandidate>();
+        c->kind = kind;
+        c->transaction_id = tx;
+        // WAHKDF takes the epoch as its ikm exactly as it takes the 1:1 call key (digest §4.5).
+        if (c->keys.derive(ikm, s.participant, true)) ring.list.push_back(std::move(c));
+    };
+    if (const Bytes *ck = ks.call_key(s.call_id)) add(KeyCandidate::CallKey, 0, *ck);
+    for (const auto &e : ks.epochs(s.call_id)) add(KeyCandidate::Epoch, e.first, *e.second);
+    return ring.list;
+}
+
+KeyCandidate *MediaState::find_key(const MediaStream &s, uint64_t id) {
+    for (const auto &c : keyring(s))
+        if (c->id() == id) return c.get();
+    return nullptr;
+}
+
+media::HbhKeys *MediaState::hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use) {
+    if (mode == HbhMode::Off) return nullptr;
+    std::string k = call_id + '\n' + std::to_string(int(mode)) + '\n' + std::to_string(int(use));
+    auto it = hbh_.find(k);
+    if (it != hbh_.end()) return it->second.get();
+    const Bytes *raw = nullptr;
+    if (const call::Call *c = wacall_calls().find(call_id))
+        if (c->hbh_key.size() == 30) raw = &c->hbh_key;
+    if (!raw) raw = wacall_keys().hbh_key(call_id);
+    if (!raw) return nullptr;  // not cached: signaling or the key log may bring it later
+    auto hk = std::make_unique<media::HbhKeys>();
+    bool ok = false;
+    if (mode == HbhMode::Rfc3711) {
+        ok = hk->init_rfc3711(*raw);
+    } else {
+        media::HbhLabelPair pair = media::HbhLabelPair::SharedSrtp;
+        if (use != HbhUse::Rtp)
+            pair = mode == HbhMode::HkdfShared    ? media::HbhLabelPair::SharedSrtcp
+                   : use == HbhUse::RtcpUplink ? media::HbhLabelPair::UplinkSrtcp
+                                               : media::HbhLabelPair::DownlinkSrtcp;
+        ok = hk->init_hkdf(*raw, pair);
+    }
+    if (!ok) return nullptr;
+    return (hbh_[k] = std::move(hk)).get();
 }
 
 media::SFrameKey *MediaState::sframe_key(const std::string &call_id, const std::string &receiver) {

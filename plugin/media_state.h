@@ -3,6 +3,7 @@
 // per-SSRC ROC trackers used on the first pass.
 #pragma once
 
+#include "media/hbh.h"
 #include "media/srtp.h"
 #include "media/sframe.h"
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 struct MediaStream {
     std::string call_id;
@@ -18,17 +20,33 @@ struct MediaStream {
     uint32_t slot_word = 0;
 };
 
-struct MediaCall {
-    std::string call_id;
+// One key a stream's packets may be protected with: the 1:1 call key, or a group epoch
+// (<enc_rekey transaction-id>). Packets name neither, so each is tried; the one whose tag
+// verifies is recorded per packet.
+struct KeyCandidate {
+    enum Kind : uint8_t { CallKey = 0, Epoch = 1 } kind = CallKey;
+    uint32_t transaction_id = 0;
+    wacall::media::StreamKeys keys;
+    uint64_t id() const { return uint64_t(kind) << 32 | transaction_id; }
 };
+
+// Which derivation the hop-by-hop layer uses (spec digest X1), or none (reference client).
+enum class HbhMode { Off = 0, Rfc3711 = 1, HkdfDirectional = 2, HkdfShared = 3 };
+enum class HbhUse { Rtp, RtcpUplink, RtcpDownlink };
 
 class MediaState {
 public:
     // The stream an SSRC belongs to (derived from every call and participant known so far), or
     // nullptr. Returned pointers stay valid until reset().
     const MediaStream *attribute(uint32_t ssrc);
-    // E2E keys of a sender; nullptr when no call key is known. Derived once, then cached.
-    wacall::media::StreamKeys *keys(const MediaStream &s);
+    // Every E2E key of a sender (call key first, then epochs by transaction-id); empty when the
+    // key log has none. Derived once per key-log generation, then cached.
+    const std::vector<std::unique_ptr<KeyCandidate>> &keyring(const MediaStream &s);
+    KeyCandidate *find_key(const MediaStream &s, uint64_t id);
+    // The candidate that last authenticated a packet of this SSRC (tried first), 0 if none.
+    uint64_t &last_key(uint32_t ssrc) { return last_key_[ssrc]; }
+    // Hop-by-hop keys of a call (relay <hbh_key>, then WA_HBH_KEY); nullptr when unknown.
+    wacall::media::HbhKeys *hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use);
     // SFrame receive key (derived from the receiver's id, the reference direction).
     wacall::media::SFrameKey *sframe_key(const std::string &call_id, const std::string &receiver);
     wacall::media::RocEstimator &roc(uint32_t ssrc) { return rocs_[ssrc]; }
@@ -47,7 +65,13 @@ private:
     uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0);
     std::deque<MediaStream> streams_;
     std::unordered_map<uint32_t, const MediaStream *> by_ssrc_;
-    std::unordered_map<std::string, std::unique_ptr<wacall::media::StreamKeys>> keys_;
+    struct Keyring {
+        uint64_t keys_gen = ~uint64_t(0);
+        std::vector<std::unique_ptr<KeyCandidate>> list;
+    };
+    std::unordered_map<std::string, Keyring> keys_;
+    std::unordered_map<uint32_t, uint64_t> last_key_;
+    std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
     std::unordered_map<uint32_t, wacall::media::RocEstimator> rocs_;
     std::unordered_map<std::string, std::unique_ptr<std::string>> calls_;

@@ -1,5 +1,7 @@
 #include "keys/keylog.h"
 
+#include <algorithm>
+
 #include "keys/participant.h"
 
 #include <json-glib/json-glib.h>
@@ -103,6 +105,7 @@ void KeyStore::clear() {
     epochs_.clear();
     tag_lens_.clear();
     relay_keys_.clear();
+    hbh_keys_.clear();
     problems_.clear();
     have_stat_ = false;
     file_problem_ = false;
@@ -159,6 +162,25 @@ const Bytes *KeyStore::epoch(const std::string &call_id, uint32_t transaction_id
 int KeyStore::warp_tag_len(const std::string &call_id) const {
     auto it = tag_lens_.find(call_id);
     return it == tag_lens_.end() ? 0 : it->second;
+}
+
+std::vector<std::pair<uint32_t, const Bytes *>> KeyStore::epochs(const std::string &call_id) const {
+    // A scan, not an index: called once per stream when the media plane builds its key cache.
+    std::vector<std::pair<uint32_t, const Bytes *>> out;
+    const std::string prefix = call_id + '\n';
+    for (const auto &kv : epochs_) {
+        uint32_t tx = 0;
+        if (kv.first.compare(0, prefix.size(), prefix) == 0 &&
+            parse_decimal_u32(std::string_view(kv.first).substr(prefix.size()), tx))
+            out.emplace_back(tx, &kv.second);
+    }
+    std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    return out;
+}
+
+const Bytes *KeyStore::hbh_key(const std::string &call_id) const {
+    auto it = hbh_keys_.find(call_id);
+    return it == hbh_keys_.end() ? nullptr : &it->second;
 }
 
 const std::string *KeyStore::relay_key(const std::string &call_id) const {
@@ -281,7 +303,8 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
     const std::string_view label = f[0];
     size_t want = 0;
     if (label == "WA_NOISE_TRAFFIC" || label == "WA_NOISE_PRIVATE" || label == "WA_CALL_EPOCH") want = 4;
-    else if (label == "WA_CALL_KEY" || label == "WA_PARTICIPANT" || label == "WA_WARP_TAG_LEN" || label == "WA_RELAY_KEY")
+    else if (label == "WA_CALL_KEY" || label == "WA_PARTICIPANT" || label == "WA_WARP_TAG_LEN" || label == "WA_RELAY_KEY" ||
+             label == "WA_HBH_KEY")
         want = 3;
     else {
         problem(name, line_no, "unknown label \"" + std::string(label.substr(0, 64)) + "\"");
@@ -380,6 +403,22 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         *changed = true;
         return true;
     }
+    if (label == "WA_HBH_KEY") {
+        Bytes v;
+        if (f[2].size() != 60 || !from_hex(std::string(f[2]), v)) {
+            problem(name, line_no, "WA_HBH_KEY: hbh key must be 60 hex digits (30 bytes)");
+            return false;
+        }
+        auto ins = hbh_keys_.emplace(call_id, v);
+        if (!ins.second) {
+            if (ins.first->second != v)
+                problem(name, line_no, "WA_HBH_KEY disagrees with an earlier line; keeping the first");
+            return false;
+        }
+        if (undo) undo->push_back({Undo::HbhKey, call_id, {}});
+        *changed = true;
+        return true;
+    }
     // WA_RELAY_KEY
     auto ins = relay_keys_.emplace(call_id, std::string(f[2]));
     if (!ins.second) {
@@ -416,6 +455,7 @@ void KeyStore::undo_tail() {
         case Undo::Epoch: epochs_.erase(it->a); break;
         case Undo::TagLen: tag_lens_.erase(it->a); break;
         case Undo::RelayKey: relay_keys_.erase(it->a); break;
+        case Undo::HbhKey: hbh_keys_.erase(it->a); break;
         case Undo::Participant: {
             auto pit = participants_.find(it->a);
             if (pit == participants_.end()) break;

@@ -18,6 +18,8 @@
 //                    the WARP MI tag length (1..20) for captures without decryptable signaling
 //   WA_RELAY_KEY     <call-id> <relay-key-text>
 //                    the ASCII text of <relay><key> (the STUN MESSAGE-INTEGRITY key)
+//   WA_HBH_KEY       <call-id> <hbh-key>
+//                    the 30 bytes (60 hex digits) of <relay><hbh_key>, for the hop-by-hop layer
 //
 // Keys, public keys and epochs are 32 bytes (64 hex digits). <call-id> is case-sensitive.
 //
@@ -88,6 +90,10 @@ public:
     // Normalised participant ids in first-seen order (empty vector when none).
     const std::vector<std::string> &participants(const std::string &call_id) const;
     const Bytes *epoch(const std::string &call_id, uint32_t transaction_id) const;
+    // Every epoch of a call as (transaction-id, key), ordered by transaction-id.
+    std::vector<std::pair<uint32_t, const Bytes *>> epochs(const std::string &call_id) const;
+    // 30-byte hop-by-hop key of WA_HBH_KEY, or nullptr.
+    const Bytes *hbh_key(const std::string &call_id) const;
     // 0 when no WA_WARP_TAG_LEN line names the call.
     int warp_tag_len(const std::string &call_id) const;
     const std::string *relay_key(const std::string &call_id) const;
@@ -115,7 +121,7 @@ private:
     };
     // What a tentatively parsed (unterminated) last line added, so it can be undone.
     struct Undo {
-        enum Kind : uint8_t { Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey } kind;
+        enum Kind : uint8_t { Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey, HbhKey } kind;
         std::string a;  // map key (call id, raw public key, epoch key)
         std::string b;  // participant id
     };
@@ -142,6 +148,7 @@ private:
     std::unordered_map<std::string, Bytes> epochs_;  // call-id '\n' transaction-id
     std::unordered_map<std::string, int> tag_lens_;
     std::unordered_map<std::string, std::string> relay_keys_;
+    std::unordered_map<std::string, Bytes> hbh_keys_;
     std::vector<Problem> problems_;
     uint64_t generation_ = 0;
 

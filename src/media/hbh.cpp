@@ -147,4 +147,34 @@ SrtpStatus hbh_rtp_protect(HbhKeys &k, ByteView rtp, uint32_t roc, size_t tag_le
     return SrtpStatus::Ok;
 }
 
+SrtpStatus hbh_strip(HbhKeys &k, ByteView wire, uint32_t roc, size_t hbh_tag_len, HbhPlacement placement,
+                     size_t mi_len, uint8_t *out, size_t out_cap, size_t &out_len) {
+    out_len = 0;
+    if (!out || out_cap < wire.size || mi_len > 20) return SrtpStatus::BadParam;
+    size_t mi = placement == HbhPlacement::MiOutside ? mi_len : 0;
+    if (wire.size < 12 + hbh_tag_len + mi) return SrtpStatus::TooShort;
+    ByteView inner = wire.sub(0, wire.size - mi);
+    RtpUnprotectInfo info;
+    SrtpStatus st = hbh_rtp_unprotect(k, inner, roc, hbh_tag_len, out, out_cap, &info);
+    if (st != SrtpStatus::Ok) return st;
+    if (mi) std::memmove(out + info.out_len, wire.data + inner.size, mi);  // MI rejoins the E2E packet
+    out_len = info.out_len + mi;
+    return SrtpStatus::Ok;
+}
+
+SrtpStatus hbh_wrap(HbhKeys &k, ByteView e2e_packet, uint32_t roc, size_t hbh_tag_len, HbhPlacement placement,
+                    size_t mi_len, uint8_t *out, size_t out_cap, size_t &out_len) {
+    out_len = 0;
+    size_t mi = placement == HbhPlacement::MiOutside ? mi_len : 0;
+    if (!out || mi > 20 || e2e_packet.size < 12 + mi || out_cap < e2e_packet.size + hbh_tag_len) return SrtpStatus::BadParam;
+    uint8_t tag[20];
+    if (mi) std::memcpy(tag, e2e_packet.data + e2e_packet.size - mi, mi);
+    size_t n = 0;
+    SrtpStatus st = hbh_rtp_protect(k, e2e_packet.sub(0, e2e_packet.size - mi), roc, hbh_tag_len, out, out_cap, n);
+    if (st != SrtpStatus::Ok) return st;
+    if (mi) std::memcpy(out + n, tag, mi);
+    out_len = n + mi;
+    return SrtpStatus::Ok;
+}
+
 }  // namespace wacall::media

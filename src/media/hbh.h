@@ -50,4 +50,19 @@ SrtpStatus hbh_rtp_unprotect(HbhKeys &k, ByteView packet, uint32_t roc, size_t t
 SrtpStatus hbh_rtp_protect(HbhKeys &k, ByteView rtp, uint32_t roc, size_t tag_len, uint8_t *out, size_t out_cap,
                            size_t &out_len);
 
+// Where the E2E WARP MI tag sits relative to the hop-by-hop layer (spec digest X9: CRY-05 puts
+// HBH after E2E, REL-07's loops have no HBH step at all).
+//   MiInside:  wire = HBH(header ‖ E2E payload ‖ MI) ‖ HBH tag   (E2E packet, then HBH over it)
+//   MiOutside: wire = HBH(header ‖ E2E payload) ‖ HBH tag ‖ MI   (MI over the E2E packet, appended last)
+enum class HbhPlacement { MiInside, MiOutside };
+
+// Removes the hop-by-hop layer and writes the E2E packet (header ‖ E2E payload ‖ MI) to out, ready
+// for e2e_unprotect. The HBH tag is verified first; out (capacity >= wire.size) is not written on
+// failure. out_len is the E2E packet length.
+SrtpStatus hbh_strip(HbhKeys &k, ByteView wire, uint32_t roc, size_t hbh_tag_len, HbhPlacement placement,
+                     size_t mi_len, uint8_t *out, size_t out_cap, size_t &out_len);
+// The inverse, for tests and generators: wraps an E2E packet (with its MI) in the HBH layer.
+SrtpStatus hbh_wrap(HbhKeys &k, ByteView e2e_packet, uint32_t roc, size_t hbh_tag_len, HbhPlacement placement,
+                    size_t mi_len, uint8_t *out, size_t out_cap, size_t &out_len);
+
 }  // namespace wacall::media

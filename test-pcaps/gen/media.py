@@ -779,6 +779,8 @@ def make_captures(outdir, manifest, selftests=None):
         "same shape as media-only, WARP MI tag of 10 bytes (WA_WARP_TAG_LEN)", metas, streams))
 
     make_nonwa(outdir, manifest)
+    import media_layers  # HBH layer and group epochs
+    media_layers.make(outdir, manifest, selftests)
     try:  # the signaling modules are another engineer's; call-full needs them
         import call_full
     except ImportError as e:

@@ -375,3 +375,29 @@ TEST(KeyLog, TenThousandCallKeysLoadFast) {
     EXPECT_EQ(ks.call_key_count(), 10001u);
     EXPECT_LT(ms, 10.0);
 }
+
+TEST(KeyLog, EpochsPerCallAndHbhKey) {
+    KeyStore ks;
+    const std::string hbh = "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d";
+    std::string text =
+        "WA_CALL_EPOCH G1 12 " + K2 + "\n"
+        "WA_CALL_EPOCH G1 3 " + K1 + "\n"
+        "WA_CALL_EPOCH G10 1 " + K3 + "\n"  // another call whose id shares the prefix
+        "WA_HBH_KEY G1 " + hbh + "\n"
+        "WA_HBH_KEY G2 4041\n"                // too short
+        "WA_HBH_KEY G1 " + std::string(60, '0') + "\n";  // disagrees: first stays
+    ks.load_text(text, "t");
+    auto e = ks.epochs("G1");
+    ASSERT_EQ(e.size(), 2u);
+    EXPECT_EQ(e[0].first, 3u);
+    EXPECT_EQ(to_hex(*e[0].second), lower(K1));
+    EXPECT_EQ(e[1].first, 12u);
+    EXPECT_EQ(to_hex(*e[1].second), lower(K2));
+    EXPECT_EQ(ks.epochs("G10").size(), 1u);
+    EXPECT_TRUE(ks.epochs("G").empty());
+    ASSERT_NE(ks.hbh_key("G1"), nullptr);
+    EXPECT_EQ(to_hex(*ks.hbh_key("G1")), hbh);
+    EXPECT_EQ(ks.hbh_key("G2"), nullptr);
+    EXPECT_TRUE(has_problem(ks, 5, "60 hex digits"));
+    EXPECT_TRUE(has_problem(ks, 6, "disagrees"));
+}

@@ -620,3 +620,36 @@ TEST(MediaSsrc, ParticipantIdNormalisation) {
     EXPECT_EQ(format_participant_id("@lid"), "@lid");
     EXPECT_EQ(format_participant_id(""), "");
 }
+
+TEST(MediaHbh, StripBothPlacementsRoundTripToTheE2EPacket) {
+    StreamKeys e2e;
+    ASSERT_TRUE(e2e.derive(kCallKey, kPeer));
+    HbhKeys hk;
+    ASSERT_TRUE(hk.init_rfc3711(kHbhKey));
+    Bytes plain = H(std::string("80780007000003c012345678") + kPayload);
+    uint8_t e2e_pkt[64];
+    size_t e2e_len = 0;
+    ASSERT_EQ(e2e_protect(e2e, plain, 0, E2EOptions(), e2e_pkt, sizeof e2e_pkt, e2e_len), SrtpStatus::Ok);
+    for (HbhPlacement pl : {HbhPlacement::MiInside, HbhPlacement::MiOutside}) {
+        for (size_t tag : {size_t(4), size_t(10)}) {
+            uint8_t wire[80], back[80], dec[80];
+            size_t n = 0, m = 0;
+            ASSERT_EQ(hbh_wrap(hk, ByteView(e2e_pkt, e2e_len), 0, tag, pl, 4, wire, sizeof wire, n), SrtpStatus::Ok);
+            ASSERT_EQ(n, e2e_len + tag);
+            // The header stays clear, the E2E ciphertext does not.
+            EXPECT_EQ(to_hex({wire, 12}), to_hex({e2e_pkt, 12}));
+            EXPECT_NE(to_hex({wire + 12, 12}), to_hex({e2e_pkt + 12, 12}));
+            ASSERT_EQ(hbh_strip(hk, ByteView(wire, n), 0, tag, pl, 4, back, sizeof back, m), SrtpStatus::Ok);
+            EXPECT_EQ(to_hex({back, m}), to_hex({e2e_pkt, e2e_len}));
+            RtpUnprotectInfo info;
+            ASSERT_EQ(e2e_unprotect(e2e, ByteView(back, m), 0, E2EOptions(), dec, sizeof dec, &info), SrtpStatus::Ok);
+            EXPECT_EQ(to_hex({dec, info.out_len}), to_hex(plain));
+            // The wrong tag length or the other placement never yields a packet.
+            std::memset(back, 0xAA, sizeof back);
+            EXPECT_EQ(hbh_strip(hk, ByteView(wire, n), 0, tag == 4 ? 10 : 4, pl, 4, back, sizeof back, m), SrtpStatus::BadTag);
+            HbhPlacement other = pl == HbhPlacement::MiInside ? HbhPlacement::MiOutside : HbhPlacement::MiInside;
+            EXPECT_NE(hbh_strip(hk, ByteView(wire, n), 0, tag, other, 4, back, sizeof back, m), SrtpStatus::Ok);
+            for (uint8_t b : back) ASSERT_EQ(b, 0xAA);
+        }
+    }
+}

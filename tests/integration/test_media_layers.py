@@ -1,0 +1,92 @@
+"""Optional key layers: the hop-by-hop SRTP/SRTCP layer (both derivations, both MI placements,
+4- and 10-byte HBH tags, a forged HBH tag) and group calls keyed by epochs (WA_CALL_EPOCH)."""
+import os
+
+import pytest
+
+from conftest import fields
+
+HBH = ["media-hbh", "media-hbh-hkdf"]
+FIELDS = ["warp.decrypted", "rtp.payload", "warp.hbh.tag_len", "warp.hbh.status", "warp.participant", "rtcp.pt",
+          "warp.epoch", "warp.key", "warp.plain"]
+
+
+def run(tshark, caps, name, prefs=None, keylog=None):
+    cap = caps["by_name"][name]
+    d = caps["dir"]
+    args = ["-o", f"wacall.keylog_file:{os.path.join(d, keylog or cap['keylog'])}"]
+    for k, v in (prefs if prefs is not None else cap.get("prefs", {})).items():
+        args += ["-o", f"{k}:{v}"]
+    rows = fields(tshark, os.path.join(d, cap["pcap"]), FIELDS, *args)
+    return cap, {k: dict(zip(FIELDS, v)) for k, v in rows.items()}
+
+
+@pytest.mark.parametrize("name", HBH)
+def test_hbh_layer_removed_then_e2e_decrypted(tshark, caps, name):
+    cap, rows = run(tshark, caps, name)
+    n_rtp = n_rtcp = n_tag4 = 0
+    for f in cap["frames"]:
+        r = rows[f["frame"]]
+        if f["kind"] == "rtp":
+            if f["expect_decrypted"]:
+                assert r["warp.decrypted"] == ["1"], f
+                assert r["rtp.payload"][0].replace(":", "") == f["payload_hex"]
+                assert r["warp.hbh.tag_len"] == [str(f["hbh_tag_len"])]
+                # The clear packet (header + plaintext, no tags) is one field for export tools.
+                assert r["warp.plain"][0].endswith(f["payload_hex"])
+                n_rtp += 1
+                n_tag4 += f["hbh_tag_len"] == 4
+            else:  # the forged HBH tag: Bad, nothing decrypted, no plaintext
+                assert r["warp.decrypted"] == ["0"] and r["warp.hbh.status"] == ["0"] and not r["rtp.payload"], f
+        else:
+            assert r["warp.decrypted"] == ["1"] and r["rtcp.pt"] == ["200"], f
+            n_rtcp += 1
+    assert n_rtp >= 90 and n_rtcp >= 4 and n_tag4 >= 10
+
+
+@pytest.mark.parametrize("name", HBH)
+def test_hbh_wrong_setting_never_shows_plaintext(tshark, caps, name):
+    cap = caps["by_name"][name]
+    wrong = [{}, {"warp.hbh": "hkdf_shared" if cap["hbh_mode"] == "rfc3711" else "rfc3711",
+                  "warp.hbh_mi": cap["mi_placement"]},
+             {"warp.hbh": cap["prefs"]["warp.hbh"], "warp.hbh_mi": "outside" if cap["mi_placement"] == "inside" else "inside"}]
+    for i, prefs in enumerate(wrong):
+        _, rows = run(tshark, caps, name, prefs=prefs)
+        for f in cap["frames"]:
+            if i == 2 and f["kind"] == "rtcp":
+                continue  # the MI position concerns RTP only: SRTCP has no MI
+            r = rows[f["frame"]]
+            assert r["warp.decrypted"] == ["0"] and not r["rtp.payload"], (prefs, f)
+
+
+def test_group_call_epochs(tshark, caps):
+    cap, rows = run(tshark, caps, "media-group")
+    per_epoch = {1: 0, 2: 0}
+    participants = set()
+    for f in cap["frames"]:
+        r = rows[f["frame"]]
+        assert r["warp.decrypted"] == ["1"], f
+        assert r["rtp.payload"][0].replace(":", "") == f["payload_hex"]
+        assert r["warp.epoch"] == [str(f["epoch"])] and r["warp.key"] == ["group epoch"]
+        per_epoch[f["epoch"]] += 1
+        participants.add(r["warp.participant"][0])
+    assert per_epoch[1] >= 60 and per_epoch[2] >= 50 and len(participants) == 3
+
+
+def test_group_call_missing_epoch_stays_encrypted(tshark, caps):
+    cap, rows = run(tshark, caps, "media-group", keylog=caps["by_name"]["media-group"]["keylog_epoch1_only"])
+    for f in cap["frames"]:
+        r = rows[f["frame"]]
+        if f["epoch"] == 1:
+            assert r["warp.decrypted"] == ["1"], f
+        else:
+            assert r["warp.decrypted"] == ["0"] and not r["rtp.payload"], f
+
+
+def test_group_two_pass_same_as_one_pass(tshark, caps):
+    cap = caps["by_name"]["media-group"]
+    d = caps["dir"]
+    args = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"]
+    one = fields(tshark, os.path.join(d, cap["pcap"]), ["warp.epoch", "rtp.payload"], *args)
+    two = fields(tshark, os.path.join(d, cap["pcap"]), ["warp.epoch", "rtp.payload"], "-2", *args)
+    assert one == two and len(one) == len(cap["frames"])
