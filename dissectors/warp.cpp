@@ -40,6 +40,7 @@ expert_field ei_bad_tag = EI_INIT, ei_no_key = EI_INIT, ei_unattributed = EI_INI
 expert_field ei_malformed = EI_INIT, ei_debe_no_x = EI_INIT, ei_hbh_bad = EI_INIT, ei_hbh_no_key = EI_INIT;
 
 dissector_handle_t warp_udp_handle, wastun_handle, rtp_handle, rtcp_handle, prev_3478_handle, prev_3480_handle;
+dissector_handle_t sctp_handle;
 int proto_rtp = -1;
 
 gboolean pref_try_sframe = TRUE;
@@ -91,7 +92,8 @@ struct warp_pkt_t {
 };
 
 struct media_conv_t {
-    gboolean claimed;
+    gboolean claimed;    // the UDP flow itself is WhatsApp media
+    gboolean datachannel;  // the flow is DTLS whose SCTP DataChannel carries WhatsApp media
 };
 
 // Client-side UDP sockets seen talking to a WhatsApp relay: every other flow from them (peer
@@ -137,6 +139,17 @@ bool rtp_looks_wa(ByteView b) {
     return wacall_media().attribute(be32(b.data + 8)) != nullptr;
 }
 
+// A message is WhatsApp media by its own content: STUN with WhatsApp marks, RTP with 0xDEBE or an
+// SSRC derived from a known call, RTCP from such an SSRC.
+bool message_looks_wa(ByteView b) {
+    switch (media::classify(b)) {
+    case media::PacketKind::Stun: return stun_has_wa_marks(b);
+    case media::PacketKind::Rtp: return rtp_looks_wa(b);
+    case media::PacketKind::Rtcp: return b.size >= 8 && wacall_media().attribute(be32(b.data + 4)) != nullptr;
+    default: return false;
+    }
+}
+
 bool decide_claim(tvbuff_t *tvb, packet_info *pinfo) {
     if (g_media_sockets.count(sock_key(&pinfo->src, pinfo->srcport)) ||
         g_media_sockets.count(sock_key(&pinfo->dst, pinfo->destport)))
@@ -149,12 +162,7 @@ bool decide_claim(tvbuff_t *tvb, packet_info *pinfo) {
         if (!env.ok()) return false;
         b = b.sub(env.header_len);
     }
-    switch (media::classify(b)) {
-    case media::PacketKind::Stun: return stun_has_wa_marks(b);
-    case media::PacketKind::Rtp: return rtp_looks_wa(b);
-    case media::PacketKind::Rtcp: return b.size >= 8 && wacall_media().attribute(be32(b.data + 4)) != nullptr;
-    default: return false;
-    }
+    return message_looks_wa(b);
 }
 
 bool claim(tvbuff_t *tvb, packet_info *pinfo) {
@@ -623,6 +631,43 @@ gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
     return TRUE;
 }
 
+// ---- the web path: DataChannel messages (SCTP DATA in decrypted DTLS) ----------------------------
+
+// Decrypted DTLS application data that is an SCTP packet whose first DATA chunk carries WhatsApp
+// media: hand it to Wireshark's sctp, which passes each DataChannel message to heur_warp_sctp.
+// Once one is seen, the DTLS flow's other SCTP packets (SACK, DCEP) go to sctp too.
+gboolean heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+    if (!sctp_handle) return FALSE;
+    conversation_t *conv = find_or_create_conversation(pinfo);
+    auto *mc = static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp));
+    bool known = mc && mc->datachannel;
+    guint len = tvb_captured_length(tvb);
+    if (len < 16) return FALSE;
+    ByteView b(tvb_get_ptr(tvb, 0, len), len);
+    if (!known) {
+        // SCTP common header (12) + DATA chunk header (16), PPID 50-57 (WebRTC, RFC 8831).
+        if (len < 28 || b[12] != 0 || be16(b.data + 14) < 16) return FALSE;
+        uint32_t ppid = be32(b.data + 24);
+        size_t chunk_len = be16(b.data + 14);
+        if (ppid < 50 || ppid > 57 || chunk_len > len - 12) return FALSE;
+        if (!message_looks_wa(b.sub(28, chunk_len - 16))) return FALSE;
+        if (!mc) {
+            mc = wmem_new0(wmem_file_scope(), media_conv_t);  // claimed stays FALSE: UDP carries DTLS
+            conversation_add_proto_data(conv, proto_warp, mc);
+        }
+        mc->datachannel = TRUE;
+    }
+    call_dissector(sctp_handle, tvb, pinfo, tree);
+    return TRUE;
+}
+
+gboolean heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+    guint len = tvb_captured_length(tvb);
+    if (!message_looks_wa(ByteView(tvb_get_ptr(tvb, 0, len), len))) return FALSE;
+    dissect_warp_udp(tvb, pinfo, tree, data);
+    return TRUE;
+}
+
 // The relay ports belong to STUN: take the datagram only when it is WhatsApp's.
 int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     if (claim(tvb, pinfo)) return dissect_warp_udp(tvb, pinfo, tree, data);
@@ -742,5 +787,10 @@ void warp_handoff() {
     prev_3480_handle = dissector_get_uint_handle(udp, 3480);
     dissector_add_uint("udp.port", 3478, port_handle);
     dissector_add_uint("udp.port", 3480, port_handle);
+    sctp_handle = find_dissector("sctp");
+    heur_dissector_add("dtls", heur_warp_dtls, "WhatsApp media in a WebRTC DataChannel (SCTP over DTLS)", "warp_dtls",
+                       proto_warp, HEURISTIC_ENABLE);
+    heur_dissector_add("sctp", heur_warp_sctp, "WhatsApp media as DataChannel messages", "warp_sctp", proto_warp,
+                       HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
 }

@@ -781,6 +781,8 @@ def make_captures(outdir, manifest, selftests=None):
     make_nonwa(outdir, manifest)
     import media_layers  # HBH layer and group epochs
     media_layers.make(outdir, manifest, selftests)
+    import media_dtls  # the web path: DataChannel over DTLS
+    media_dtls.make(outdir, manifest, selftests)
     try:  # the signaling modules are another engineer's; call-full needs them
         import call_full
     except ImportError as e:

@@ -90,3 +90,26 @@ def test_group_two_pass_same_as_one_pass(tshark, caps):
     one = fields(tshark, os.path.join(d, cap["pcap"]), ["warp.epoch", "rtp.payload"], *args)
     two = fields(tshark, os.path.join(d, cap["pcap"]), ["warp.epoch", "rtp.payload"], "-2", *args)
     assert one == two and len(one) == len(cap["frames"])
+
+
+def test_web_datachannel_over_dtls(tshark, caps):
+    """DataChannel messages in decrypted DTLS go through the same demux: STUN to wastun, WARP RTP
+    decrypted to the generator's plaintext; without the DTLS keys nothing is claimed."""
+    cap = caps["by_name"]["media-dtls"]
+    d = caps["dir"]
+    pcap = os.path.join(d, cap["pcap"])
+    wa = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"]
+    tls = ["-o", f"tls.keylog_file:{os.path.join(d, cap['tls_keylog'])}"]
+    rows = fields(tshark, pcap, ["warp.decrypted", "rtp.payload", "sctp.data_payload_proto_id", "wastun.type"], *wa, *tls)
+    n_rtp = 0
+    for f in cap["frames"]:
+        decrypted, payload, ppid, stun_type = rows[f["frame"]]
+        assert ppid == ["53"], f
+        if f["kind"] == "stun":
+            assert stun_type, f
+        else:
+            assert decrypted == ["1"] and payload[0].replace(":", "") == f["payload_hex"], f
+            n_rtp += 1
+    assert n_rtp == 60
+    bare = fields(tshark, pcap, ["warp.decrypted", "wastun.type"], *wa)
+    assert all(not v[0] and not v[1] for v in bare.values())
