@@ -5,6 +5,7 @@
 
 #include "call/call.h"
 #include "call/registry.h"
+#include "report/calls_report.h"
 #include "keys/keylog.h"
 #include "wabinary/node.h"
 
@@ -217,6 +218,45 @@ std::string info_summary(const CallStanza &cs) {
     return s;
 }
 
+// The calls tap (report, stats tree) and Wireshark's voip tap (Telephony › VoIP Calls). The state
+// handed to voip is the call's state as of this frame, so every pass reports the same.
+void queue_taps(packet_info *pinfo, const CallStanza &cs, const std::string &call_id) {
+    if (call_id.empty()) return;
+    wacall_note_frame_call(pinfo->num, call_id);
+    const Call *c = wacall_calls().find(call_id);
+    const char *action = cs.kind == StanzaKind::Call ? cs.action_tag.c_str() : stanza_kind_name(cs.kind);
+    if (have_tap_listener(wacall_calls_tap)) {
+        auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
+        info->call_id = wmem_strdup(pinfo->pool, call_id.c_str());
+        info->action = wmem_strdup(pinfo->pool, action);
+        info->call = c;
+        tap_queue_packet(wacall_calls_tap, pinfo, info);
+    }
+    if (c && have_tap_listener(wacall_voip_tap)) {
+        auto *v = wmem_new0(pinfo->pool, voip_packet_info_t);
+        v->protocol_name = wmem_strdup(pinfo->pool, "WhatsApp");
+        v->call_id = wmem_strdup(pinfo->pool, call_id.c_str());
+        switch (wacall::report::status_at(*c, pinfo->num)) {
+        case CallStatus::Offered: v->call_state = VOIP_CALL_SETUP; break;
+        case CallStatus::Ringing: v->call_state = VOIP_RINGING; break;
+        case CallStatus::Accepted: v->call_state = VOIP_IN_CALL; break;
+        case CallStatus::Rejected: v->call_state = VOIP_REJECTED; break;
+        case CallStatus::Ended:
+            v->call_state = c->accept.seen && c->accept.frame <= pinfo->num ? VOIP_COMPLETED : VOIP_CANCELLED;
+            break;
+        default: v->call_state = VOIP_UNKNOWN; break;
+        }
+        v->call_active_state = v->call_state == VOIP_COMPLETED || v->call_state == VOIP_CANCELLED ||
+                                       v->call_state == VOIP_REJECTED ? VOIP_INACTIVE : VOIP_ACTIVE;
+        v->from_identity = wmem_strdup(pinfo->pool, c->caller_jid.c_str());
+        v->to_identity = wmem_strdup(pinfo->pool, c->callee_jid.c_str());
+        v->frame_label = wmem_strdup(pinfo->pool, action);
+        v->call_comment = wmem_strdup_printf(pinfo->pool, "WhatsApp %s call %s", c->is_video ? "video" : "voice",
+                                             call_id.c_str());
+        tap_queue_packet(wacall_voip_tap, pinfo, v);
+    }
+}
+
 int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     auto *info = static_cast<wabinary_dissect_info *>(data);
     if (!info || !info->root) return 0;
@@ -237,6 +277,8 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     if (call_id.empty() && !cs.stanza_id.empty()) {
         if (const std::string *c = reg.call_for_stanza_id(cs.stanza_id)) call_id = *c;
     }
+
+    queue_taps(pinfo, cs, call_id);
 
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WACALL");
     std::string summary = info_summary(cs);
@@ -478,6 +520,7 @@ void wacall_register() {
         {&ei_call, {"wacall.call", PI_SEQUENCE, PI_CHAT, "Call event", EXPFILL}},
     };
     proto_wacall = proto_register_protocol("WhatsApp Call Signaling", "WACALL", "wacall");
+    wacall_register_calls_tap();
     proto_register_field_array(proto_wacall, hf, G_N_ELEMENTS(hf));
     proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
     expert_register_field_array(expert_register_protocol(proto_wacall), ei, G_N_ELEMENTS(ei));

@@ -195,7 +195,7 @@ media::E2EOptions e2e_options(unsigned tag_len) {
 
 // Tells Wireshark's RTP dissector the names and clock rates of WhatsApp's payload types for this
 // flow (what SDP would do), without rtp_add_address(), which would take the flow away from us.
-void announce_payload_types(packet_info *pinfo) {
+void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
     if (proto_rtp < 0) return;
     const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
     conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &pinfo->net_src, ctype, pinfo->destport,
@@ -207,7 +207,11 @@ void announce_payload_types(packet_info *pinfo) {
     if (conversation_get_proto_data(conv, proto_rtp)) return;
     auto *ci = wmem_new0(wmem_file_scope(), struct _rtp_conversation_info);
     g_strlcpy(ci->method, "WACALL", sizeof ci->method);
+    // The setup frame links the stream to its call in Telephony › VoIP Calls and the Flow
+    // Sequence: the offer when the signaling was decrypted, else the first media packet.
     ci->frame_number = pinfo->num;
+    if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
+        if (c->offer.seen) ci->frame_number = c->offer.frame;
     ci->media_types = RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO;
     ci->extended_seqno = 0x10000;
     ci->extended_timestamp = G_GUINT64_CONSTANT(0x100000000);
@@ -238,6 +242,25 @@ void add_key_used(proto_tree *t, tvbuff_t *tvb, guint64 key_id) {
         pi = proto_tree_add_uint(t, hf_epoch, tvb, 0, 0, static_cast<guint32>(key_id));
         proto_item_set_generated(pi);
     }
+}
+
+// One RTP/RTCP packet for the calls tap (report and stats tree) and the conversation filter.
+void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, guint16 seq, bool rtcp, bool decrypted,
+                     bool tag_failed) {
+    if (!s) return;
+    wacall_note_frame_call(pinfo->num, s->call_id);
+    if (!have_tap_listener(wacall_calls_tap)) return;
+    auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
+    info->is_media = true;
+    info->call_id = s->call_id.c_str();  // MediaState keeps streams until the file is closed
+    info->participant = s->participant.c_str();
+    info->slot_word = s->slot_word;
+    info->ssrc = ssrc;
+    info->seq = seq;
+    info->rtcp = rtcp;
+    info->decrypted = decrypted;
+    info->tag_failed = tag_failed;
+    tap_queue_packet(wacall_calls_tap, pinfo, info);
 }
 
 void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h) {
@@ -415,6 +438,8 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             return;  // cannot happen: the same keys and ROC authenticated on the first pass
     }
     add_attribution(t, tvb, rec->stream);
+    queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == ST_GOOD,
+                    rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
     if (!rec->stream) {
         expert_add_info(pinfo, ti, &ei_unattributed);
         proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), -1, ENC_NA);
@@ -487,7 +512,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     add_new_data_source(pinfo, plain, "Decrypted RTP");
     proto_tree_add_item(t, hf_plain, plain, 0, -1, ENC_NA);
     if (rtp_handle) {
-        announce_payload_types(pinfo);
+        announce_payload_types(pinfo, rec->stream);
         call_dissector(rtp_handle, plain, pinfo, tree);
     }
 }
@@ -551,6 +576,7 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
         }
     }
     const bool have_key = !ring.empty();
+    queue_media_tap(pinfo, rec->stream, ssrc, 0, true, used != nullptr, have_key && !used);
     guint8 auth = !have_key ? PROTO_CHECKSUM_E_UNVERIFIED : used ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
     proto_item *pi = proto_tree_add_uint(t, hf_auth_status, tvb, 0, 0, auth);
     proto_item_set_generated(pi);

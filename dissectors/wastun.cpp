@@ -237,6 +237,7 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     }
     std::string mi_key;
     if (rec && rec->call_id) {
+        wacall_note_frame_call(pinfo->num, *rec->call_id);
         proto_item *pi = proto_tree_add_string(t, hf_call_id, tvb, 0, 0, rec->call_id->c_str());
         proto_item_set_generated(pi);
         mi_key = wacall_media().relay_key(*rec->call_id);
@@ -303,4 +304,4 @@ void wastun_register() {
 
 void wastun_handoff() {}
 
-void wacall_register_tap_listeners() {}
+

@@ -4,6 +4,8 @@
 
 #include "ws_includes.h"
 
+#include <string>
+
 namespace wacall {
 namespace keys { class KeyStore; }
 namespace call { class CallRegistry; }
@@ -36,6 +38,39 @@ struct wabinary_dissect_info {
     const wacall::wabinary::Node *root;  // decoded top-level node (owned by the caller)
     int dict_version;
 };
+
+// Sanitised corpus export (`-z wacall,corpus`, plugin/corpus_tap.cpp). wacall_register_corpus_tap()
+// registers the tap and the -z option (idempotent; works from protocol or tap-listener
+// registration). wabinary hands every decoded top-level node to wacall_corpus_offer(), which does
+// nothing unless the corpus tap has a listener.
+void wacall_register_corpus_tap();
+void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::Node &root, const guint8 *node_bytes, size_t len,
+                         int dict_version);
+
+// ---- taps (plugin/calls_tap.cpp) ----------------------------------------------------------------
+
+namespace wacall::call { struct Call; }
+
+// What wacall (one per call stanza) and warp (one per RTP/RTCP packet) queue on the
+// "wacall_calls" tap. Strings live at least as long as the packet.
+struct wacall_calls_tap_info {
+    bool is_media;
+    const char *call_id;
+    // stanza
+    const char *action;                 // "offer", "accept", ... or the ack/receipt kind
+    const wacall::call::Call *call;     // the registry's view of the call (valid during the tap)
+    // media
+    const char *participant;
+    guint32 slot_word, ssrc;
+    guint16 seq;
+    bool rtcp, decrypted, tag_failed;
+};
+extern int wacall_calls_tap;
+extern int wacall_voip_tap;
+void wacall_register_calls_tap();  // taps, conversation filter (protocol registration time)
+
+// The call each frame belongs to (any of wacall, wastun, warp), for the conversation filter.
+void wacall_note_frame_call(guint32 frame, const std::string &call_id);
 
 extern int proto_wacall;
 extern int proto_wanoise;

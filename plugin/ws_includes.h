@@ -18,6 +18,9 @@ extern "C" {
 #include <epan/proto_data.h>
 #include <epan/tap.h>
 #include <epan/stats_tree.h>
+#include <epan/stat_tap_ui.h>
+#include <epan/tap-voip.h>
+#include <epan/conversation_filter.h>
 #include <epan/export_object.h>
 #include <epan/reassemble.h>
 #include <epan/to_str.h>

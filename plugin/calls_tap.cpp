@@ -1,0 +1,205 @@
+// Calls at a glance: the "wacall_calls" tap (call stanzas from wacall, RTP/RTCP packets from
+// warp) and what listens to it: `tshark -z wacall,calls` (a text report), the stats tree
+// Statistics › WhatsApp › Calls (`-z wacall_calls,tree`), the "voip" tap feeding Telephony › VoIP
+// Calls, and the "WhatsApp Call" conversation filter.
+#include "wacall_plugin.h"
+
+#include "call/registry.h"
+#include "media/ssrc.h"
+#include "report/calls_report.h"
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+int wacall_calls_tap = -1;
+int wacall_voip_tap = -1;
+
+namespace {
+
+using namespace wacall;
+
+// ---- frame → call, for the conversation filter ------------------------------------------------
+
+std::unordered_map<guint32, std::string> g_frame_calls;
+
+void frame_calls_reset() { g_frame_calls.clear(); }
+
+const std::string *frame_call(guint32 frame) {
+    auto it = g_frame_calls.find(frame);
+    return it == g_frame_calls.end() ? nullptr : &it->second;
+}
+
+gboolean call_filter_valid(packet_info *pinfo) { return frame_call(pinfo->num) != nullptr; }
+
+// Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
+gchar *call_filter_build(packet_info *pinfo) {
+    const std::string *id = frame_call(pinfo->num);
+    if (!id) return nullptr;
+    return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
+                           id->c_str(), id->c_str(), id->c_str());
+}
+
+// ---- -z wacall,calls ----------------------------------------------------------------------------
+
+struct CallsReport {
+    std::map<std::string, call::Call> calls;  // copies: the registry is reset when the file closes
+    std::vector<std::string> order;           // first-seen order
+    std::map<report::StreamKey, report::StreamInfo> streams;
+};
+
+void calls_reset(void *p) {
+    auto *r = static_cast<CallsReport *>(p);
+    r->calls.clear();
+    r->order.clear();
+    r->streams.clear();
+}
+
+tap_packet_status calls_packet(void *p, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
+    auto *r = static_cast<CallsReport *>(p);
+    auto *info = static_cast<const wacall_calls_tap_info *>(data);
+    if (!info || !info->call_id) return TAP_PACKET_DONT_REDRAW;
+    if (!info->is_media) {
+        if (!info->call) return TAP_PACKET_DONT_REDRAW;
+        if (!r->calls.count(info->call_id)) r->order.push_back(info->call_id);
+        r->calls[info->call_id] = *info->call;
+        return TAP_PACKET_REDRAW;
+    }
+    report::StreamInfo &s = r->streams[report::StreamKey{info->call_id, info->ssrc}];
+    if (s.participant.empty()) {
+        s.participant = info->participant ? info->participant : "";
+        s.slot = media::slot_name(info->slot_word);
+    }
+    if (info->rtcp)
+        s.stats.add_rtcp(info->decrypted, info->tag_failed);
+    else
+        s.stats.add(info->seq, info->decrypted, info->tag_failed);
+    return TAP_PACKET_REDRAW;
+}
+
+void calls_draw(void *p) {
+    auto *r = static_cast<CallsReport *>(p);
+    std::deque<call::Call> calls;
+    for (const auto &id : r->order) calls.push_back(r->calls[id]);
+    fputs(report::format_calls_report(calls, r->streams).c_str(), stdout);
+}
+
+void calls_finish(void *p) { delete static_cast<CallsReport *>(p); }
+
+void calls_init(const char *opt_arg, void *) {
+    const char *filter = nullptr;
+    if (opt_arg && g_str_has_prefix(opt_arg, "wacall,calls,")) filter = opt_arg + strlen("wacall,calls,");
+    auto *r = new CallsReport();
+    GString *err = register_tap_listener("wacall_calls", r, filter, TL_REQUIRES_NOTHING, calls_reset, calls_packet,
+                                         calls_draw, calls_finish);
+    if (err) {
+        report_failure("Couldn't register wacall,calls tap: %s", err->str);
+        g_string_free(err, TRUE);
+        delete r;
+    }
+}
+
+stat_tap_ui calls_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp calls", "wacall,calls", calls_init, 0, nullptr};
+
+// ---- -z wacall,voip: what Telephony › VoIP Calls receives from us (the same "voip" tap) -----------
+
+const char *voip_state_name(voip_call_state s) {
+    switch (s) {
+    case VOIP_CALL_SETUP: return "CALL SETUP";
+    case VOIP_RINGING: return "RINGING";
+    case VOIP_IN_CALL: return "IN CALL";
+    case VOIP_CANCELLED: return "CANCELLED";
+    case VOIP_COMPLETED: return "COMPLETED";
+    case VOIP_REJECTED: return "REJECTED";
+    case VOIP_NO_STATE: return "NO STATE";
+    default: return "UNKNOWN";
+    }
+}
+
+struct VoipLog {
+    std::vector<std::string> rows;
+};
+
+void voip_reset(void *p) { static_cast<VoipLog *>(p)->rows.clear(); }
+
+tap_packet_status voip_packet(void *p, packet_info *pinfo, epan_dissect_t *, const void *data, tap_flags_t) {
+    auto *v = static_cast<const voip_packet_info_t *>(data);
+    if (!v || !v->protocol_name || strcmp(v->protocol_name, "WhatsApp") != 0) return TAP_PACKET_DONT_REDRAW;
+    char *row = g_strdup_printf("%u\t%s\t%s\t%s\t%s\t%s\t%s", pinfo->num, v->call_id ? v->call_id : "",
+                                voip_state_name(v->call_state), v->call_active_state == VOIP_ACTIVE ? "active" : "inactive",
+                                v->from_identity ? v->from_identity : "", v->to_identity ? v->to_identity : "",
+                                v->frame_label ? v->frame_label : "");
+    static_cast<VoipLog *>(p)->rows.emplace_back(row);
+    g_free(row);
+    return TAP_PACKET_REDRAW;
+}
+
+void voip_draw(void *p) {
+    printf("WhatsApp VoIP tap (frame, call-id, state, active, from, to, label)\n");
+    for (const auto &r : static_cast<VoipLog *>(p)->rows) printf("%s\n", r.c_str());
+}
+
+void voip_finish(void *p) { delete static_cast<VoipLog *>(p); }
+
+void voip_init(const char *, void *) {
+    auto *log = new VoipLog();
+    GString *err = register_tap_listener("voip", log, nullptr, TL_REQUIRES_NOTHING, voip_reset, voip_packet, voip_draw,
+                                         voip_finish);
+    if (err) {
+        report_failure("Couldn't register wacall,voip tap: %s", err->str);
+        g_string_free(err, TRUE);
+        delete log;
+    }
+}
+
+stat_tap_ui voip_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp VoIP tap", "wacall,voip", voip_init, 0, nullptr};
+
+// ---- stats tree: Statistics › WhatsApp › Calls ----------------------------------------------------
+
+const char *kCallsNode = "WhatsApp calls";
+
+void tree_init(stats_tree *st) { stats_tree_create_node(st, kCallsNode, 0, STAT_DT_INT, TRUE); }
+
+tap_packet_status tree_packet(stats_tree *st, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
+    auto *info = static_cast<const wacall_calls_tap_info *>(data);
+    if (!info || !info->call_id) return TAP_PACKET_DONT_REDRAW;
+    int root = tick_stat_node(st, kCallsNode, 0, TRUE);
+    std::string call = std::string("Call ") + info->call_id;
+    int c = tick_stat_node(st, call.c_str(), root, TRUE);
+    if (!info->is_media) {
+        int sig = tick_stat_node(st, "Signaling stanzas", c, TRUE);
+        tick_stat_node(st, info->action ? info->action : "?", sig, FALSE);
+        return TAP_PACKET_REDRAW;
+    }
+    int m = tick_stat_node(st, "Media packets", c, TRUE);
+    char name[160];
+    snprintf(name, sizeof name, "%s %s SSRC 0x%08X%s", info->participant ? info->participant : "?",
+             media::slot_name(info->slot_word), info->ssrc, info->rtcp ? " (RTCP)" : "");
+    int s = tick_stat_node(st, name, m, TRUE);
+    if (info->decrypted) tick_stat_node(st, "decrypted", s, FALSE);
+    if (info->tag_failed) tick_stat_node(st, "tag failures", s, FALSE);
+    return TAP_PACKET_REDRAW;
+}
+
+}  // namespace
+
+void wacall_note_frame_call(guint32 frame, const std::string &call_id) {
+    if (!call_id.empty()) g_frame_calls.emplace(frame, call_id);
+}
+
+void wacall_register_calls_tap() {
+    wacall_calls_tap = register_tap("wacall_calls");
+    wacall_voip_tap = register_tap("voip");  // returns the existing id when Wireshark has one
+    register_conversation_filter("wacall", "WhatsApp Call", call_filter_valid, call_filter_build);
+    register_init_routine(frame_calls_reset);
+    register_cleanup_routine(frame_calls_reset);
+}
+
+void wacall_register_tap_listeners() {
+    register_stat_tap_ui(&calls_ui, nullptr);
+    register_stat_tap_ui(&voip_ui, nullptr);
+    stats_tree_register_plugin("wacall_calls", "wacall_calls", "WhatsApp/Calls", 0, tree_packet, tree_init, nullptr);
+}
