@@ -350,22 +350,22 @@ media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteVie
 
 // First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
 // the sender's keys (the one that worked last for this SSRC first) and commit the ROC on success.
-void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
-                          media::RtpUnprotectInfo *info) {
-    auto &ms = wacall_media();
-    rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
-    const auto &ring = ms.keyring(*rec->stream);
-    if (ring.empty()) {
-        rec->status = ST_NO_KEY;
-        return;
-    }
-    media::RocEstimator &roc = ms.roc(h.ssrc);
-    rec->roc = roc.estimate(h.seq);
+// A capture that starts mid-call meets each stream at an unknown ROC (it grows every 65536
+// packets: ~22 minutes of 50 pps audio). Until a stream's first packet authenticates, ROCs up to
+// this bound are tried too.
+constexpr guint32 kMaxInitialRoc = 15;
+constexpr unsigned kRocSearchPackets = 8;
+
+// HBH (when on) then the stream's keys at one ROC. Returns Ok, BadTag, or the first non-tag error.
+media::SrtpStatus try_roc(warp_pkt_t *rec, ByteView b, packet_info *pinfo, guint8 *out, media::RtpUnprotectInfo *info,
+                          const std::vector<KeyCandidate *> &order, guint32 roc_value) {
+    rec->roc = roc_value;
+    rec->hbh_tag = 0;
     if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
-        media::HbhKeys *hk = ms.hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
+        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
         if (!hk) {
             rec->status = ST_NO_HBH_KEY;
-            return;
+            return media::SrtpStatus::BadParam;
         }
         auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, b.size));
         size_t n = 0;
@@ -379,8 +379,36 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
         }
         if (!rec->hbh_tag) {
             rec->status = ST_HBH_BAD;
-            return;
+            return media::SrtpStatus::BadTag;
         }
+    }
+    rec->status = ST_BAD_TAG;
+    for (KeyCandidate *c : order) {
+        media::SrtpStatus st = unprotect_with(*c, rec, b, pinfo, out, info);
+        if (st == media::SrtpStatus::Ok) {
+            rec->status = ST_GOOD;
+            rec->key_id = c->id();
+            return st;
+        }
+        // Too short or no payload is the same for every key: malformed, not a failed tag.
+        if (st != media::SrtpStatus::BadTag) {
+            rec->status = ST_MALFORMED;
+            return st;
+        }
+    }
+    return media::SrtpStatus::BadTag;
+}
+
+// First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
+// the sender's keys (the one that worked last for this SSRC first) and commit the ROC on success.
+void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
+                          media::RtpUnprotectInfo *info) {
+    auto &ms = wacall_media();
+    rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
+    const auto &ring = ms.keyring(*rec->stream);
+    if (ring.empty()) {
+        rec->status = ST_NO_KEY;
+        return;
     }
     uint64_t &last = ms.last_key(h.ssrc);
     std::vector<KeyCandidate *> order;
@@ -390,21 +418,21 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
         else
             order.push_back(c.get());
     }
-    rec->status = ST_BAD_TAG;
-    for (KeyCandidate *c : order) {
-        media::SrtpStatus st = unprotect_with(*c, rec, b, pinfo, out, info);
-        if (st == media::SrtpStatus::Ok) {
-            rec->status = ST_GOOD;
-            rec->key_id = c->id();
-            last = c->id();
-            roc.commit(h.seq, rec->roc);
-            return;
-        }
-        // Too short or no payload is the same for every key: malformed, not a failed tag.
-        if (st != media::SrtpStatus::BadTag) {
-            rec->status = ST_MALFORMED;
-            return;
-        }
+    media::RocEstimator &roc = ms.roc(h.ssrc);
+    const guint32 estimate = roc.estimate(h.seq);
+    media::SrtpStatus st = try_roc(rec, b, pinfo, out, info, order, estimate);
+    // The ROC search runs for the first few packets of a stream only, so a stream that never
+    // authenticates (wrong key) costs one attempt per packet, not sixteen.
+    unsigned &searches = ms.roc_searches(h.ssrc);
+    if (st == media::SrtpStatus::BadTag && !roc.started() && searches < kRocSearchPackets) {
+        searches++;
+        for (guint32 r = 0; st == media::SrtpStatus::BadTag && r <= kMaxInitialRoc; r++)
+            if (r != estimate) st = try_roc(rec, b, pinfo, out, info, order, r);
+        if (st != media::SrtpStatus::Ok) try_roc(rec, b, pinfo, out, info, order, estimate);  // report the estimate
+    }
+    if (st == media::SrtpStatus::Ok) {
+        last = rec->key_id;
+        roc.commit(h.seq, rec->roc);
     }
 }
 

@@ -26,6 +26,7 @@ void MediaState::reset() {
     hbh_.clear();
     sframe_.clear();
     rocs_.clear();
+    roc_searches_.clear();
     calls_.clear();
 }
 

@@ -50,6 +50,8 @@ public:
     // SFrame receive key (derived from the receiver's id, the reference direction).
     wacall::media::SFrameKey *sframe_key(const std::string &call_id, const std::string &receiver);
     wacall::media::RocEstimator &roc(uint32_t ssrc) { return rocs_[ssrc]; }
+    // How many packets of a not-yet-authenticated SSRC went through the initial ROC search.
+    unsigned &roc_searches(uint32_t ssrc) { return roc_searches_[ssrc]; }
     // Interned call ids (stable pointers) for per-packet records.
     const std::string *intern_call(const std::string &call_id);
     // WARP tag length for a call: relay block, then WA_WARP_TAG_LEN, then 4.
@@ -74,6 +76,7 @@ private:
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
     std::unordered_map<uint32_t, wacall::media::RocEstimator> rocs_;
+    std::unordered_map<uint32_t, unsigned> roc_searches_;
     std::unordered_map<std::string, std::unique_ptr<std::string>> calls_;
 };
 

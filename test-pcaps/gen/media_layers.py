@@ -153,6 +153,60 @@ def build_group(outdir, manifest, selftests, seed=7117):
     selftests["media-group.pcap"] = f"ok ({len(metas)} media frames, 2 epochs)"
 
 
+def build_midcall(outdir, manifest, selftests, seed=8228):
+    """Two calls interleaved, captured mid-call (no signaling, no STUN, ROC already > 0, one stream
+    wrapping again inside the capture), and call A seen from both of its devices: the same SSRCs
+    and sequence numbers on two client flows."""
+    rng = random.Random(seed)
+    relay1, relay2 = ("198.51.100.7", 3478), ("198.51.100.8", 3480)
+    calls = {}
+    for name, a, b in (("A", "48213377210045@lid", "39517204881230:7@lid"), ("B", "11112222333344@lid", "55556666777788:2@lid")):
+        cid = rng.randbytes(16).hex().upper()
+        ck = rng.randbytes(32)
+        calls[name] = {"call_id": cid, "call_key": ck, "jids": (a, b),
+                       "keys": {j: sr.SenderKeys(ck, j) for j in (a, b)}}
+    # (call, sender jid index, roc0, seq0, sender host, receiver hosts)
+    devA1, devA2, devB1 = ("192.0.2.10", 50000), ("192.0.2.30", 50020), ("192.0.2.20", 50010)
+    streams = [("A", 0, 3, 65470, devA1, relay1, [devA2]), ("A", 1, 1, 30000, devA2, relay1, [devA1]),
+               ("B", 0, 0, 100, devB1, relay2, []), ("B", 1, 2, 5000, None, relay2, [devB1])]
+    rows = []
+    for s_i, (cname, j_i, roc0, seq0, sender, relay, receivers) in enumerate(streams):
+        c = calls[cname]
+        jid = c["jids"][j_i]
+        k = c["keys"][jid]
+        ssrc = sr.derive_ssrc(c["call_id"], jid, AUDIO)
+        for i in range(60):
+            idx = (roc0 << 16) + seq0 + i
+            roc, seq = idx >> 16, idx & 0xFFFF
+            payload = rng.randbytes(rng.randrange(30, 90))
+            plain = ww.speech_header(PT_AUDIO, seq, 320 * i, ssrc, False) + payload
+            wire = sr.protect_rtp(k.rtp, plain, roc, 4)
+            t = T0_US + 20_000 * i + 2_500 * s_i
+            meta = {"kind": "rtp", "call": cname, "call_id": c["call_id"], "ssrc": ssrc, "seq": seq, "roc": roc,
+                    "participant": k.pid, "expect_decrypted": True, "payload_hex": payload.hex()}
+            if sender:  # the sender's uplink
+                rows.append((t, sender, relay, wire, dict(meta, leg="uplink")))
+            for r_i, rcv in enumerate(receivers):  # the relay's downlink to each captured device
+                rows.append((t + 900 + r_i, relay, rcv, wire, dict(meta, leg="downlink")))
+    rows.sort(key=lambda r: r[0])
+    frames, metas = [], []
+    for n, (t, src, dst, wire, meta) in enumerate(rows, 1):
+        frames.append((t / 1e6, pcapw.udp_frame(src[0], src[1], dst[0], dst[1], wire)))
+        metas.append(dict(meta, frame=n, src=f"{src[0]}:{src[1]}", dst=f"{dst[0]}:{dst[1]}"))
+    pcapw.write_pcap(os.path.join(outdir, "media-midcall.pcap"), frames)
+    lines = ["# media-midcall.pcap: two calls, captured mid-call, call A seen from both devices"]
+    for c in calls.values():
+        lines.append(f"WA_CALL_KEY {c['call_id']} {c['call_key'].hex()}")
+        lines += [f"WA_PARTICIPANT {c['call_id']} {j}" for j in c["jids"]]
+    _write(outdir, "media-midcall.keys", "\n".join(lines) + "\n")
+    manifest["captures"].append({
+        "name": "media-midcall", "pcap": "media-midcall.pcap", "keylog": "media-midcall.keys",
+        "calls": {n: c["call_id"] for n, c in calls.items()},
+        "description": "two calls interleaved, starting mid-call (ROC 1-3, one wrap inside), call A from both devices",
+        "frames": metas})
+    selftests["media-midcall.pcap"] = f"ok ({len(metas)} frames)"
+
+
 def make(outdir, manifest, selftests):
     try:
         import pylibsrtp  # noqa: F401
@@ -162,3 +216,4 @@ def make(outdir, manifest, selftests):
         build_hbh(outdir, manifest, "media-hbh", 6116, "rfc3711", "inside", selftests)
         build_hbh(outdir, manifest, "media-hbh-hkdf", 6226, "hkdf", "outside", selftests)
     build_group(outdir, manifest, selftests)
+    build_midcall(outdir, manifest, selftests)

@@ -113,3 +113,21 @@ def test_web_datachannel_over_dtls(tshark, caps):
     assert n_rtp == 60
     bare = fields(tshark, pcap, ["warp.decrypted", "wastun.type"], *wa)
     assert all(not v[0] and not v[1] for v in bare.values())
+
+
+def test_mid_call_two_calls_both_devices(tshark, caps):
+    """Captured mid-call (ROC 1-3, no signaling, no STUN), two calls interleaved, call A seen on
+    both devices' flows: every packet decrypts to its plaintext with the right call, and the
+    result is the same in one pass, two passes and per call."""
+    cap = caps["by_name"]["media-midcall"]
+    d = caps["dir"]
+    pcap = os.path.join(d, cap["pcap"])
+    keys = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"]
+    names = ["warp.decrypted", "rtp.payload", "warp.call_id", "warp.roc"]
+    one = fields(tshark, pcap, names, *keys)
+    for f in cap["frames"]:
+        dec, payload, call_id, roc = one[f["frame"]]
+        assert dec == ["1"] and payload[0].replace(":", "") == f["payload_hex"], f
+        assert call_id == [f["call_id"]] and roc == [str(f["roc"])], (f, roc)
+    assert len({f["roc"] for f in cap["frames"]}) >= 4  # 0, 1, 2, 3 and the wrap to 4
+    assert fields(tshark, pcap, names, "-2", *keys) == one
