@@ -149,6 +149,7 @@ int dissect_wabinary(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
                                static_cast<unsigned>(r.trailing_count));
     // wacall summarises call stanzas in the Info column; any other stanza is summarised here.
     int claimed = 0;
+    if (r.ok) wacall_corpus_offer(pinfo, r.root, g_node_base, r.consumed ? r.consumed : nlen, dict->version);
     if (r.ok && wacall_handle) {
         wabinary_dissect_info info{&r.root, dict->version};
         claimed = call_dissector_only(wacall_handle, nodes, pinfo, tree, &info);
@@ -193,6 +194,7 @@ void wabinary_register() {
                                    "Nodes nested deeper are summarised (the decoder itself stops at 128)", 10,
                                    reinterpret_cast<guint *>(&pref_max_shown_depth));
     register_dissector("wabinary", dissect_wabinary, proto_wabinary);
+    wacall_register_corpus_tap();  // -z wacall,corpus (plugin/corpus_tap.cpp)
 }
 
 void wabinary_handoff() { wacall_handle = find_dissector("wacall"); }

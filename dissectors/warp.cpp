@@ -33,6 +33,7 @@ int hf_ext_elem = -1, hf_ext_id = -1, hf_ext_len = -1, hf_ext_value = -1, hf_pay
 int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
 int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
 int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
+int hf_master_key = -1, hf_master_salt = -1;
 int hf_key = -1, hf_epoch = -1, hf_hbh_tag = -1, hf_hbh_tag_len = -1, hf_hbh_status = -1, hf_plain = -1;
 int hf_dtx = -1, hf_frame_info = -1, hf_keyframe = -1, hf_bandwidth = -1, hf_offset = -1, hf_tseq = -1;
 int ett_warp = -1, ett_ext = -1, ett_envelope = -1;
@@ -44,6 +45,7 @@ dissector_handle_t sctp_handle;
 int proto_rtp = -1;
 
 gboolean pref_try_sframe = TRUE;
+gboolean pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
 gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
 gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
 gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
@@ -526,6 +528,14 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
     proto_item_set_generated(pi);
     add_key_used(t, tvb, rec->key_id);
+    if (pref_show_keys) {
+        if (const KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id)) {
+            pi = proto_tree_add_bytes_with_length(t, hf_master_key, tvb, 0, 0, c->keys.master.key, 16);
+            proto_item_set_generated(pi);
+            pi = proto_tree_add_bytes_with_length(t, hf_master_salt, tvb, 0, 0, c->keys.master.salt, 14);
+            proto_item_set_generated(pi);
+        }
+    }
     size_t plain_len = info.out_len;
     guint64 sframe_counter = 0;
     size_t sf = try_sframe(rec->stream, out + info.header_len, info.payload_len, pinfo, &sframe_counter);
@@ -774,6 +784,10 @@ void warp_register() {
         {&hf_srtcp_index, {"SRTCP index", "warp.srtcp.index", FT_UINT32, BASE_DEC, nullptr, 0x7FFFFFFF, nullptr, HFILL}},
         {&hf_sframe, {"SFrame", "warp.sframe", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_sframe_counter, {"SFrame counter", "warp.sframe.counter", FT_UINT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_master_key, {"SRTP master key", "warp.keys.master_key", FT_BYTES, BASE_NONE, nullptr, 0,
+                          "Sender's E2E master key (shown only with warp.show_keys)", HFILL}},
+        {&hf_master_salt, {"SRTP master salt", "warp.keys.master_salt", FT_BYTES, BASE_NONE, nullptr, 0,
+                           "Sender's E2E master salt (shown only with warp.show_keys)", HFILL}},
         {&hf_key, {"Key used", "warp.key", FT_STRING, BASE_NONE, nullptr, 0,
                    "Which key authenticated the packet: the 1:1 call key or a group epoch", HFILL}},
         {&hf_epoch, {"Epoch transaction id", "warp.epoch", FT_UINT32, BASE_DEC, nullptr, 0,
@@ -822,6 +836,10 @@ void warp_register() {
     prefs_register_enum_preference(mod, "hbh_mi", "WARP MI tag position with a hop-by-hop layer",
                                    "Inside the HBH layer (E2E then HBH, CRY-05) or appended after it (spec X9)",
                                    &pref_hbh_placement, hbh_placement_vals, FALSE);
+    prefs_register_bool_preference(mod, "show_keys", "Show derived keys",
+                                   "Add each packet's SRTP master key and salt to the tree (off: secrets stay out of "
+                                   "the tree, the columns and exports)",
+                                   &pref_show_keys);
     prefs_register_bool_preference(mod, "try_sframe", "Try SFrame on decrypted payloads",
                                    "As the reference client does on receive; payloads that fail stay plain codec bytes",
                                    &pref_try_sframe);

@@ -6,9 +6,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
   cmake ninja-build g++ pkg-config
   wireshark-dev libwireshark-dev tshark wireshark-common
-  libglib2.0-dev libgcrypt20-dev zlib1g-dev libjson-glib-dev
-  libgtest-dev libbenchmark-dev
-  python3 python3-pytest python3-cryptography python3-pylibsrtp
+  libglib2.0-dev libgcrypt20-dev zlib1g-dev libjson-glib-dev libopus-dev libyaml-dev
+  libgtest-dev libbenchmark-dev time
+  python3 python3-pytest python3-yaml python3-cryptography python3-pylibsrtp
 )
 missing=()
 for p in "${packages[@]}"; do

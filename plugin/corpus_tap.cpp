@@ -1,0 +1,186 @@
+// `tshark -q -z wacall,corpus[,FILE][,technique=T][,confidence=C]`: every decrypted call stanza as
+// a sanitised record of the wacrg capture schema (src/corpus, docs/corpus.md), printed as a YAML
+// stream at the end of the run (or written to FILE).
+//
+// The wabinary dissector calls wacall_corpus_offer() with each decoded top-level node; only when
+// this tap has a listener does it copy the node bytes of a call-related stanza into packet-scope
+// memory and queue them. The listener decodes and sanitises them in frame order (once per frame
+// and stanza, so `-2` and repeated dissection give the same export): the pseudonym tables of one
+// export live in the listener, which is why the sanitising is not done in the dissector.
+#include "ws_includes.h"
+#include "wacall_plugin.h"
+
+extern "C" {
+#include <epan/epan.h>
+#include <epan/epan_dissect.h>
+#include <epan/stat_tap_ui.h>
+}
+
+#include "call/call.h"
+#include "corpus/corpus.h"
+#include "wabinary/decoder.h"
+#include "wabinary/dictionary.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <utility>
+
+#ifndef WACALL_VERSION
+#define WACALL_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace wacall;
+
+int corpus_tap = -1;
+constexpr guint32 kIndexKey = 0xC0;  // p_add_proto_data key (proto_wabinary, pinfo->pool): stanzas queued
+
+// What the dissector queues (pinfo->pool memory).
+struct corpus_item_t {
+    guint32 frame;
+    guint32 index;
+    double rel_time;
+    int dict_version;
+    const guint8 *bytes;
+    guint32 len;
+};
+
+struct Listener {
+    std::string file;
+    corpus::Exporter exporter;
+    std::set<std::pair<guint32, guint32>> seen;
+    int hf_direction = -1;
+    explicit Listener(corpus::Options o) : exporter(std::move(o)) {}
+};
+
+// Direction from the Noise session: wanoise.direction (0 client to server) of this frame. The
+// listener's filter names the field, so it is in the tree even with -q.
+corpus::Direction frame_direction(Listener *l, epan_dissect_t *edt) {
+    if (!edt || !edt->tree) return corpus::Direction::Unknown;
+    if (l->hf_direction < 0) l->hf_direction = proto_registrar_get_id_byname("wanoise.direction");
+    if (l->hf_direction < 0) return corpus::Direction::Unknown;
+    GPtrArray *a = proto_get_finfo_ptr_array(edt->tree, l->hf_direction);
+    if (!a || a->len == 0) return corpus::Direction::Unknown;
+    auto *fi = static_cast<field_info *>(g_ptr_array_index(a, 0));
+    return fvalue_get_uinteger(&fi->value) == 0 ? corpus::Direction::Outgoing : corpus::Direction::Incoming;
+}
+
+tap_packet_status corpus_packet(void *tapdata, packet_info *, epan_dissect_t *edt, const void *data, tap_flags_t) {
+    auto *l = static_cast<Listener *>(tapdata);
+    const auto *it = static_cast<const corpus_item_t *>(data);
+    if (!it || !l->seen.insert({it->frame, it->index}).second) return TAP_PACKET_DONT_REDRAW;
+    const wabinary::Dictionary *dict =
+        it->dict_version >= 0 ? wabinary::dictionary_for_version(it->dict_version) : nullptr;
+    if (!dict) dict = wabinary::default_dictionary();
+    wabinary::DecodeResult r = wabinary::decode_node(ByteView(it->bytes, it->len), dict);
+    if (!r.ok) return TAP_PACKET_DONT_REDRAW;
+    corpus::Context ctx;
+    ctx.frame = it->frame;
+    ctx.index = it->index;
+    ctx.rel_time = it->rel_time;
+    ctx.dict_version = dict->version;
+    ctx.direction = frame_direction(l, edt);
+    l->exporter.add(r.root, ctx);
+    return TAP_PACKET_REDRAW;
+}
+
+void corpus_draw(void *tapdata) {
+    auto *l = static_cast<Listener *>(tapdata);
+    std::string text = l->exporter.yaml();
+    if (l->file.empty()) {
+        std::fputs(text.c_str(), stdout);
+        std::fflush(stdout);
+        return;
+    }
+    FILE *f = std::fopen(l->file.c_str(), "w");
+    if (!f || std::fputs(text.c_str(), f) < 0 || std::fclose(f) != 0) {
+        std::fprintf(stderr, "wacall corpus: cannot write %s\n", l->file.c_str());
+        return;
+    }
+    std::printf("wacall corpus: %zu record(s) written to %s\n", l->exporter.size(), l->file.c_str());
+}
+
+void corpus_finish(void *tapdata) { delete static_cast<Listener *>(tapdata); }
+
+[[noreturn]] void usage_error(const std::string &msg) {
+    std::fprintf(stderr,
+                 "tshark: %s\n  usage: -z wacall,corpus[,FILE][,file=FILE][,technique=T][,confidence=C]\n"
+                 "  technique: websocket-capture baileys-instrumentation frida-hooking mitm-tls "
+                 "static-smali-analysis memory-dump wasm-analysis\n"
+                 "  confidence: confirmed probable speculative unknown\n",
+                 msg.c_str());
+    std::exit(1);
+}
+
+// opt_arg is the whole -z argument: "wacall,corpus[,...]".
+void corpus_init(const char *opt_arg, void *) {
+    static const char prefix[] = "wacall,corpus";
+    std::string rest = opt_arg ? opt_arg : "";
+    rest = rest.size() > sizeof prefix - 1 ? rest.substr(sizeof prefix - 1) : std::string();
+    if (!rest.empty() && rest[0] != ',') usage_error("invalid -z argument \"" + std::string(opt_arg) + "\"");
+    corpus::Options o;
+    o.tools = {std::string("wacall@") + WACALL_VERSION, std::string("wireshark@") + epan_get_version()};
+    std::string file;
+    size_t pos = 0;
+    while (pos < rest.size()) {
+        size_t next = rest.find(',', pos + 1);
+        std::string item = rest.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+        pos = next == std::string::npos ? rest.size() : next;
+        if (item.empty()) continue;
+        if (item.rfind("technique=", 0) == 0) {
+            o.technique = item.substr(10);
+            if (!corpus::valid_technique(o.technique)) usage_error("unknown technique \"" + o.technique + "\"");
+        } else if (item.rfind("confidence=", 0) == 0) {
+            o.confidence = item.substr(11);
+            if (!corpus::valid_confidence(o.confidence)) usage_error("unknown confidence \"" + o.confidence + "\"");
+        } else if (item.rfind("file=", 0) == 0) {
+            file = item.substr(5);
+        } else if (file.empty()) {
+            file = item;
+        } else {
+            usage_error("unexpected argument \"" + item + "\"");
+        }
+    }
+    auto *l = new Listener(std::move(o));
+    l->file = file;
+    // The filter names wanoise.direction so the field is built (the stanza's direction).
+    GString *err = register_tap_listener("wacall_corpus", l, "wabinary || wanoise.direction", TL_REQUIRES_PROTO_TREE,
+                                         nullptr, corpus_packet, corpus_draw, corpus_finish);
+    if (err) {
+        std::string m = err->str;
+        g_string_free(err, TRUE);
+        delete l;
+        usage_error("cannot register the wacall corpus tap: " + m);
+    }
+}
+
+}  // namespace
+
+void wacall_register_corpus_tap() {
+    static bool done = false;
+    if (done) return;
+    done = true;
+    if (corpus_tap < 0) corpus_tap = register_tap("wacall_corpus");
+    static stat_tap_ui ui = {REGISTER_PACKET_STAT_GROUP_UNSORTED, "WhatsApp call corpus export (sanitised YAML)",
+                             "wacall,corpus", corpus_init, 0, nullptr};
+    register_stat_tap_ui(&ui, nullptr);
+}
+
+void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::Node &root, const guint8 *node_bytes,
+                         size_t len, int dict_version) {
+    if (corpus_tap < 0 || !have_tap_listener(corpus_tap) || !node_bytes || len == 0) return;
+    if (!call::parse_stanza(root).is_call_related()) return;
+    guint32 index = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_wabinary, kIndexKey));
+    p_add_proto_data(pinfo->pool, pinfo, proto_wabinary, kIndexKey, GUINT_TO_POINTER(index + 1));
+    auto *it = wmem_new0(pinfo->pool, corpus_item_t);
+    it->frame = pinfo->num;
+    it->index = index;
+    it->rel_time = nstime_to_sec(&pinfo->rel_ts);
+    it->dict_version = dict_version;
+    it->bytes = static_cast<const guint8 *>(wmem_memdup(pinfo->pool, node_bytes, len));
+    it->len = static_cast<guint32>(len);
+    tap_queue_packet(corpus_tap, pinfo, it);
+}
