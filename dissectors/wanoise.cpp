@@ -31,7 +31,9 @@ int hf_hs_client_payload = -1, hf_hs_server_payload = -1, hf_session = -1;
 int ett_wanoise = -1, ett_intro = -1, ett_handshake = -1, ett_replay = -1;
 
 expert_field ei_no_key = EI_INIT, ei_bad_tag = EI_INIT, ei_replay = EI_INIT, ei_hs_malformed = EI_INIT;
-expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT;
+expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT, ei_midstream = EI_INIT;
+// Sessions captured without their intro/handshake: how many counters to try per direction.
+guint pref_midstream_counters = 4096;
 
 dissector_handle_t wanoise_tcp_handle, wanoise_ws_handle, wabinary_handle;
 dissector_handle_t prev_443_handle, prev_5222_handle;
@@ -57,6 +59,8 @@ struct NoiseSession {
     bool server_sent_static = false;     // ServerHello carried a static key (XX / fallback)
     bool client_hello_static = false;    // ClientHello carried a static key (IK)
     uint32_t counter[2] = {0, 0};        // next transport counter per direction
+    bool counter_unknown[2] = {false, false};  // mid-stream pickup: found by search on the first frame
+    bool midstream = false;              // picked up without intro and handshake
     KeySource key_source = KS_NONE;
     uint64_t looked_up_generation = ~uint64_t(0);
     noise::TransportCipher cipher[2];
@@ -76,6 +80,7 @@ struct noise_conv_t {
     guint32 session_id;
     gboolean is_ws;
     gboolean not_wa;
+    guint32 midstream_tries;  // segments tried for a mid-stream pickup
     // WebSocket: bytes of an unfinished frame per direction (first pass only)
     guint8 *ws_pending[2];
     guint32 ws_pending_len[2];
@@ -89,6 +94,7 @@ struct noise_pdu_t {
     guint8 key_source;
     guint32 counter;
     guint32 skipped;       // frames missing before this one (counter resynchronised)
+    guint8 midstream;      // 1: this frame's counter was found by the mid-stream search
     guint32 session_id;
     guint8 *plain;
     guint32 plain_len;
@@ -241,6 +247,18 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
         return pdu;
     }
     pdu->kind = PDU_TRANSPORT;
+    if (s->counter_unknown[dir] && body.size >= noise::kTagSize) {
+        // Mid-stream session: this direction's counter is found by trial (the GCM tag decides).
+        auto *tmp = static_cast<guint8 *>(wmem_alloc(pinfo->pool, body.size));
+        for (guint32 c = 0; c < pref_midstream_counters; c++) {
+            if (s->cipher[dir].decrypt(c, body, tmp)) {
+                s->counter[dir] = c;
+                s->counter_unknown[dir] = false;
+                pdu->midstream = 1;
+                break;
+            }
+        }
+    }
     pdu->counter = s->counter[dir]++;
     ensure_keys(s);
     pdu->key_source = s->key_source;
@@ -248,6 +266,8 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
         pdu->status = ST_TOO_SHORT;
     } else if (!s->cipher[dir].valid()) {
         pdu->status = ST_NO_KEY;
+    } else if (s->counter_unknown[dir]) {
+        pdu->status = ST_BAD_TAG;  // no counter in the search window authenticated
     } else {
         guint32 len = static_cast<guint32>(body.size - noise::kTagSize);
         pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), len ? len : 1));
@@ -262,7 +282,6 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
             pdu->plain_len = 0;
         }
     }
-    (void)pinfo;
     return pdu;
 }
 
@@ -380,6 +399,11 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
         col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (decryption failed)");
         return;
     }
+    if (pdu->midstream)
+        expert_add_info_format(pinfo, ti, &ei_midstream,
+                               "Session picked up mid-stream (no intro or handshake captured): %s key found among the "
+                               "key log's WA_NOISE_TRAFFIC lines, counter %u found by trial",
+                               val_to_str_const(dir, direction_vals, "?"), pdu->counter);
     if (pdu->skipped)
         expert_add_info_format(pinfo, ti, &ei_counter,
                                "%u frame(s) of this direction missing from the capture: counter resynchronised to %u",
@@ -457,15 +481,73 @@ int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     return tvb_captured_length(tvb);
 }
 
-// Accepts a TCP conversation whose first client bytes are a WhatsApp intro.
+// A TCP segment that holds whole Noise frames back to back, one of which a WA_NOISE_TRAFFIC key
+// authenticates at some counter: a session whose intro and handshake were not captured. Only
+// the first few segments of a conversation are tried; TLS and other traffic fail the framing
+// test at once (a TLS record header read as a 3-byte length overshoots the segment).
+constexpr guint32 kMidstreamSegments = 8;
+
+bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
+    if (!pref_midstream_counters) return false;
+    guint avail = tvb_captured_length(tvb);
+    if (avail < 3 + noise::kTagSize || avail != tvb_reported_length(tvb)) return false;
+    ByteView seg(tvb_get_ptr(tvb, 0, avail), avail);
+    ByteView smallest;
+    for (size_t pos = 0; pos < avail;) {
+        if (pos + 3 > avail) return false;
+        size_t len = be24(seg.data + pos);
+        if (len < noise::kTagSize || pos + 3 + len > avail) return false;
+        if (!smallest.data || len < smallest.size) smallest = seg.sub(pos + 3, len);
+        pos += 3 + len;
+    }
+    auto &store = wacall_keys();
+    wacall_keys_refresh();
+    auto entries = store.all_noise_traffic();
+    if (entries.empty()) return false;
+    if (!nc) nc = conv_get(pinfo, true);
+    if (nc->midstream_tries++ >= kMidstreamSegments) return false;
+    // The server listens on the lower (well-known) port.
+    const Direction dir = pinfo->destport < pinfo->srcport ? C2S : S2C;
+    auto *tmp = static_cast<guint8 *>(wmem_alloc(pinfo->pool, smallest.size));
+    for (const auto *t : entries) {
+        noise::TransportCipher tc;
+        tc.set_key(ByteView(dir == C2S ? t->c2s.data() : t->s2c.data(), 32));
+        for (guint32 c = 0; c < pref_midstream_counters; c++) {
+            if (!tc.decrypt(c, smallest, tmp)) continue;
+            const address *client_addr = dir == C2S ? &pinfo->src : &pinfo->dst;
+            copy_address_wmem(wmem_file_scope(), &nc->client_addr, client_addr);
+            nc->client_port = dir == C2S ? pinfo->srcport : pinfo->destport;
+            nc->client_start_seq = G_MAXUINT32;  // no intro position
+            nc->session_id = g_next_session++;
+            auto sess = std::make_unique<NoiseSession>();
+            sess->dict_version = 3;  // no intro to say: the current dictionary
+            sess->have_eph = true;
+            sess->client_eph = t->client_eph_pub;
+            sess->frames_seen[0] = sess->frames_seen[1] = 2;  // past the handshake
+            sess->cipher[C2S].set_key(ByteView(t->c2s.data(), 32));
+            sess->cipher[S2C].set_key(ByteView(t->s2c.data(), 32));
+            sess->key_source = KS_TRAFFIC;
+            sess->midstream = true;
+            sess->counter_unknown[C2S] = sess->counter_unknown[S2C] = true;
+            g_sessions[nc->session_id] = std::move(sess);
+            conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
+            return true;
+        }
+    }
+    return false;
+}
+
+// Accepts a TCP conversation whose first client bytes are a WhatsApp intro, or (with keys) one
+// picked up mid-stream.
 bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
-    if (nc) return nc->session_id && !nc->not_wa && !nc->is_ws;  // WebSocket sessions ride above TLS/HTTP
+    if (nc && (nc->session_id || nc->not_wa || nc->is_ws))
+        return nc->session_id && !nc->not_wa && !nc->is_ws;  // WebSocket sessions ride above TLS/HTTP
     if (PINFO_FD_VISITED(pinfo)) return false;
     guint avail = tvb_captured_length(tvb);
     if (avail < 4) return false;
     noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
-    if (in.status != noise::IntroStatus::Ok) return false;
+    if (in.status != noise::IntroStatus::Ok) return try_midstream(tvb, pinfo, nc);
     nc = conv_get(pinfo, true);
     start_session(nc, pinfo, in, ByteView(tvb_get_ptr(tvb, 0, avail), avail));
     auto *ti = static_cast<struct tcpinfo *>(data);
@@ -617,12 +699,18 @@ void wanoise_register() {
         {&ei_hs_malformed, {"wanoise.handshake.malformed", PI_MALFORMED, PI_ERROR, "Malformed handshake message", EXPFILL}},
         {&ei_short, {"wanoise.too_short", PI_MALFORMED, PI_ERROR, "Frame shorter than the 16-byte GCM tag", EXPFILL}},
         {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
+        {&ei_midstream, {"wanoise.midstream", PI_SEQUENCE, PI_NOTE, "Session picked up mid-stream", EXPFILL}},
         {&ei_counter, {"wanoise.counter_resync", PI_SEQUENCE, PI_WARN, "Frames missing: counter resynchronised", EXPFILL}},
     };
     proto_wanoise = proto_register_protocol("WhatsApp Noise Transport", "WANOISE", "wanoise");
     proto_register_field_array(proto_wanoise, hf, G_N_ELEMENTS(hf));
     proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
     expert_register_field_array(expert_register_protocol(proto_wanoise), ei, G_N_ELEMENTS(ei));
+    module_t *mod = prefs_register_protocol(proto_wanoise, nullptr);
+    prefs_register_uint_preference(mod, "midstream_counters", "Mid-stream counter search",
+                                   "For TCP sessions captured without their intro and handshake: how many frame "
+                                   "counters to try per direction with each WA_NOISE_TRAFFIC key (0 disables)",
+                                   10, &pref_midstream_counters);
     wanoise_tcp_handle = register_dissector("wanoise_tcp", dissect_wanoise_tcp, proto_wanoise);
     wanoise_ws_handle = register_dissector("wanoise_ws", dissect_wanoise_ws, proto_wanoise);
     register_init_routine(noise_init);

@@ -110,6 +110,14 @@ public:
         return ids;
     }
     size_t noise_session_count() const { return noise_traffic_.size() + noise_private_.size(); }
+    // Every WA_NOISE_TRAFFIC entry, for sessions captured without their ClientHello (the
+    // ephemeral key that indexes them is not on the wire then).
+    std::vector<const NoiseTraffic *> all_noise_traffic() const {
+        std::vector<const NoiseTraffic *> out;
+        out.reserve(noise_traffic_.size());
+        for (const auto &kv : noise_traffic_) out.push_back(&kv.second);
+        return out;
+    }
 
 private:
     struct Key32Hash {
@@ -155,7 +163,7 @@ private:
     // File-following state.
     std::string path_;
     bool have_stat_ = false;
-    uint64_t st_size_ = 0, st_mtime_ns_ = 0, st_dev_ = 0, st_ino_ = 0;
+    uint64_t st_size_ = 0, st_mtime_ns_ = 0, st_ctime_ns_ = 0, st_dev_ = 0, st_ino_ = 0;
     bool file_problem_ = false;   // the one "cannot read" problem is in problems_
     size_t consumed_ = 0;         // bytes up to and including the last '\n' parsed
     size_t lines_ = 0;            // complete lines parsed

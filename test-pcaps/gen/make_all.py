@@ -718,6 +718,8 @@ def main(outdir, with_media=True):
         media.make_captures(outdir, out.manifest)
         import media_opus  # media-opus.pcap: a libopus sine as WARP PT 111 (codec plugin test)
         media_opus.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
+    import midstream  # sig-midstream.pcap: sig-tcp443 cut before its intro and handshake
+    midstream.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
     n = verify.verify(outdir, out.manifest)  # read every capture back from its bytes
     print(f"make_all: verify read back {n} transport frames")
     with open(out.path("manifest.json"), "w") as f:

@@ -188,3 +188,29 @@ def test_lost_segment_resynchronises_the_counter(tshark, caps):
         assert str(f["counter"]) in counters and "1" in decrypted, (f["pcap_frame"], rows[f["pcap_frame"]])
     out = tshark("-r", pcap, *keyopts(caps, cap), "-q", "-z", "expert").stdout
     assert "counter resynchronised" in out
+
+
+def test_midstream_session_picked_up_with_traffic_keys(tshark, caps):
+    """A capture that starts mid-connection (no intro, no handshake, counters already running):
+    the session is found by trying the key log's WA_NOISE_TRAFFIC keys, each direction's counter by
+    trial; every frame that lies wholly in the capture decrypts to the generator's stanza with its
+    real counter. Without the key nothing is claimed (the port's TLS keeps the stream)."""
+    cap = caps["by_name"]["sig-midstream"]
+    d = caps["dir"]
+    pcap = os.path.join(d, cap["pcap"])
+    keys = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"]
+    rows = fields(tshark, pcap, ["wanoise.counter", "wanoise.decrypted", "wacall.action", "_ws.expert.message"], *keys)
+    whole = [f for f in cap["connections"][0]["frames"] if f["pcap_frame"] > 1 and f["expect"] == "ok"]
+    assert len(whole) >= 12
+    for f in whole:
+        counters, decrypted, actions, _ = rows[f["pcap_frame"]]
+        i = counters.index(str(f["counter"]))
+        assert decrypted[i] == "1", f
+        if f.get("action"):
+            assert f["action"] in actions, (f, actions)
+    notes = [m for v in rows.values() for m in v[3] if "picked up mid-stream" in m]
+    assert len(notes) == 2  # one per direction
+    assert fields(tshark, pcap, ["wanoise.counter", "wacall.action"], "-2", *keys) == \
+        fields(tshark, pcap, ["wanoise.counter", "wacall.action"], *keys)
+    bare = fields(tshark, pcap, ["wanoise.counter"])
+    assert all(not v[0] for v in bare.values())
