@@ -423,8 +423,8 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
 void wacall_prefs_apply() { wacall_keys_set_path(pref_keylog_file); }
 
 void wacall_init() {
+    wacall_keys_set_path(pref_keylog_file);  // first: a new path drops keys, which the reset notes
     wacall_capture_state_reset();
-    wacall_keys_set_path(pref_keylog_file);
 }
 
 }  // namespace

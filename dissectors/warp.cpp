@@ -29,12 +29,12 @@ using namespace wacall;
 
 int hf_envelope = -1, hf_envelope_len = -1, hf_version = -1, hf_padding = -1, hf_ext = -1, hf_cc = -1;
 int hf_marker = -1, hf_pt = -1, hf_seq = -1, hf_ts = -1, hf_ssrc = -1, hf_ext_profile = -1, hf_ext_words = -1;
-int hf_ext_elem = -1, hf_ext_id = -1, hf_ext_len = -1, hf_ext_value = -1, hf_payload = -1;
+int hf_ext_id = -1, hf_payload = -1;
 int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
 int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
 int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
 int hf_master_key = -1, hf_master_salt = -1;
-int hf_key = -1, hf_epoch = -1, hf_hbh_tag = -1, hf_hbh_tag_len = -1, hf_hbh_status = -1, hf_plain = -1;
+int hf_key = -1, hf_epoch = -1, hf_hbh_tag = -1, hf_hbh_tag_len = -1, hf_hbh_status = -1;
 int hf_dtx = -1, hf_frame_info = -1, hf_keyframe = -1, hf_bandwidth = -1, hf_offset = -1, hf_tseq = -1;
 int ett_warp = -1, ett_ext = -1, ett_envelope = -1;
 expert_field ei_bad_tag = EI_INIT, ei_no_key = EI_INIT, ei_unattributed = EI_INIT, ei_envelope = EI_INIT;
@@ -75,6 +75,8 @@ const enum_val_t hbh_placement_vals[] = {
     {"inside", "MI tag inside the HBH layer (E2E, then HBH: CRY-05)", 0},
     {"outside", "MI tag appended after the HBH layer", 1},
     {nullptr, nullptr, 0}};
+
+const value_string key_kind_vals[] = {{0, "call key"}, {1, "group epoch"}, {0, nullptr}};
 
 const value_string pt_vals[] = {{120, "WhatsApp audio (16 kHz)"}, {121, "WhatsApp audio RED"},
                                 {111, "Opus (48 kHz)"}, {97, "H.264 video"}, {119, "RTC app data"}, {0, nullptr}};
@@ -236,22 +238,20 @@ void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s) {
     proto_item_set_generated(pi);
 }
 
+// Which key authenticated the packet: shown for group epochs (a 1:1 call has only its call key,
+// and every item costs tree-building time on every packet).
 void add_key_used(proto_tree *t, tvbuff_t *tvb, guint64 key_id) {
-    bool epoch = (key_id >> 32) == KeyCandidate::Epoch;
-    proto_item *pi = proto_tree_add_string(t, hf_key, tvb, 0, 0, epoch ? "group epoch" : "call key");
+    if ((key_id >> 32) != KeyCandidate::Epoch) return;
+    proto_item *pi = proto_tree_add_uint(t, hf_key, tvb, 0, 0, KeyCandidate::Epoch);
     proto_item_set_generated(pi);
-    if (epoch) {
-        pi = proto_tree_add_uint(t, hf_epoch, tvb, 0, 0, static_cast<guint32>(key_id));
-        proto_item_set_generated(pi);
-    }
+    pi = proto_tree_add_uint(t, hf_epoch, tvb, 0, 0, static_cast<guint32>(key_id));
+    proto_item_set_generated(pi);
 }
 
 // One RTP/RTCP packet for the calls tap (report and stats tree) and the conversation filter.
 void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, guint16 seq, bool rtcp, bool decrypted,
                      bool tag_failed) {
-    if (!s) return;
-    wacall_note_frame_call(pinfo->num, s->call_id);
-    if (!have_tap_listener(wacall_calls_tap)) return;
+    if (!s || !have_tap_listener(wacall_calls_tap)) return;
     auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
     info->is_media = true;
     info->call_id = s->call_id.c_str();  // MediaState keeps streams until the file is closed
@@ -265,31 +265,42 @@ void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, gui
     tap_queue_packet(wacall_calls_tap, pinfo, info);
 }
 
-void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h) {
-    proto_tree_add_item(t, hf_version, tvb, 0, 1, ENC_NA);
-    proto_tree_add_item(t, hf_padding, tvb, 0, 1, ENC_NA);
-    proto_item *xi = proto_tree_add_item(t, hf_ext, tvb, 0, 1, ENC_NA);
-    proto_tree_add_item(t, hf_cc, tvb, 0, 1, ENC_NA);
-    proto_tree_add_item(t, hf_marker, tvb, 1, 1, ENC_NA);
-    proto_tree_add_item(t, hf_pt, tvb, 1, 1, ENC_NA);
+// The WARP header. Once a packet is decrypted Wireshark's rtp shows the fixed header in full,
+// so WARP then keeps only its SSRC and sequence number (the fields filters use) and the 0xDEBE
+// elements rtp cannot decode: the tree stays small, which is most of the per-packet cost.
+void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h, bool brief) {
+    proto_item *xi = nullptr;
+    if (!brief) {
+        proto_tree_add_item(t, hf_version, tvb, 0, 1, ENC_NA);
+        proto_tree_add_item(t, hf_padding, tvb, 0, 1, ENC_NA);
+        xi = proto_tree_add_item(t, hf_ext, tvb, 0, 1, ENC_NA);
+        proto_tree_add_item(t, hf_cc, tvb, 0, 1, ENC_NA);
+        proto_tree_add_item(t, hf_marker, tvb, 1, 1, ENC_NA);
+        proto_tree_add_item(t, hf_pt, tvb, 1, 1, ENC_NA);
+    }
     proto_tree_add_item(t, hf_seq, tvb, 2, 2, ENC_BIG_ENDIAN);
-    proto_tree_add_item(t, hf_ts, tvb, 4, 4, ENC_BIG_ENDIAN);
+    if (!brief) proto_tree_add_item(t, hf_ts, tvb, 4, 4, ENC_BIG_ENDIAN);
     proto_tree_add_item(t, hf_ssrc, tvb, 8, 4, ENC_BIG_ENDIAN);
     if (!h.has_ext) return;
-    if (h.ext_without_x) expert_add_info(pinfo, xi, &ei_debe_no_x);
+    if (h.ext_without_x && xi) expert_add_info(pinfo, xi, &ei_debe_no_x);
     proto_tree *et = proto_tree_add_subtree(t, tvb, static_cast<gint>(h.ext_offset), 4 + 4 * h.ext_words, ett_ext,
                                             nullptr, "Header extension");
-    proto_tree_add_item(et, hf_ext_profile, tvb, static_cast<gint>(h.ext_offset), 2, ENC_BIG_ENDIAN);
-    proto_tree_add_item(et, hf_ext_words, tvb, static_cast<gint>(h.ext_offset) + 2, 2, ENC_BIG_ENDIAN);
+    if (!brief) {
+        proto_tree_add_item(et, hf_ext_profile, tvb, static_cast<gint>(h.ext_offset), 2, ENC_BIG_ENDIAN);
+        proto_tree_add_item(et, hf_ext_words, tvb, static_cast<gint>(h.ext_offset) + 2, 2, ENC_BIG_ENDIAN);
+    }
     bool video = media::warp_pt_is_video(h.payload_type);
-    for (unsigned i = 0; i < h.n_elements; i++) {
-        const auto &e = h.elements[i];
-        proto_tree *xt = proto_tree_add_subtree_format(et, tvb, static_cast<gint>(e.value_offset) - 1, e.len + 1, ett_ext,
-                                                       nullptr, "Element %u (%s), %u byte(s)", e.id,
-                                                       media::warp_ext_element_name(e.id, e.len, video), e.len);
-        proto_tree_add_uint(xt, hf_ext_id, tvb, static_cast<gint>(e.value_offset) - 1, 1, e.id);
-        proto_tree_add_uint(xt, hf_ext_len, tvb, static_cast<gint>(e.value_offset) - 1, 1, e.len);
-        proto_tree_add_item(xt, hf_ext_value, tvb, static_cast<gint>(e.value_offset), e.len, ENC_NA);
+    if (brief) {
+        proto_item_append_text(proto_tree_get_parent(et), ": %u element(s)", h.n_elements);
+    } else {
+        for (unsigned i = 0; i < h.n_elements; i++) {
+            const auto &e = h.elements[i];
+            // One item per element (id in the label and in warp.ext.id's value); it spans the
+            // id/length byte and the value.
+            proto_tree_add_uint_format(et, hf_ext_id, tvb, static_cast<gint>(e.value_offset) - 1, e.len + 1, e.id,
+                                       "Element %u (%s), %u byte(s)", e.id,
+                                       media::warp_ext_element_name(e.id, e.len, video), e.len);
+        }
     }
     guint len = tvb_captured_length(tvb);
     media::WarpExtInfo w = media::decode_warp_ext(ByteView(tvb_get_ptr(tvb, 0, len), len), h, video);
@@ -310,7 +321,7 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
 // rewrites the payload in place and returns the new length.
 size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
     if (!pref_try_sframe || len < 19) return 0;
-    for (const auto &receiver : wacall_media().participants(s->call_id)) {
+    for (const auto &receiver : wacall_media().participants_cached(s->call_id)) {
         if (receiver == s->participant) continue;
         media::SFrameKey *k = wacall_media().sframe_key(s->call_id, receiver);
         if (!k) continue;
@@ -335,8 +346,10 @@ HbhUse rtcp_use(packet_info *pinfo) {
 
 // Removes the hop-by-hop layer recorded for the packet (if any), then verifies and decrypts the
 // E2E layer with candidate c. out receives header ‖ plaintext payload.
+// verify = false on later passes: the first pass authenticated these very bytes with this key and
+// ROC (the record says so), so only the AES-CTR decryption is redone.
 media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteView wire, packet_info *pinfo, guint8 *out,
-                                 media::RtpUnprotectInfo *info) {
+                                 media::RtpUnprotectInfo *info, bool verify = true) {
     ByteView e2e = wire;
     if (rec->hbh_tag) {
         media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
@@ -347,7 +360,7 @@ media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteVie
             return media::SrtpStatus::BadTag;
         e2e = ByteView(buf, n);
     }
-    return media::e2e_unprotect(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, wire.size, info);
+    return media::e2e_unprotect_ex(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, wire.size, info, verify);
 }
 
 // First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
@@ -446,9 +459,6 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         expert_add_info(pinfo, ti, &ei_malformed);
         return;
     }
-    add_rtp_header(t, tvb, pinfo, h);
-    col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc, h.seq,
-                 h.timestamp, h.marker ? " Mark" : "");
 
     guint32 key = next_key(pinfo);
     auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
@@ -456,7 +466,11 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::RtpUnprotectInfo info;
     if (!rec) {
-        if (PINFO_FD_VISITED(pinfo)) return;
+        if (PINFO_FD_VISITED(pinfo)) {
+            add_rtp_header(t, tvb, pinfo, h, false);
+            col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u", h.payload_type, h.ssrc, h.seq);
+            return;
+        }
         rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
         rec->stream = ms.attribute(h.ssrc);
         rec->status = ST_UNATTRIBUTED;
@@ -464,9 +478,16 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
-        if (!c || unprotect_with(*c, rec, b, pinfo, out, &info) != media::SrtpStatus::Ok)
+        if (!c || unprotect_with(*c, rec, b, pinfo, out, &info, !ms.keys_stable()) != media::SrtpStatus::Ok) {
+            add_rtp_header(t, tvb, pinfo, h, false);
             return;  // cannot happen: the same keys and ROC authenticated on the first pass
+        }
     }
+    const bool to_rtp = rec->status == ST_GOOD && rtp_handle;
+    add_rtp_header(t, tvb, pinfo, h, to_rtp);
+    if (!to_rtp)  // rtp writes its own Info for decrypted packets
+        col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc,
+                     h.seq, h.timestamp, h.marker ? " Mark" : "");
     add_attribution(t, tvb, rec->stream);
     queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == ST_GOOD,
                     rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
@@ -475,8 +496,11 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), -1, ENC_NA);
         return;
     }
-    proto_item *pi = proto_tree_add_uint(t, hf_tag_len, tvb, 0, 0, rec->tag_len);
-    proto_item_set_generated(pi);
+    proto_item *pi = nullptr;
+    if (rec->status != ST_GOOD) {  // a decrypted packet's tag item already spans the tag length
+        pi = proto_tree_add_uint(t, hf_tag_len, tvb, 0, 0, rec->tag_len);
+        proto_item_set_generated(pi);
+    }
     // Wire trailer: [HBH tag] with the MI inside the HBH layer, or [HBH tag ‖ MI] with it outside.
     const bool mi_outside = !rec->hbh_tag || pref_hbh_placement == 1;
     const gint trailer = rec->hbh_tag + (mi_outside ? rec->tag_len : 0);
@@ -548,7 +572,6 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     }
     tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain_len), static_cast<gint>(plain_len));
     add_new_data_source(pinfo, plain, "Decrypted RTP");
-    proto_tree_add_item(t, hf_plain, plain, 0, -1, ENC_NA);
     if (rtp_handle) {
         announce_payload_types(pinfo, rec->stream);
         call_dissector(rtp_handle, plain, pinfo, tree);
@@ -756,10 +779,8 @@ void warp_register() {
         {&hf_ssrc, {"SSRC", "warp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_profile, {"Extension profile", "warp.ext.profile", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_words, {"Extension length (words)", "warp.ext.words", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
-        {&hf_ext_elem, {"Element", "warp.ext.element", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
-        {&hf_ext_id, {"Element ID", "warp.ext.id", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
-        {&hf_ext_len, {"Element length", "warp.ext.len", FT_UINT8, BASE_DEC, nullptr, 0, nullptr, HFILL}},
-        {&hf_ext_value, {"Element value", "warp.ext.value", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_ext_id, {"Element", "warp.ext.id", FT_UINT8, BASE_DEC, nullptr, 0,
+                      "A 0xDEBE element: its id (the item spans id/length byte and value)", HFILL}},
         {&hf_dtx, {"DTX / piggyback word", "warp.ext.dtx", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_frame_info, {"Media frame info", "warp.ext.frame_info", FT_UINT8, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_keyframe, {"Keyframe", "warp.ext.keyframe", FT_BOOLEAN, BASE_NONE, nullptr, 0, nullptr, HFILL}},
@@ -788,7 +809,7 @@ void warp_register() {
                           "Sender's E2E master key (shown only with warp.show_keys)", HFILL}},
         {&hf_master_salt, {"SRTP master salt", "warp.keys.master_salt", FT_BYTES, BASE_NONE, nullptr, 0,
                            "Sender's E2E master salt (shown only with warp.show_keys)", HFILL}},
-        {&hf_key, {"Key used", "warp.key", FT_STRING, BASE_NONE, nullptr, 0,
+        {&hf_key, {"Key used", "warp.key", FT_UINT8, BASE_DEC, VALS(key_kind_vals), 0,
                    "Which key authenticated the packet: the 1:1 call key or a group epoch", HFILL}},
         {&hf_epoch, {"Epoch transaction id", "warp.epoch", FT_UINT32, BASE_DEC, nullptr, 0,
                      "transaction-id of the <enc_rekey> epoch that authenticated the packet", HFILL}},
@@ -797,8 +818,6 @@ void warp_register() {
                            "0 when no hop-by-hop layer was removed", HFILL}},
         {&hf_hbh_status, {"Hop-by-hop status", "warp.hbh.status", FT_UINT8, BASE_NONE, VALS(proto_checksum_vals), 0,
                           nullptr, HFILL}},
-        {&hf_plain, {"Decrypted RTP packet", "warp.plain", FT_BYTES, BASE_NONE, nullptr, 0,
-                     "Clear header and plaintext payload, without tags (what the rtp dissector reads)", HFILL}},
         {&hf_other, {"Unclassified datagram", "warp.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_other_text, {"Relay text probe", "warp.text", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
     };
@@ -865,4 +884,10 @@ void warp_handoff() {
     heur_dissector_add("sctp", heur_warp_sctp, "WhatsApp media as DataChannel messages", "warp_sctp", proto_warp,
                        HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
+}
+
+// The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.
+const std::string *warp_frame_call(packet_info *pinfo) {
+    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, 1));
+    return rec && rec->stream ? &rec->stream->call_id : nullptr;
 }

@@ -237,7 +237,6 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     }
     std::string mi_key;
     if (rec && rec->call_id) {
-        wacall_note_frame_call(pinfo->num, *rec->call_id);
         proto_item *pi = proto_tree_add_string(t, hf_call_id, tvb, 0, 0, rec->call_id->c_str());
         proto_item_set_generated(pi);
         mi_key = wacall_media().relay_key(*rec->call_id);
@@ -304,4 +303,8 @@ void wastun_register() {
 
 void wastun_handoff() {}
 
-
+// The call a dissected STUN frame was attributed to (conversation filter).
+const std::string *wastun_frame_call(packet_info *pinfo) {
+    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
+    return rec ? rec->call_id : nullptr;
+}

@@ -33,11 +33,17 @@ const std::string *frame_call(guint32 frame) {
     return it == g_frame_calls.end() ? nullptr : &it->second;
 }
 
-gboolean call_filter_valid(packet_info *pinfo) { return frame_call(pinfo->num) != nullptr; }
+const std::string *call_of(packet_info *pinfo) {
+    if (const std::string *id = frame_call(pinfo->num)) return id;
+    if (const std::string *id = warp_frame_call(pinfo)) return id;
+    return wastun_frame_call(pinfo);
+}
+
+gboolean call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
 
 // Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
 gchar *call_filter_build(packet_info *pinfo) {
-    const std::string *id = frame_call(pinfo->num);
+    const std::string *id = call_of(pinfo);
     if (!id) return nullptr;
     return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
                            id->c_str(), id->c_str(), id->c_str());

@@ -17,11 +17,17 @@ MediaState g_media;
 
 MediaState &wacall_media() { return g_media; }
 
+bool MediaState::keys_stable() const { return wacall_keys().clears() == clears_at_reset_; }
+
 void MediaState::reset() {
+    clears_at_reset_ = wacall_keys().clears();
     keys_gen_ = calls_gen_ = ~uint64_t(0);
     by_ssrc_.clear();
     streams_.clear();
+    strings_.clear();
     keys_.clear();
+    ring_of_.clear();
+    participants_.clear();
     last_key_.clear();
     hbh_.clear();
     sframe_.clear();
@@ -42,6 +48,17 @@ std::vector<std::string> MediaState::participants(const std::string &call_id) {
     return out;
 }
 
+const std::vector<std::string> &MediaState::participants_cached(const std::string &call_id) {
+    Participants &p = participants_[call_id];
+    uint64_t cg = wacall_calls().generation(), kg = wacall_keys().generation();
+    if (p.calls_gen != cg || p.keys_gen != kg) {
+        p.list = participants(call_id);
+        p.calls_gen = cg;
+        p.keys_gen = kg;
+    }
+    return p.list;
+}
+
 // SSRCs are HKDF(call-id, participant, slot): every (call, participant) pair known from the
 // decrypted signaling or the key log gives nine of them.
 void MediaState::rebuild() {
@@ -54,12 +71,14 @@ void MediaState::rebuild() {
     for (const auto &c : reg.calls()) call_ids.insert(c.call_id);
     for (const auto &id : keys.participant_call_ids()) call_ids.insert(id);
     for (const auto &id : call_ids) {
+        const std::string &cid = intern(id);
         for (const auto &p : participants(id)) {
             uint32_t ssrcs[9];
             media::derive_all_ssrcs(id, p, ssrcs);
+            const std::string &pid = intern(p);
             for (int i = 0; i < 9; i++) {
                 if (by_ssrc_.count(ssrcs[i])) continue;
-                streams_.push_back(MediaStream{id, p, media::kSlotWords[i]});
+                streams_.push_back(MediaStream{cid, pid, media::kSlotWords[i]});
                 by_ssrc_[ssrcs[i]] = &streams_.back();
             }
         }
@@ -74,7 +93,9 @@ const MediaStream *MediaState::attribute(uint32_t ssrc) {
 
 const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const MediaStream &s) {
     auto &ks = wacall_keys();
-    Keyring &ring = keys_[s.call_id + '\n' + s.participant];
+    Keyring *&cached = ring_of_[&s];
+    if (!cached) cached = &keys_[s.call_id + '\n' + s.participant];
+    Keyring &ring = *cached;
     if (ring.keys_gen == ks.generation() && !ring.list.empty()) return ring.list;
     wacall_keys_refresh();  // a stat() only while keys are missing: the key log may have grown
     if (ring.keys_gen == ks.generation()) return ring.list;

@@ -12,12 +12,14 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+// References into MediaState's string pool: a key log of 10,000 calls makes 180,000 of these.
 struct MediaStream {
-    std::string call_id;
-    std::string participant;  // normalised sender id
-    uint32_t slot_word = 0;
+    const std::string &call_id;
+    const std::string &participant;  // normalised sender id
+    uint32_t slot_word;
 };
 
 // One key a stream's packets may be protected with: the 1:1 call key, or a group epoch
@@ -60,11 +62,21 @@ public:
     std::string relay_key(const std::string &call_id);
     // The other participants of a call (for SFrame's receiver id).
     std::vector<std::string> participants(const std::string &call_id);
+    // participants(), cached until the call registry or the key log changes: try_sframe asks on
+    // every decrypted packet, and building the list (a std::set and copies) cost ~2,300
+    // instructions per packet.
+    const std::vector<std::string> &participants_cached(const std::string &call_id);
+    // True while no key has been dropped since the capture was opened: a packet authenticated on
+    // the first pass can then be re-decrypted on later passes without checking its tag again.
+    bool keys_stable() const;
     void reset();
 
 private:
+    uint64_t clears_at_reset_ = 0;
     void rebuild();
     uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0);
+    const std::string &intern(const std::string &s) { return *strings_.insert(s).first; }
+    std::unordered_set<std::string> strings_;  // nodes are stable: MediaStream refers into them
     std::deque<MediaStream> streams_;
     std::unordered_map<uint32_t, const MediaStream *> by_ssrc_;
     struct Keyring {
@@ -72,6 +84,14 @@ private:
         std::vector<std::unique_ptr<KeyCandidate>> list;
     };
     std::unordered_map<std::string, Keyring> keys_;
+    // keys_ entry of each stream (unordered_map nodes are stable): saves building and hashing the
+    // "call-id\nparticipant" key on every packet.
+    std::unordered_map<const MediaStream *, Keyring *> ring_of_;
+    struct Participants {
+        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
+        std::vector<std::string> list;
+    };
+    std::unordered_map<std::string, Participants> participants_;
     std::unordered_map<uint32_t, uint64_t> last_key_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;

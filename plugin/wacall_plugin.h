@@ -69,8 +69,11 @@ extern int wacall_calls_tap;
 extern int wacall_voip_tap;
 void wacall_register_calls_tap();  // taps, conversation filter (protocol registration time)
 
-// The call each frame belongs to (any of wacall, wastun, warp), for the conversation filter.
+// The call each frame belongs to, for the conversation filter: signaling frames are noted by
+// wacall (few); STUN and media frames answer from their own per-packet records.
 void wacall_note_frame_call(guint32 frame, const std::string &call_id);
+const std::string *wastun_frame_call(packet_info *pinfo);
+const std::string *warp_frame_call(packet_info *pinfo);
 
 extern int proto_wacall;
 extern int proto_wanoise;

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -65,8 +66,8 @@ std::string epoch_key(const std::string &call_id, uint32_t txid) {
 }
 
 struct FileStat {
-    bool ok = false, is_dir = false;
-    uint64_t size = 0, mtime_ns = 0, dev = 0, ino = 0;
+    bool ok = false, is_dir = false, is_regular = false;
+    uint64_t size = 0, mtime_ns = 0, ctime_ns = 0, dev = 0, ino = 0;
     std::string err;
 };
 
@@ -79,11 +80,14 @@ FileStat stat_file(const std::string &path) {
     }
     fs.ok = true;
     fs.is_dir = (st.st_mode & S_IFMT) == S_IFDIR;
+    fs.is_regular = (st.st_mode & S_IFMT) == S_IFREG;
     fs.size = static_cast<uint64_t>(st.st_size);
 #if defined(__linux__)
     fs.mtime_ns = uint64_t(st.st_mtim.tv_sec) * 1000000000u + uint64_t(st.st_mtim.tv_nsec);
+    fs.ctime_ns = uint64_t(st.st_ctim.tv_sec) * 1000000000u + uint64_t(st.st_ctim.tv_nsec);
 #else
     fs.mtime_ns = uint64_t(st.st_mtime) * 1000000000u;
+    fs.ctime_ns = uint64_t(st.st_ctime) * 1000000000u;
 #endif
     fs.dev = static_cast<uint64_t>(st.st_dev);
     fs.ino = static_cast<uint64_t>(st.st_ino);
@@ -98,6 +102,7 @@ void KeyStore::problem(const std::string &name, size_t line_no, std::string msg)
 }
 
 void KeyStore::clear() {
+    clears_++;
     noise_traffic_.clear();
     noise_private_.clear();
     call_keys_.clear();
@@ -477,18 +482,27 @@ void KeyStore::undo_tail() {
 }
 
 bool KeyStore::read_from(size_t offset, std::string &out, size_t max_len) const {
-    std::ifstream in(path_, std::ios::binary);
-    if (!in) return false;
-    in.seekg(static_cast<std::streamoff>(offset));
-    if (!in) return false;
-    if (max_len == SIZE_MAX) {
-        out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    } else {
-        out.resize(max_len);
-        in.read(&out[0], static_cast<std::streamsize>(max_len));
-        out.resize(static_cast<size_t>(in.gcount()));
+    // libstdc++'s filebuf throws std::ios_base::failure from underflow() on a read error (EIO:
+    // a file that opens but cannot be read, e.g. on a failing disk or /proc/self/mem) whatever
+    // the stream's exception mask. refresh() runs inside dissectors, called from C: no exception
+    // may leave it, so a read error is a failed read like any other.
+    try {
+        std::ifstream in(path_, std::ios::binary);
+        if (!in) return false;
+        in.seekg(static_cast<std::streamoff>(offset));
+        if (!in) return false;
+        if (max_len == SIZE_MAX) {
+            out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        } else {
+            out.resize(max_len);
+            in.read(&out[0], static_cast<std::streamsize>(max_len));
+            out.resize(static_cast<size_t>(in.gcount()));
+        }
+        return !in.bad();
+    } catch (const std::exception &) {
+        out.clear();
+        return false;
     }
-    return !in.bad();
 }
 
 bool KeyStore::reload() {
@@ -524,28 +538,38 @@ bool KeyStore::reload() {
 bool KeyStore::refresh() {
     if (path_.empty()) return false;
     FileStat fs = stat_file(path_);
-    if (!fs.ok || fs.is_dir) {
+    // Only regular files are read: a FIFO would block the dissector until a writer appears and a
+    // device such as /dev/zero never ends (the whole file is read into memory).
+    if (!fs.ok || !fs.is_regular) {
         // Keys already loaded stay usable (the file may be rotated); report the file once.
         if (!file_problem_) {
-            problem(path_, 0, fs.ok ? "key log path is a directory" : "cannot open key log file: " + fs.err);
+            problem(path_, 0, !fs.ok    ? "cannot open key log file: " + fs.err
+                              : fs.is_dir ? std::string("key log path is a directory")
+                                          : std::string("key log path is not a regular file (FIFO, device or socket)"));
             file_problem_ = true;
             have_stat_ = false;
             generation_++;
         }
         return false;
     }
-    if (have_stat_ && fs.size == st_size_ && fs.mtime_ns == st_mtime_ns_ && fs.dev == st_dev_ && fs.ino == st_ino_)
+    // ctime too: a chmod that makes an unreadable file readable changes nothing else.
+    if (have_stat_ && fs.size == st_size_ && fs.mtime_ns == st_mtime_ns_ && fs.ctime_ns == st_ctime_ns_ &&
+        fs.dev == st_dev_ && fs.ino == st_ino_)
         return false;
     const bool same_file = have_stat_ && fs.dev == st_dev_ && fs.ino == st_ino_;
     const size_t seen = consumed_ + tail_.size();
     st_size_ = fs.size;
     st_mtime_ns_ = fs.mtime_ns;
+    st_ctime_ns_ = fs.ctime_ns;
     st_dev_ = fs.dev;
     st_ino_ = fs.ino;
-    if (!same_file || fs.size < seen) {
-        // Replaced or shrunk: start over.
+    if (!same_file || fs.size < seen || file_problem_) {
+        // Replaced, shrunk, or unreadable last time: start over.
         bool r = reload();
-        have_stat_ = !file_problem_;
+        // The stat is kept even when the file could not be read: an unreadable file is retried
+        // when it changes (or its mode does), not on every refresh, which used to clear the store
+        // and report "changed" each time.
+        have_stat_ = true;
         return r;
     }
 
@@ -557,7 +581,7 @@ bool KeyStore::refresh() {
         data.size() < fp + tail_.size() ||
         data.compare(0, fp, last_bytes_) != 0 || data.compare(fp, tail_.size(), tail_) != 0) {
         bool r = reload();
-        have_stat_ = !file_problem_;
+        have_stat_ = true;  // as above
         return r;
     }
     have_stat_ = true;

@@ -101,6 +101,9 @@ public:
     const std::vector<Problem> &problems() const { return problems_; }
     // Bumps on every change so callers can invalidate caches keyed on the store.
     uint64_t generation() const { return generation_; }
+    // Bumps whenever everything loaded so far is dropped (new path, file shrunk or replaced):
+    // keys may then differ, where growth only ever adds (the first value of a key stays).
+    uint64_t clears() const { return clears_; }
     size_t call_key_count() const { return call_keys_.size(); }
     // Every call id named by WA_PARTICIPANT lines (media attribution without signaling).
     std::vector<std::string> participant_call_ids() const {
@@ -159,6 +162,7 @@ private:
     std::unordered_map<std::string, Bytes> hbh_keys_;
     std::vector<Problem> problems_;
     uint64_t generation_ = 0;
+    uint64_t clears_ = 0;
 
     // File-following state.
     std::string path_;

@@ -128,6 +128,11 @@ static SrtpStatus locate(ByteView body, RtpLocation &h) {
 
 SrtpStatus e2e_unprotect(StreamKeys &k, ByteView packet, uint32_t roc, const E2EOptions &opt, uint8_t *out,
                          size_t out_cap, RtpUnprotectInfo *info) {
+    return e2e_unprotect_ex(k, packet, roc, opt, out, out_cap, info, true);
+}
+
+SrtpStatus e2e_unprotect_ex(StreamKeys &k, ByteView packet, uint32_t roc, const E2EOptions &opt, uint8_t *out,
+                            size_t out_cap, RtpUnprotectInfo *info, bool verify_tag) {
     if (opt.tag_len < 1 || opt.tag_len > 20 || !out) return SrtpStatus::BadParam;
     crypto::HmacSha1 *auth = tag_handle(k, opt);
     if (!auth || !k.rtp.ready) return SrtpStatus::BadParam;
@@ -138,9 +143,11 @@ SrtpStatus e2e_unprotect(StreamKeys &k, ByteView packet, uint32_t roc, const E2E
     SrtpStatus st = locate(body, h);
     if (st != SrtpStatus::Ok) return st;
 
-    uint8_t want[20];
-    warp_mi_tag(*auth, body, roc, want, opt.tag_len);
-    if (!detail::ct_equal(want, packet.data + body.size, opt.tag_len)) return SrtpStatus::BadTag;
+    if (verify_tag) {
+        uint8_t want[20];
+        warp_mi_tag(*auth, body, roc, want, opt.tag_len);
+        if (!detail::ct_equal(want, packet.data + body.size, opt.tag_len)) return SrtpStatus::BadTag;
+    }
 
     uint8_t iv[16];
     build_srtp_iv(k.rtp.keys.salt, h.ssrc, (uint64_t(roc) << 16) | h.seq, opt.iv_layout, iv);

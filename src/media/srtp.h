@@ -98,6 +98,10 @@ void warp_mi_tag(crypto::HmacSha1 &auth, ByteView packet_without_tag, uint32_t r
 // (capacity >= packet.size - tag_len; out may alias packet.data). On any failure out is not written.
 SrtpStatus e2e_unprotect(StreamKeys &k, ByteView packet, uint32_t roc, const E2EOptions &opt, uint8_t *out,
                          size_t out_cap, RtpUnprotectInfo *info = nullptr);
+// Same; verify_tag = false skips the MI check for a packet this code already authenticated with
+// the same keys and ROC (a dissector's later pass over unchanged bytes): decryption only.
+SrtpStatus e2e_unprotect_ex(StreamKeys &k, ByteView packet, uint32_t roc, const E2EOptions &opt, uint8_t *out,
+                            size_t out_cap, RtpUnprotectInfo *info, bool verify_tag);
 // Encrypts the payload of a plain RTP packet and appends the tag: out gets rtp.size + tag_len bytes.
 SrtpStatus e2e_protect(StreamKeys &k, ByteView rtp, uint32_t roc, const E2EOptions &opt, uint8_t *out,
                        size_t out_cap, size_t &out_len);

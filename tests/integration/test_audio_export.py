@@ -218,19 +218,3 @@ def test_payload_dumps(caps, tmp_path):
             assert len(recs) == max(by_index) - first + 1
             assert recs == [by_index.get(first + i, "") for i in range(len(recs))]
             assert recs.count("") == sum(1 for i in range(len(recs)) if first + i not in by_index) > 0
-
-
-def test_export_agrees_with_the_warp_plain_field(tshark, caps, tmp_path):
-    """The export reads the "Decrypted RTP" data source (tshark -x); where the plugin also has
-    the warp.plain field, both must hold the same bytes for every frame."""
-    if "\twarp.plain\t" not in tshark("-G", "fields").stdout:
-        pytest.skip("this build has no warp.plain field")
-    cap, pcap, keys = capture(caps, "media-only")
-    out = str(tmp_path / "clear.pcap")
-    run_export(pcap, out, keys)
-    rows = fields(tshark, pcap, ["warp.plain"], "-o", f"wacall.keylog_file:{keys}", dfilter="warp.plain")
-    after = pcapw.read_pcap(out)
-    assert len(rows) > 10
-    for n, (plain,) in rows.items():
-        assert len(plain) == 1
-        assert after[n - 1][1][14 + 20 + 8:].hex() == plain[0].replace(":", ""), n
