@@ -9,6 +9,7 @@
 #include "wacall_plugin.h"
 
 #include "keys/keylog.h"
+#include "noise/cert.h"
 #include "noise/noise.h"
 
 #include <cstring>
@@ -28,7 +29,10 @@ int hf_decrypted = -1, hf_key_source = -1, hf_frame_kind = -1;
 int hf_hs_type = -1, hf_hs_ephemeral = -1, hf_hs_static = -1, hf_hs_payload = -1, hf_hs_other = -1;
 int hf_hs_pattern = -1, hf_hs_server_static = -1, hf_hs_certificate = -1, hf_hs_client_static = -1;
 int hf_hs_client_payload = -1, hf_hs_server_payload = -1, hf_session = -1;
-int ett_wanoise = -1, ett_intro = -1, ett_handshake = -1, ett_replay = -1;
+int ett_wanoise = -1, ett_intro = -1, ett_handshake = -1, ett_replay = -1, ett_cert = -1;
+int hf_cert_serial = -1, hf_cert_issuer = -1, hf_cert_key = -1, hf_cert_not_before = -1, hf_cert_not_after = -1;
+int hf_cert_signature = -1, hf_cert_root_ok = -1, hf_cert_chain_ok = -1, hf_cert_key_ok = -1;
+expert_field ei_cert = EI_INIT;
 
 expert_field ei_no_key = EI_INIT, ei_bad_tag = EI_INIT, ei_replay = EI_INIT, ei_hs_malformed = EI_INIT;
 expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT, ei_midstream = EI_INIT;
@@ -294,6 +298,59 @@ void add_generated_bytes(proto_tree *t, int hf, tvbuff_t *tvb, const uint8_t *da
     proto_item_set_generated(pi);
 }
 
+// The decrypted certificate chain as a tree of its own data source: both certificates' details
+// and the reference client's structural checks (the XEdDSA signatures are shown, not verified).
+void add_cert(proto_tree *t, tvbuff_t *tvb, const noise::CertDetails &d, const char *role) {
+    if (!d.present) return;
+    proto_tree *ct = proto_tree_add_subtree_format(t, tvb, static_cast<gint>(d.offset), static_cast<gint>(d.length),
+                                                   ett_cert, nullptr, "%s certificate, serial %u", role, d.serial);
+    if (d.has_serial) proto_tree_add_uint(ct, hf_cert_serial, tvb, static_cast<gint>(d.serial_off), 1, d.serial);
+    if (d.has_issuer) proto_tree_add_uint(ct, hf_cert_issuer, tvb, static_cast<gint>(d.issuer_off), 1, d.issuer_serial);
+    if (d.key.size)
+        proto_tree_add_item(ct, hf_cert_key, tvb, static_cast<gint>(d.key_off) + 2, static_cast<gint>(d.key.size), ENC_NA);
+    nstime_t ts;
+    if (d.has_not_before) {
+        ts.secs = static_cast<time_t>(d.not_before);
+        ts.nsecs = 0;
+        proto_tree_add_time(ct, hf_cert_not_before, tvb, static_cast<gint>(d.not_before_off), 1, &ts);
+    }
+    if (d.has_not_after) {
+        ts.secs = static_cast<time_t>(d.not_after);
+        ts.nsecs = 0;
+        proto_tree_add_time(ct, hf_cert_not_after, tvb, static_cast<gint>(d.not_after_off), 1, &ts);
+    }
+    if (d.signature.size)
+        proto_tree_add_item(ct, hf_cert_signature, tvb, static_cast<gint>(d.sig_off), static_cast<gint>(d.signature.size),
+                            ENC_NA);
+}
+
+void show_cert_chain(proto_tree *rt, packet_info *pinfo, proto_item *ti, tvbuff_t *parent, const noise::ReplayResult &r) {
+    auto *copy = static_cast<guint8 *>(wmem_memdup(pinfo->pool, r.certificate.data(), r.certificate.size()));
+    tvbuff_t *ctvb = tvb_new_child_real_data(parent, copy, static_cast<guint>(r.certificate.size()),
+                                             static_cast<gint>(r.certificate.size()));
+    add_new_data_source(pinfo, ctvb, "Noise certificate chain");
+    noise::CertChain c = noise::parse_cert_chain(ByteView(copy, r.certificate.size()));
+    proto_tree *t = proto_tree_add_subtree(rt, ctvb, 0, -1, ett_cert, nullptr, "Certificate chain");
+    add_cert(t, ctvb, c.leaf, "Leaf");
+    add_cert(t, ctvb, c.intermediate, "Intermediate");
+    if (!c.ok) {
+        expert_add_info_format(pinfo, ti, &ei_cert, "Certificate chain: %s", c.error.c_str());
+        return;
+    }
+    noise::CertChecks k = noise::check_cert_chain(c, ByteView(r.server_static.data(), r.have_server_static ? 32 : 0));
+    proto_item *pi = proto_tree_add_boolean(t, hf_cert_root_ok, ctvb, 0, 0, k.intermediate_issued_by_root);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_boolean(t, hf_cert_chain_ok, ctvb, 0, 0, k.leaf_issued_by_intermediate);
+    proto_item_set_generated(pi);
+    pi = proto_tree_add_boolean(t, hf_cert_key_ok, ctvb, 0, 0, k.leaf_key_is_server_static);
+    proto_item_set_generated(pi);
+    if (!k.intermediate_issued_by_root || !k.leaf_issued_by_intermediate || !k.leaf_key_is_server_static)
+        expert_add_info_format(pinfo, ti, &ei_cert, "Certificate chain check failed:%s%s%s",
+                               k.intermediate_issued_by_root ? "" : " intermediate not issued by the root (serial 0)",
+                               k.leaf_issued_by_intermediate ? "" : " leaf not issued by the intermediate",
+                               k.leaf_key_is_server_static ? "" : " leaf key is not the server static key");
+}
+
 void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, const noise_pdu_t *,
                     NoiseSession *s) {
     tvbuff_t *body_tvb = tvb_new_subset_remaining(tvb, 3);
@@ -328,8 +385,10 @@ void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_i
         expert_add_info_format(pinfo, ti, &ei_replay, "Handshake replay failed: %s", step->error.c_str());
     if (m.kind == noise::HandshakeKind::ServerHello) {
         if (r.have_server_static) add_generated_bytes(rt, hf_hs_server_static, body_tvb, r.server_static.data(), 32);
-        if (r.have_certificate)
+        if (r.have_certificate) {
             add_generated_bytes(rt, hf_hs_certificate, body_tvb, r.certificate.data(), r.certificate.size());
+            show_cert_chain(rt, pinfo, ti, body_tvb, r);
+        }
         if (r.have_server_payload)
             add_generated_bytes(rt, hf_hs_server_payload, body_tvb, r.server_payload.data(), r.server_payload.size());
     }
@@ -686,12 +745,27 @@ void wanoise_register() {
         {&hf_hs_other, {"Other field", "wanoise.handshake.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_hs_pattern, {"Pattern", "wanoise.handshake.pattern", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_hs_server_static, {"Server static key", "wanoise.handshake.server_static", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_cert_serial, {"Serial", "wanoise.cert.serial", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_cert_issuer, {"Issuer serial", "wanoise.cert.issuer_serial", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_cert_key, {"Public key", "wanoise.cert.key", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_cert_not_before, {"Not before", "wanoise.cert.not_before", FT_ABSOLUTE_TIME, ABSOLUTE_TIME_UTC, nullptr, 0,
+                               nullptr, HFILL}},
+        {&hf_cert_not_after, {"Not after", "wanoise.cert.not_after", FT_ABSOLUTE_TIME, ABSOLUTE_TIME_UTC, nullptr, 0,
+                              nullptr, HFILL}},
+        {&hf_cert_signature, {"Signature (XEdDSA, not verified)", "wanoise.cert.signature", FT_BYTES, BASE_NONE, nullptr,
+                              0, nullptr, HFILL}},
+        {&hf_cert_root_ok, {"Intermediate issued by the root", "wanoise.cert.root_ok", FT_BOOLEAN, BASE_NONE, nullptr, 0,
+                            "The intermediate's issuer serial is 0 (WA_CERT_ISSUER_SERIAL)", HFILL}},
+        {&hf_cert_chain_ok, {"Leaf issued by the intermediate", "wanoise.cert.chain_ok", FT_BOOLEAN, BASE_NONE, nullptr, 0,
+                             nullptr, HFILL}},
+        {&hf_cert_key_ok, {"Leaf key is the server static key", "wanoise.cert.key_ok", FT_BOOLEAN, BASE_NONE, nullptr, 0,
+                           nullptr, HFILL}},
         {&hf_hs_certificate, {"Certificate payload", "wanoise.handshake.certificate", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_hs_client_static, {"Client static key", "wanoise.handshake.client_static", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_hs_client_payload, {"Client payload", "wanoise.handshake.client_payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_hs_server_payload, {"Server payload", "wanoise.handshake.server_payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
     };
-    static gint *ett[] = {&ett_wanoise, &ett_intro, &ett_handshake, &ett_replay};
+    static gint *ett[] = {&ett_wanoise, &ett_intro, &ett_handshake, &ett_replay, &ett_cert};
     static ei_register_info ei[] = {
         {&ei_no_key, {"wanoise.no_key", PI_DECRYPTION, PI_WARN, "No key for this Noise session", EXPFILL}},
         {&ei_bad_tag, {"wanoise.bad_tag", PI_DECRYPTION, PI_ERROR, "AES-GCM tag check failed", EXPFILL}},
@@ -699,6 +773,7 @@ void wanoise_register() {
         {&ei_hs_malformed, {"wanoise.handshake.malformed", PI_MALFORMED, PI_ERROR, "Malformed handshake message", EXPFILL}},
         {&ei_short, {"wanoise.too_short", PI_MALFORMED, PI_ERROR, "Frame shorter than the 16-byte GCM tag", EXPFILL}},
         {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
+        {&ei_cert, {"wanoise.cert.bad", PI_SECURITY, PI_WARN, "Certificate chain check failed", EXPFILL}},
         {&ei_midstream, {"wanoise.midstream", PI_SEQUENCE, PI_NOTE, "Session picked up mid-stream", EXPFILL}},
         {&ei_counter, {"wanoise.counter_resync", PI_SEQUENCE, PI_WARN, "Frames missing: counter resynchronised", EXPFILL}},
     };

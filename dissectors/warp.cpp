@@ -201,6 +201,11 @@ media::E2EOptions e2e_options(unsigned tag_len) {
 // flow (what SDP would do), without rtp_add_address(), which would take the flow away from us.
 void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
     if (proto_rtp < 0) return;
+    // Once per flow: the conversation lookup below is a measurable part of the per-packet cost.
+    std::string flow(reinterpret_cast<const char *>(pinfo->net_dst.data), static_cast<size_t>(pinfo->net_dst.len));
+    flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
+    flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
+    if (!wacall_media().first_time_flow(flow)) return;
     const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
     conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &pinfo->net_src, ctype, pinfo->destport,
                                              pinfo->srcport, NO_ADDR_B);
@@ -283,16 +288,13 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
     proto_tree_add_item(t, hf_ssrc, tvb, 8, 4, ENC_BIG_ENDIAN);
     if (!h.has_ext) return;
     if (h.ext_without_x && xi) expert_add_info(pinfo, xi, &ei_debe_no_x);
-    proto_tree *et = proto_tree_add_subtree(t, tvb, static_cast<gint>(h.ext_offset), 4 + 4 * h.ext_words, ett_ext,
-                                            nullptr, "Header extension");
+    bool video = media::warp_pt_is_video(h.payload_type);
+    proto_tree *et = t;  // decrypted: rtp shows the extension block; only its decoded meaning here
     if (!brief) {
+        et = proto_tree_add_subtree(t, tvb, static_cast<gint>(h.ext_offset), 4 + 4 * h.ext_words, ett_ext, nullptr,
+                                    "Header extension");
         proto_tree_add_item(et, hf_ext_profile, tvb, static_cast<gint>(h.ext_offset), 2, ENC_BIG_ENDIAN);
         proto_tree_add_item(et, hf_ext_words, tvb, static_cast<gint>(h.ext_offset) + 2, 2, ENC_BIG_ENDIAN);
-    }
-    bool video = media::warp_pt_is_video(h.payload_type);
-    if (brief) {
-        proto_item_append_text(proto_tree_get_parent(et), ": %u element(s)", h.n_elements);
-    } else {
         for (unsigned i = 0; i < h.n_elements; i++) {
             const auto &e = h.elements[i];
             // One item per element (id in the label and in warp.ext.id's value); it spans the
@@ -493,7 +495,10 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
                     rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
     if (!rec->stream) {
         expert_add_info(pinfo, ti, &ei_unattributed);
-        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), -1, ENC_NA);
+        // A header that fills the packet (e.g. 15 CSRCs) leaves no payload: an item at the end
+        // with length -1 throws (found by scripts/mutate.sh).
+        if (h.header_len < len)
+            proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), -1, ENC_NA);
         return;
     }
     proto_item *pi = nullptr;
@@ -506,7 +511,9 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     const gint trailer = rec->hbh_tag + (mi_outside ? rec->tag_len : 0);
     const gint body_end = static_cast<gint>(len) - trailer;
     if (body_end > static_cast<gint>(h.header_len)) {
-        proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len), body_end - static_cast<gint>(h.header_len), ENC_NA);
+        if (rec->status != ST_GOOD)  // decrypted: the plaintext is in the Decrypted RTP source
+            proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len),
+                                body_end - static_cast<gint>(h.header_len), ENC_NA);
         if (rec->hbh_tag) proto_tree_add_item(t, hf_hbh_tag, tvb, body_end, rec->hbh_tag, ENC_NA);
         if (mi_outside) proto_tree_add_item(t, hf_tag, tvb, static_cast<gint>(len) - rec->tag_len, rec->tag_len, ENC_NA);
     }
@@ -704,7 +711,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
             proto_tree_add_item(t, hf_other_text, inner, 0, -1, ENC_ASCII);
             col_add_fstr(pinfo->cinfo, COL_INFO, "Relay text probe \"%s\"",
                          tvb_format_text(pinfo->pool, inner, 0, tvb_captured_length(inner)));
-        } else {
+        } else if (ib.size) {  // (an empty datagram: no item, an item of length -1 there throws)
             proto_tree_add_item(t, hf_other, inner, 0, -1, ENC_NA);
             col_set_str(pinfo->cinfo, COL_INFO, "Unclassified relay datagram");
         }

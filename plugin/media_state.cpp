@@ -25,6 +25,7 @@ void MediaState::reset() {
     by_ssrc_.clear();
     streams_.clear();
     strings_.clear();
+    flows_.clear();
     keys_.clear();
     ring_of_.clear();
     participants_.clear();

@@ -69,6 +69,8 @@ public:
     // True while no key has been dropped since the capture was opened: a packet authenticated on
     // the first pass can then be re-decrypted on later passes without checking its tag again.
     bool keys_stable() const;
+    // True the first time a flow key is seen (RTP payload types are announced once per flow).
+    bool first_time_flow(const std::string &flow) { return flows_.insert(flow).second; }
     void reset();
 
 private:
@@ -76,7 +78,8 @@ private:
     void rebuild();
     uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0);
     const std::string &intern(const std::string &s) { return *strings_.insert(s).first; }
-    std::unordered_set<std::string> strings_;  // nodes are stable: MediaStream refers into them
+    std::unordered_set<std::string> strings_;
+    std::unordered_set<std::string> flows_;  // nodes are stable: MediaStream refers into them
     std::deque<MediaStream> streams_;
     std::unordered_map<uint32_t, const MediaStream *> by_ssrc_;
     struct Keyring {

@@ -214,3 +214,21 @@ def test_midstream_session_picked_up_with_traffic_keys(tshark, caps):
         fields(tshark, pcap, ["wanoise.counter", "wacall.action"], *keys)
     bare = fields(tshark, pcap, ["wanoise.counter"])
     assert all(not v[0] for v in bare.values())
+
+
+def test_certificate_chain_decoded_from_replayed_server_hello(tshark, caps):
+    """With WA_NOISE_PRIVATE the ServerHello's certificate chain is decrypted and decoded: the
+    generator's chain (noise.cert_chain: leaf 329 issued by intermediate 3, issued by the root 0,
+    leaf key = the server static) with the structural checks passing; the leaf key field equals
+    the manifest's server static key."""
+    cap = caps["by_name"]["sig-tcp5222-private"]
+    d = caps["dir"]
+    rows = fields(tshark, os.path.join(d, cap["pcap"]),
+                  ["wanoise.cert.serial", "wanoise.cert.issuer_serial", "wanoise.cert.key", "wanoise.cert.root_ok",
+                   "wanoise.cert.chain_ok", "wanoise.cert.key_ok"],
+                  "-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}", dfilter="wanoise.cert.serial")
+    assert len(rows) == 1
+    serial, issuer, keys, root_ok, chain_ok, key_ok = next(iter(rows.values()))
+    assert serial == ["329", "3"] and issuer == ["3", "0"]
+    assert keys[0].replace(":", "") == cap["connections"][0]["server_static_public"]
+    assert root_ok == chain_ok == key_ok == ["1"]

@@ -1,6 +1,7 @@
 // Noise transport: intro, framing, HandshakeMessage parsing, symmetric state pinned to the
 // whatsapp-rust vectors (digest §5.1), handshake replay (XX, IK, XXfallback) against a
 // responder simulated here, and the transport cipher.
+#include "noise/cert.h"
 #include "noise/noise.h"
 
 #include <gtest/gtest.h>
@@ -726,4 +727,38 @@ TEST(NoiseTransport, RoundTripAndFailures) {
     Bytes empty_ct(16);
     ASSERT_TRUE(t.encrypt(0, {}, empty_ct.data()));
     EXPECT_TRUE(t.decrypt(0, empty_ct, out));
+}
+
+TEST(NoiseCert, VectorChainDecodesAndChecks) {
+    Bytes plain = H(kCert);
+    CertChain c = parse_cert_chain(plain);
+    ASSERT_TRUE(c.ok) << c.error;
+    ASSERT_TRUE(c.leaf.present && c.intermediate.present);
+    EXPECT_EQ(c.intermediate.serial, 3u);
+    EXPECT_EQ(c.intermediate.issuer_serial, 0u);
+    EXPECT_EQ(to_hex(c.intermediate.key), "1c51a9ac303994c6c8d0b92ea1878a533476599cc599fbea35997d9aa90cce62");
+    EXPECT_EQ(c.intermediate.not_before, 1741392000u);
+    EXPECT_EQ(c.intermediate.not_after, 1804463999u);
+    EXPECT_EQ(c.leaf.serial, 329u);
+    EXPECT_EQ(c.leaf.issuer_serial, 3u);
+    EXPECT_EQ(to_hex(c.leaf.key), kServerStatic);
+    EXPECT_EQ(c.leaf.not_before, 1742850000u);
+    EXPECT_EQ(c.leaf.not_after, 1753736400u);
+    EXPECT_EQ(c.leaf.signature.size, 64u);
+    EXPECT_EQ(c.intermediate.signature.size, 64u);
+    // Offsets point at the values inside the chain.
+    EXPECT_EQ(to_hex(ByteView(plain).sub(c.leaf.key_off + 2, 32)), kServerStatic);
+    EXPECT_EQ(to_hex(ByteView(plain).sub(c.leaf.sig_off, 64)), to_hex(c.leaf.signature));
+    CertChecks k = check_cert_chain(c, H(kServerStatic));
+    EXPECT_TRUE(k.intermediate_issued_by_root && k.leaf_issued_by_intermediate && k.leaf_key_is_server_static);
+    Bytes other = H(kServerStatic);
+    other[0] ^= 1;
+    EXPECT_FALSE(check_cert_chain(c, other).leaf_key_is_server_static);
+    // Truncations never read out of bounds and say what failed.
+    for (size_t n = 0; n < plain.size(); n += 7) {
+        CertChain t = parse_cert_chain(ByteView(plain).sub(0, n));
+        if (!t.ok) {
+            EXPECT_FALSE(t.error.empty());
+        }
+    }
 }
