@@ -23,6 +23,7 @@ int hf_desc = -1, hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1,
 int hf_proto_field = -1, hf_call_id = -1, hf_response_to = -1, hf_rtt = -1;
 int ett_wastun = -1, ett_attr = -1, ett_proto = -1;
 expert_field ei_fp_bad = EI_INIT, ei_mi_bad = EI_INIT, ei_malformed = EI_INIT, ei_unknown_type = EI_INIT;
+expert_field ei_unaligned = EI_INIT;
 
 struct stun_pkt_t {
     const std::string *call_id;  // attribution decided on the first pass
@@ -213,6 +214,17 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
         expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", err.c_str());
         return len;
     }
+    // The header parsed but the body did not (a length past the datagram, a truncated attribute):
+    // the attributes read so far are shown, and why the walk stopped.
+    // Real WhatsApp relays (2019 captures) send bodies whose length is not a multiple of 4: a note,
+    // not malformed.
+    if (!m.warning.empty()) {
+        if ((m.length % 4) && m.warning == "STUN length is not a multiple of 4")
+            expert_add_info_format(pinfo, ti, &ei_unaligned, "STUN length %u is not a multiple of 4 (seen from real relays)",
+                                   m.length);
+        else
+            expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", m.warning.c_str());
+    }
     if ((m.type & 0xFF00) == 0x0800 && m.type != 0x0801 && m.type != 0x0802)
         expert_add_info_format(pinfo, ti, &ei_unknown_type, "WhatsApp STUN type 0x%04x is not in the digests", m.type);
 
@@ -286,6 +298,7 @@ void wastun_register() {
     };
     static gint *ett[] = {&ett_wastun, &ett_attr, &ett_proto};
     static ei_register_info ei[] = {
+        {&ei_unaligned, {"wastun.length_unaligned", PI_PROTOCOL, PI_NOTE, "STUN length not a multiple of 4", EXPFILL}},
         {&ei_fp_bad, {"wastun.fingerprint.bad", PI_CHECKSUM, PI_ERROR, "Bad FINGERPRINT", EXPFILL}},
         {&ei_mi_bad, {"wastun.integrity.bad", PI_CHECKSUM, PI_ERROR,
                       "MESSAGE-INTEGRITY does not match the relay key", EXPFILL}},
