@@ -323,10 +323,7 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
 // rewrites the payload in place and returns the new length.
 size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
     if (!pref_try_sframe || len < 19) return 0;
-    for (const auto &receiver : wacall_media().participants_cached(s->call_id)) {
-        if (receiver == s->participant) continue;
-        media::SFrameKey *k = wacall_media().sframe_key(s->call_id, receiver);
-        if (!k) continue;
+    for (media::SFrameKey *k : wacall_media().sframe_keys_for(*s)) {
         auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
         size_t out_len = 0;
         media::SFrameHeader hdr;

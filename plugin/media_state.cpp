@@ -29,6 +29,7 @@ void MediaState::reset() {
     keys_.clear();
     ring_of_.clear();
     participants_.clear();
+    sframe_of_.clear();
     last_key_.clear();
     hbh_.clear();
     sframe_.clear();
@@ -144,6 +145,21 @@ media::HbhKeys *MediaState::hbh_keys(const std::string &call_id, HbhMode mode, H
     }
     if (!ok) return nullptr;
     return (hbh_[k] = std::move(hk)).get();
+}
+
+const std::vector<media::SFrameKey *> &MediaState::sframe_keys_for(const MediaStream &s) {
+    SFrameKeys &e = sframe_of_[&s];
+    uint64_t cg = wacall_calls().generation(), kg = wacall_keys().generation();
+    if (e.calls_gen != cg || e.keys_gen != kg) {
+        e.list.clear();
+        for (const auto &receiver : participants_cached(s.call_id)) {
+            if (receiver == s.participant) continue;
+            if (media::SFrameKey *k = sframe_key(s.call_id, receiver)) e.list.push_back(k);
+        }
+        e.calls_gen = cg;
+        e.keys_gen = kg;
+    }
+    return e.list;
 }
 
 media::SFrameKey *MediaState::sframe_key(const std::string &call_id, const std::string &receiver) {

@@ -66,6 +66,9 @@ public:
     // every decrypted packet, and building the list (a std::set and copies) cost ~2,300
     // instructions per packet.
     const std::vector<std::string> &participants_cached(const std::string &call_id);
+    // SFrame receive keys a sender's payloads may be sealed with (one per other participant),
+    // cached per stream until the call registry or the key log changes.
+    const std::vector<wacall::media::SFrameKey *> &sframe_keys_for(const MediaStream &s);
     // True while no key has been dropped since the capture was opened: a packet authenticated on
     // the first pass can then be re-decrypted on later passes without checking its tag again.
     bool keys_stable() const;
@@ -95,6 +98,11 @@ private:
         std::vector<std::string> list;
     };
     std::unordered_map<std::string, Participants> participants_;
+    struct SFrameKeys {
+        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
+        std::vector<wacall::media::SFrameKey *> list;
+    };
+    std::unordered_map<const MediaStream *, SFrameKeys> sframe_of_;
     std::unordered_map<uint32_t, uint64_t> last_key_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
