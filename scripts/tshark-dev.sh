@@ -9,6 +9,14 @@ tool=${WACALL_TOOL:-tshark}
 export WIRESHARK_PLUGIN_DIR="$build/plugins"
 export WIRESHARK_CONFIG_DIR=${WIRESHARK_CONFIG_DIR:-$build/ws-config}
 mkdir -p "$WIRESHARK_CONFIG_DIR"
+# WACALL_PRELOAD: a library preloaded into tshark/sharkd only (not into the caller), e.g. the ASan
+# runtime for a plugin built with -DWACALL_SANITIZE=ON (scripts/mutate.sh). Extcap helpers are
+# then disabled: they would inherit the preload and hang `tshark -G plugins`.
+if [ -n "${WACALL_PRELOAD:-}" ]; then
+  export LD_PRELOAD="$WACALL_PRELOAD"
+  export WIRESHARK_EXTCAP_DIR="$build/no-extcap"
+  mkdir -p "$WIRESHARK_EXTCAP_DIR"
+fi
 if [ "$(id -u)" = 0 ] || [ "$(id -g)" = 0 ]; then
   exec unshare --user --map-user=1000 --map-group=1000 env WIRESHARK_PLUGIN_DIR="$WIRESHARK_PLUGIN_DIR" \
     WIRESHARK_CONFIG_DIR="$WIRESHARK_CONFIG_DIR" "$tool" "$@"

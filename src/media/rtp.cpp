@@ -73,8 +73,11 @@ RtpParseError parse_rtp_header(ByteView pkt, RtpHeader &h, const RtpParseOptions
     for (int i = 0; i < h.csrc_count; i++, pos += 4) h.csrc[i] = be32(pkt.data + pos);
 
     bool ext = h.extension;
+    // X=0 says there is no extension, so DE BE is taken as one only when the block it declares
+    // fits: on an SRTP packet sent without an extension bytes 12..15 are ciphertext, and DE BE
+    // there by chance (2^-16 per packet) used to make the packet undecryptable (ExtTruncated).
     if (!ext && opt.accept_debe_without_x && h.csrc_count == 0 && pkt.size >= 16 && pkt[12] == 0xDE &&
-        pkt[13] == 0xBE) {
+        pkt[13] == 0xBE && pkt.size - 16 >= size_t(be16(pkt.data + 14)) * 4) {
         ext = true;
         h.ext_without_x = true;
     }
@@ -109,7 +112,8 @@ RtpParseError locate_rtp_payload(ByteView pkt, RtpLocation &loc, bool accept_deb
     size_t pos = 12 + size_t(pkt[0] & 0x0F) * 4;
     if (pos > pkt.size) return RtpParseError::CsrcTruncated;
     bool ext = pkt[0] & 0x10;
-    if (!ext && accept_debe_without_x && (pkt[0] & 0x0F) == 0 && pkt.size >= 16 && pkt[12] == 0xDE && pkt[13] == 0xBE)
+    if (!ext && accept_debe_without_x && (pkt[0] & 0x0F) == 0 && pkt.size >= 16 && pkt[12] == 0xDE && pkt[13] == 0xBE &&
+        pkt.size - 16 >= size_t(be16(pkt.data + 14)) * 4)  // only when it fits (see parse_rtp_header)
         ext = true;
     if (ext) {
         if (pkt.size - pos < 4) return RtpParseError::ExtTruncated;

@@ -60,8 +60,9 @@ bool content_is_text(ByteView b) {
 
 class Decoder {
 public:
-    Decoder(ByteView b, const Dictionary *dict, unsigned max_depth)
-        : b_(b.data), n_(b.size), dict_(dict), lens_(lengths_for(dict)), max_depth_(max_depth) {}
+    Decoder(ByteView b, const Dictionary *dict, unsigned max_depth, size_t max_elements)
+        : b_(b.data), n_(b.size), dict_(dict), lens_(lengths_for(dict)), max_depth_(max_depth),
+          max_elements_(max_elements) {}
 
     bool node(Node &nd, unsigned depth);
 
@@ -78,6 +79,15 @@ private:
             err_off = off;
         }
         return false;
+    }
+    // Counts one node or attribute against the budget (see kDefaultMaxElements).
+    bool element(size_t off) {
+        if (++elements_ <= max_elements_) return true;
+        std::string m = "more than ";
+        append_uint(m, static_cast<unsigned long>(max_elements_));
+        m += " nodes and attributes (element limit) at offset ";
+        append_uint(m, off);
+        return fail(off, std::move(m));
     }
     bool need(size_t k, const char *what) { return left() >= k || need_fail(k, what); }
     bool declared(size_t len, size_t tag_off, const char *what) {
@@ -123,6 +133,8 @@ private:
     const Dictionary *dict_;
     const TokenLengths *lens_;
     unsigned max_depth_;
+    size_t max_elements_;
+    size_t elements_ = 0;
 };
 
 bool Decoder::list_size(uint8_t tag, size_t &n) {
@@ -213,6 +225,10 @@ bool Decoder::packed(uint8_t tag, size_t tag_off, std::string &out) {
 }
 
 bool Decoder::binary(uint8_t tag, size_t tag_off, ByteView &out) {
+    // On failure the (partial-tree) value keeps an empty view inside the buffer, never a null
+    // one: the dissector locates binary content by its address (a null view gave it a huge
+    // negative offset and a Wireshark exception instead of the "Malformed WABinary" item).
+    out = ByteView(b_ + pos_, 0);
     size_t len = 0;
     const char *name = "BINARY_8";
     if (tag == BINARY_8) {
@@ -383,6 +399,7 @@ bool Decoder::node(Node &nd, unsigned depth) {
         return done(fail(pos_, std::move(m)));
     }
     if (!need(1, "node list header")) return done(false);
+    if (!element(pos_)) return done(false);
     uint8_t t = b_[pos_];
     if (t != LIST_8 && t != LIST_16) {
         std::string m = "expected a node list header (0xF8/0xF9), got " + hex_byte(t) + " at offset ";
@@ -400,9 +417,14 @@ bool Decoder::node(Node &nd, unsigned depth) {
     // Each attribute needs at least 2 bytes: never reserve more than the input can hold.
     nd.attrs.reserve(std::min(attr_count, left() / 2));
     for (size_t i = 0; i < attr_count; i++) {
+        if (!element(pos_)) return done(false);
         nd.attrs.emplace_back();
         Attribute &a = nd.attrs.back();
-        if (!value(a.key) || !value(a.value)) return done(false);
+        if (!value(a.key)) {
+            a.value.offset = pos_;  // keep key.offset <= value.offset in the partial tree
+            return done(false);
+        }
+        if (!value(a.value)) return done(false);
     }
     if (n % 2 == 0) {
         if (!need(1, "node content")) return done(false);
@@ -480,7 +502,7 @@ std::string jid_text(const Value &v, bool show_zero_device) {
     return v.text;
 }
 
-DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth) {
+DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth, size_t max_elements) {
     DecodeResult r;
     if (!dict) {
         r.error = "no token dictionary";
@@ -490,7 +512,7 @@ DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned m
         r.error = "no node bytes";
         return r;
     }
-    Decoder d(node_bytes, dict, max_depth);
+    Decoder d(node_bytes, dict, max_depth, max_elements);
     bool ok = d.node(r.root, 0);
     r.has_root = d.root_started;
     r.consumed = d.pos();

@@ -32,6 +32,10 @@ enum Tag : uint8_t {
 };
 
 constexpr unsigned kDefaultMaxDepth = 128;
+// Nodes plus attributes one decode may produce. A Node is ~400 bytes and the smallest node on the
+// wire is 3 bytes, so without a cap a 16 MiB inflated frame (a ~16 KiB zlib bomb) of tiny nodes
+// would allocate ~2 GiB. Real stanzas (the largest are group/usync lists) stay far below this.
+constexpr size_t kDefaultMaxElements = 100000;
 
 struct DecodeResult {
     bool ok = false;
@@ -46,7 +50,9 @@ struct DecodeResult {
 
 // dict must not be null (pass default_dictionary() when the intro's version is unknown).
 // Binary values are views into node_bytes: keep that buffer alive as long as the result.
-DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth = kDefaultMaxDepth);
+// More than max_elements nodes + attributes ends the decode with an error (partial tree kept).
+DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth = kDefaultMaxDepth,
+                         size_t max_elements = kDefaultMaxElements);
 
 // True when bytes are valid UTF-8 without control characters other than tab, CR and LF.
 bool is_printable_utf8(ByteView bytes);

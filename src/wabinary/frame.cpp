@@ -52,7 +52,11 @@ Unpacked unpack_frame(ByteView plaintext, size_t max_inflated) {
                 if (zs.avail_out == 0) over = true;
                 break;
             }
-            u.inflated.resize(std::min(max_inflated, u.inflated.size() * 2));
+            // reserve() first: resize() alone may round the capacity up to twice the size, so a
+            // bomb stopped at the cap could hold 2 x max_inflated bytes.
+            size_t next = std::min(max_inflated, u.inflated.size() * 2);
+            u.inflated.reserve(next);
+            u.inflated.resize(next);
         }
         zs.next_in = const_cast<Bytef *>(body.data + in_pos);
         zs.avail_in = static_cast<uInt>(std::min<size_t>(body.size - in_pos, UINT_MAX));
@@ -68,12 +72,12 @@ Unpacked unpack_frame(ByteView plaintext, size_t max_inflated) {
     }
     inflateEnd(&zs);
     if (over) {
-        u.inflated.clear();
+        Bytes().swap(u.inflated);  // give the memory back now, not when the caller drops u
         u.error = "inflated size exceeds " + std::to_string(max_inflated) + " bytes";
         return u;
     }
     if (rc != Z_STREAM_END) {
-        u.inflated.clear();
+        Bytes().swap(u.inflated);
         u.error = rc == Z_DATA_ERROR || rc == Z_NEED_DICT ? "invalid zlib data" : "truncated zlib stream";
         return u;
     }
