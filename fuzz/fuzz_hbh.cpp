@@ -40,8 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t plen = 0;
         if (hbh_rtp_protect(k, pkt, roc, tag_len, prot.data(), prot.size(), plen) == SrtpStatus::Ok) {
             std::vector<uint8_t> back(pkt.size);
-            FUZZ_CHECK(hbh_rtp_unprotect(k, ByteView(prot), roc, tag_len, back.data(), back.size()) == SrtpStatus::Ok);
-            FUZZ_CHECK(fuzz::r1_ambiguous(prot.data(), pkt.size) || std::memcmp(back.data(), pkt.data, pkt.size) == 0);
+            // Under R1 the receiver may read the ciphertext's DE BE as a header extension: then it can
+            // also consume the whole packet (no payload), an error, never wrong plaintext shown.
+            SrtpStatus rt = hbh_rtp_unprotect(k, ByteView(prot), roc, tag_len, back.data(), back.size());
+            const bool ambiguous = fuzz::r1_ambiguous(prot.data(), pkt.size);
+            FUZZ_CHECK(ambiguous || rt == SrtpStatus::Ok);
+            FUZZ_CHECK(ambiguous || std::memcmp(back.data(), pkt.data, pkt.size) == 0);
         }
     }
     std::vector<uint8_t> rout(pkt.size + 1);
