@@ -27,3 +27,6 @@ tshark -r "$pcap" -o "wacall.keylog_file:$keys" -Y wacall -T fields -E header=y 
 echo
 echo "== Decrypted media: RTP streams =="
 tshark -r "$pcap" -o "wacall.keylog_file:$keys" -q -z rtp,streams 2>/dev/null
+echo
+echo "== The call at a glance =="
+tshark -r "$pcap" -o "wacall.keylog_file:$keys" -q -z wacall,calls 2>/dev/null
