@@ -345,48 +345,49 @@ HbhUse rtcp_use(packet_info *pinfo) {
 
 // Removes the hop-by-hop layer recorded for the packet (if any), then verifies and decrypts the
 // E2E layer with candidate c. out receives header ‖ plaintext payload.
-// verify = false on later passes: the first pass authenticated these very bytes with this key and
-// ROC (the record says so), so only the AES-CTR decryption is redone.
-media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteView wire, packet_info *pinfo, guint8 *out,
-                                 media::RtpUnprotectInfo *info, bool verify = true) {
-    ByteView e2e = wire;
-    if (rec->hbh_tag) {
-        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
-        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, wire.size));
-        size_t n = 0;
-        if (!hk || media::hbh_strip(*hk, wire, rec->roc, rec->hbh_tag, media::HbhPlacement(pref_hbh_placement),
-                                    rec->tag_len, buf, wire.size, n) != media::SrtpStatus::Ok)
-            return media::SrtpStatus::BadTag;
-        e2e = ByteView(buf, n);
-    }
-    return media::e2e_unprotect_ex(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, wire.size, info, verify);
+// The E2E packet inside the hop-by-hop layer: the HBH tag (tag_len bytes) is verified, then the
+// layer removed into packet memory. False when it does not authenticate or there is no HBH key.
+bool remove_hbh(const warp_pkt_t *rec, guint8 tag_len, ByteView wire, packet_info *pinfo, ByteView &e2e) {
+    media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
+    if (!hk) return false;
+    auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, wire.size));
+    size_t n = 0;
+    if (media::hbh_strip(*hk, wire, rec->roc, tag_len, media::HbhPlacement(pref_hbh_placement), rec->tag_len, buf,
+                         wire.size, n) != media::SrtpStatus::Ok)
+        return false;
+    e2e = ByteView(buf, n);
+    return true;
 }
 
-// First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
-// the sender's keys (the one that worked last for this SSRC first) and commit the ROC on success.
+// The E2E layer with candidate c at the record's ROC; out receives header ‖ plaintext payload.
+// verify = false on later passes: the first pass authenticated these very bytes with this key and
+// ROC (the record says so), so only the AES-CTR decryption is redone.
+media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteView e2e, guint8 *out,
+                                 media::RtpUnprotectInfo *info, bool verify = true) {
+    return media::e2e_unprotect_ex(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, e2e.size, info, verify);
+}
+
 // A capture that starts mid-call meets each stream at an unknown ROC (it grows every 65536
 // packets: ~22 minutes of 50 pps audio). Until a stream's first packet authenticates, ROCs up to
 // this bound are tried too.
 constexpr guint32 kMaxInitialRoc = 15;
 constexpr unsigned kRocSearchPackets = 8;
 
-// HBH (when on) then the stream's keys at one ROC. Returns Ok, BadTag, or the first non-tag error.
+// HBH (when on, removed once) then the stream's keys at one ROC, the key that worked last for
+// this SSRC first. Returns Ok, BadTag, or the first non-tag error.
 media::SrtpStatus try_roc(warp_pkt_t *rec, ByteView b, packet_info *pinfo, guint8 *out, media::RtpUnprotectInfo *info,
-                          const std::vector<KeyCandidate *> &order, guint32 roc_value) {
+                          const std::vector<std::unique_ptr<KeyCandidate>> &ring, uint64_t last, guint32 roc_value) {
     rec->roc = roc_value;
     rec->hbh_tag = 0;
+    ByteView e2e = b;
     if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
-        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
-        if (!hk) {
+        if (!wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp)) {
             rec->status = ST_NO_HBH_KEY;
             return media::SrtpStatus::BadParam;
         }
-        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, b.size));
-        size_t n = 0;
         for (guint8 t : {guint8(10), guint8(4)}) {
             if (pref_hbh_tag && pref_hbh_tag != t) continue;
-            if (media::hbh_strip(*hk, b, rec->roc, t, media::HbhPlacement(pref_hbh_placement), rec->tag_len, buf, b.size,
-                                 n) == media::SrtpStatus::Ok) {
+            if (remove_hbh(rec, t, b, pinfo, e2e)) {
                 rec->hbh_tag = t;
                 break;
             }
@@ -397,8 +398,13 @@ media::SrtpStatus try_roc(warp_pkt_t *rec, ByteView b, packet_info *pinfo, guint
         }
     }
     rec->status = ST_BAD_TAG;
-    for (KeyCandidate *c : order) {
-        media::SrtpStatus st = unprotect_with(*c, rec, b, pinfo, out, info);
+    KeyCandidate *first = nullptr;
+    for (const auto &c : ring)
+        if (c->id() == last) first = c.get();
+    for (size_t i = 0; i <= ring.size(); i++) {
+        KeyCandidate *c = i == 0 ? first : ring[i - 1].get();
+        if (!c || (i > 0 && c == first)) continue;
+        media::SrtpStatus st = unprotect_with(*c, rec, e2e, out, info);
         if (st == media::SrtpStatus::Ok) {
             rec->status = ST_GOOD;
             rec->key_id = c->id();
@@ -425,24 +431,17 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
         return;
     }
     uint64_t &last = ms.last_key(h.ssrc);
-    std::vector<KeyCandidate *> order;
-    for (const auto &c : ring) {
-        if (c->id() == last)
-            order.insert(order.begin(), c.get());
-        else
-            order.push_back(c.get());
-    }
     media::RocEstimator &roc = ms.roc(h.ssrc);
     const guint32 estimate = roc.estimate(h.seq);
-    media::SrtpStatus st = try_roc(rec, b, pinfo, out, info, order, estimate);
+    media::SrtpStatus st = try_roc(rec, b, pinfo, out, info, ring, last, estimate);
     // The ROC search runs for the first few packets of a stream only, so a stream that never
     // authenticates (wrong key) costs one attempt per packet, not sixteen.
     unsigned &searches = ms.roc_searches(h.ssrc);
     if (st == media::SrtpStatus::BadTag && !roc.started() && searches < kRocSearchPackets) {
         searches++;
         for (guint32 r = 0; st == media::SrtpStatus::BadTag && r <= kMaxInitialRoc; r++)
-            if (r != estimate) st = try_roc(rec, b, pinfo, out, info, order, r);
-        if (st != media::SrtpStatus::Ok) try_roc(rec, b, pinfo, out, info, order, estimate);  // report the estimate
+            if (r != estimate) st = try_roc(rec, b, pinfo, out, info, ring, last, r);
+        if (st != media::SrtpStatus::Ok) try_roc(rec, b, pinfo, out, info, ring, last, estimate);  // report the estimate
     }
     if (st == media::SrtpStatus::Ok) {
         last = rec->key_id;
@@ -477,7 +476,9 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
-        if (!c || unprotect_with(*c, rec, b, pinfo, out, &info, !ms.keys_stable()) != media::SrtpStatus::Ok) {
+        ByteView e2e = b;
+        if (!c || (rec->hbh_tag && !remove_hbh(rec, rec->hbh_tag, b, pinfo, e2e)) ||
+            unprotect_with(*c, rec, e2e, out, &info, !ms.keys_stable()) != media::SrtpStatus::Ok) {
             add_rtp_header(t, tvb, pinfo, h, false);
             return;  // cannot happen: the same keys and ROC authenticated on the first pass
         }
