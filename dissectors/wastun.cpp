@@ -216,15 +216,10 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     }
     // The header parsed but the body did not (a length past the datagram, a truncated attribute):
     // the attributes read so far are shown, and why the walk stopped.
-    // Real WhatsApp relays (2019 captures) send bodies whose length is not a multiple of 4: a note,
-    // not malformed.
-    if (!m.warning.empty()) {
-        if ((m.length % 4) && m.warning == "STUN length is not a multiple of 4")
-            expert_add_info_format(pinfo, ti, &ei_unaligned, "STUN length %u is not a multiple of 4 (seen from real relays)",
-                                   m.length);
-        else
-            expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", m.warning.c_str());
-    }
+    if (!m.warning.empty()) expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", m.warning.c_str());
+    if (m.length_unaligned)
+        expert_add_info_format(pinfo, ti, &ei_unaligned, "STUN length %u is not a multiple of 4 (seen from real relays)",
+                               m.length);
     if ((m.type & 0xFF00) == 0x0800 && m.type != 0x0801 && m.type != 0x0802)
         expert_add_info_format(pinfo, ti, &ei_unknown_type, "WhatsApp STUN type 0x%04x is not in the digests", m.type);
 

@@ -29,9 +29,9 @@ bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
     if (body_end > msg.size) {
         out.warning = "STUN length exceeds the available bytes";
         body_end = msg.size;
-    } else if (out.length % 4) {
-        out.warning = "STUN length is not a multiple of 4";
     }
+    // Not malformed: real relays (2019 captures) send such bodies; the attributes still walk.
+    out.length_unaligned = out.length % 4 != 0;
     size_t pos = 20;
     while (pos < body_end) {
         if (body_end - pos < 4) {
@@ -53,7 +53,8 @@ bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
         // The last attribute may legitimately omit padding only if the message ends there.
         size_t step = 4 + a.padded_length;
         if (step > body_end - pos) {
-            if (out.warning.empty()) out.warning = "last attribute lacks its padding";
+            // An unaligned body length is exactly a last attribute without padding (noted apart).
+            if (out.warning.empty() && !out.length_unaligned) out.warning = "last attribute lacks its padding";
             break;
         }
         pos += step;

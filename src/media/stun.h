@@ -43,6 +43,7 @@ struct StunAttr {
 struct StunMessage {
     uint16_t type = 0;
     uint16_t length = 0;  // body length from the header
+    bool length_unaligned = false;  // length % 4 != 0 (RFC 5389 says 4-aligned; real relays differ)
     uint32_t magic = 0;
     ByteView txid;        // 12 bytes
     std::vector<StunAttr> attrs;
