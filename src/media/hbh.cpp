@@ -118,14 +118,7 @@ SrtpStatus hbh_rtp_unprotect(HbhKeys &k, ByteView packet, uint32_t roc, size_t t
     if (!hbh_icm_crypt(k.ecb, k.rtp.keys.salt, nonce, packet.data + h.header_len, out + h.header_len,
                        body.size - h.header_len))
         return SrtpStatus::BadParam;
-    if (info) {
-        info->out_len = body.size;
-        info->header_len = h.header_len;
-        info->payload_len = body.size - h.header_len;
-        info->seq = h.seq;
-        info->ssrc = h.ssrc;
-        info->roc = roc;
-    }
+    detail::fill_unprotect_info(info, body.size, h, roc);
     return SrtpStatus::Ok;
 }
 

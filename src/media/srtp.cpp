@@ -154,14 +154,7 @@ SrtpStatus e2e_unprotect_ex(StreamKeys &k, ByteView packet, uint32_t roc, const 
     if (out != packet.data) std::memmove(out, packet.data, h.header_len);
     if (!k.rtp.cipher.crypt(iv, packet.data + h.header_len, out + h.header_len, body.size - h.header_len))
         return SrtpStatus::BadParam;
-    if (info) {
-        info->out_len = body.size;
-        info->header_len = h.header_len;
-        info->payload_len = body.size - h.header_len;
-        info->seq = h.seq;
-        info->ssrc = h.ssrc;
-        info->roc = roc;
-    }
+    detail::fill_unprotect_info(info, body.size, h, roc);
     return SrtpStatus::Ok;
 }
 
