@@ -21,8 +21,11 @@ bool MediaState::keys_stable() const { return wacall_keys().clears() == clears_a
 
 void MediaState::reset() {
     clears_at_reset_ = wacall_keys().clears();
-    keys_gen_ = calls_gen_ = ~uint64_t(0);
+    keys_gen_ = calls_gen_ = keylog_gen_ = ~uint64_t(0);
     by_ssrc_.clear();
+    if (index_) g_hash_table_remove_all(index_);
+    pairs_.clear();
+    derived_.clear();
     streams_.clear();
     strings_.clear();
     flows_.clear();
@@ -62,35 +65,65 @@ const std::vector<std::string> &MediaState::participants_cached(const std::strin
 }
 
 // SSRCs are HKDF(call-id, participant, slot): every (call, participant) pair known from the
-// decrypted signaling or the key log gives nine of them.
-void MediaState::rebuild() {
+// decrypted signaling or the key log gives nine of them. Signaling changes the registry on every
+// stanza, so only the registry's calls are revisited then. The key log's calls (possibly
+// thousands, most of them not in this capture) are derived only when an SSRC is not found among
+// the signaled calls. Pairs already derived are skipped.
+void MediaState::add_signaled_streams() {
     auto &reg = wacall_calls();
-    auto &keys = wacall_keys();
-    if (reg.generation() == calls_gen_ && keys.generation() == keys_gen_) return;
+    uint64_t kg = wacall_keys().generation();
+    if (reg.generation() == calls_gen_ && kg == keys_gen_) return;
     calls_gen_ = reg.generation();
-    keys_gen_ = keys.generation();
-    std::set<std::string> call_ids;
-    for (const auto &c : reg.calls()) call_ids.insert(c.call_id);
-    for (const auto &id : keys.participant_call_ids()) call_ids.insert(id);
-    for (const auto &id : call_ids) {
-        const std::string &cid = intern(id);
-        for (const auto &p : participants(id)) {
-            uint32_t ssrcs[9];
-            media::derive_all_ssrcs(id, p, ssrcs);
-            const std::string &pid = intern(p);
-            for (int i = 0; i < 9; i++) {
-                if (by_ssrc_.count(ssrcs[i])) continue;
-                streams_.push_back(MediaStream{cid, pid, media::kSlotWords[i]});
-                by_ssrc_[ssrcs[i]] = &streams_.back();
-            }
+    keys_gen_ = kg;  // the key log may name more participants of a signaled call
+    for (const auto &c : reg.calls()) add_streams(c.call_id);
+}
+
+bool MediaState::add_keylog_streams() {
+    auto &keys = wacall_keys();
+    if (keys.generation() == keylog_gen_) return false;
+    keylog_gen_ = keys.generation();
+    for (const auto &id : keys.participant_call_ids()) add_streams(id);
+    return true;
+}
+
+void MediaState::add_streams(const std::string &call_id) {
+    const std::string &cid = intern(call_id);
+    std::vector<const std::string *> &done = derived_[&cid];
+    std::vector<std::string> fresh;
+    for (auto &p : participants(call_id)) {
+        bool seen = false;
+        for (const std::string *d : done) seen = seen || *d == p;
+        if (!seen) fresh.push_back(std::move(p));
+    }
+    std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
+    if (fresh.empty() || !ssrc_deriver_.derive(call_id, fresh, ssrcs)) return;
+    if (!index_) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (size_t p = 0; p < fresh.size(); p++) {
+        const std::string &pid = intern(fresh[p]);
+        done.push_back(&pid);
+        uint32_t pair = uint32_t(pairs_.size());
+        pairs_.push_back(Pair{&cid, &pid});
+        for (uint32_t i = 0; i < 9; i++) {
+            gpointer key = GUINT_TO_POINTER(ssrcs[p][i]);
+            if (g_hash_table_contains(index_, key)) continue;  // first pair wins (a 2^-32 collision)
+            g_hash_table_insert(index_, key, GUINT_TO_POINTER(pair << 4 | i));
         }
     }
 }
 
 const MediaStream *MediaState::attribute(uint32_t ssrc) {
-    rebuild();
+    add_signaled_streams();
     auto it = by_ssrc_.find(ssrc);
-    return it == by_ssrc_.end() ? nullptr : it->second;
+    if (it != by_ssrc_.end()) return it->second;
+    gpointer code = nullptr;
+    bool found = index_ && g_hash_table_lookup_extended(index_, GUINT_TO_POINTER(ssrc), nullptr, &code);
+    if (!found && add_keylog_streams())
+        found = index_ && g_hash_table_lookup_extended(index_, GUINT_TO_POINTER(ssrc), nullptr, &code);
+    if (!found) return nullptr;
+    uint32_t c = GPOINTER_TO_UINT(code);
+    const Pair &p = pairs_[c >> 4];
+    streams_.push_back(MediaStream{*p.call_id, *p.participant, media::kSlotWords[c & 15]});
+    return by_ssrc_[ssrc] = &streams_.back();
 }
 
 const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const MediaStream &s) {

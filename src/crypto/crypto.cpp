@@ -25,42 +25,28 @@ void sha256_2(ByteView a, ByteView b, uint8_t out[32]) {
     gcry_md_hash_buffers(GCRY_MD_SHA256, 0, out, iov, 2);
 }
 
-static bool hmac_sha256(ByteView key, ByteView a, ByteView b, uint8_t out[32]) {
-    gcry_mac_hd_t h;
-    if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, 0, nullptr)) return false;
-    bool ok = !gcry_mac_setkey(h, key.data, key.size) && !gcry_mac_write(h, a.data, a.size) &&
-              !gcry_mac_write(h, b.data, b.size);
-    size_t len = 32;
-    ok = ok && !gcry_mac_read(h, out, &len);
-    gcry_mac_close(h);
-    return ok;
-}
-
 bool hkdf_sha256(ByteView salt, ByteView ikm, ByteView info, uint8_t *out, size_t out_len) {
     static const uint8_t zeros[32] = {};
     if (out_len > 255 * 32) return false;
-    uint8_t prk[32];
-    if (!hmac_sha256(salt.size ? salt : ByteView(zeros, 32), ikm, {}, prk)) return false;
-    gcry_mac_hd_t h;
-    if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, 0, nullptr)) return false;
-    bool ok = !gcry_mac_setkey(h, prk, sizeof prk);
-    uint8_t t[32];
+    HmacSha256 h;
+    uint8_t t[32];  // PRK, then T(i)
+    if (!h.set_key(salt.size ? salt : ByteView(zeros, 32))) return false;
+    h.compute(ikm, {}, t);
+    if (!h.set_key(ByteView(t, sizeof t))) return false;
     size_t t_len = 0;
-    for (uint8_t i = 1; ok && out_len; i++) {
-        gcry_mac_reset(h);
-        gcry_mac_write(h, t, t_len);
-        gcry_mac_write(h, info.data, info.size);
-        gcry_mac_write(h, &i, 1);
-        size_t len = sizeof t;
-        ok = !gcry_mac_read(h, t, &len);
+    for (uint8_t i = 1; out_len; i++) {
+        h.reset();
+        h.write(ByteView(t, t_len));
+        h.write(info);
+        h.write(ByteView(&i, 1));
+        h.finish(t);
         t_len = 32;
         size_t n = out_len < 32 ? out_len : 32;
         std::memcpy(out, t, n);
         out += n;
         out_len -= n;
     }
-    gcry_mac_close(h);
-    return ok;
+    return true;
 }
 
 void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]) {
@@ -84,14 +70,14 @@ bool x25519_public(const uint8_t priv[32], uint8_t out[32]) {
     return !gcry_ecc_mul_point(GCRY_ECC_CURVE25519, out, priv, nullptr);
 }
 
-HmacSha1::~HmacSha1() {
+Hmac::~Hmac() {
     if (handle_) gcry_mac_close(static_cast<gcry_mac_hd_t>(handle_));
 }
 
-bool HmacSha1::set_key(ByteView key) {
+bool Hmac::set_key(ByteView key) {
     if (!handle_) {
         gcry_mac_hd_t h;
-        if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA1, 0, nullptr)) return false;
+        if (gcry_mac_open(&h, algo_ == Sha1 ? GCRY_MAC_HMAC_SHA1 : GCRY_MAC_HMAC_SHA256, 0, nullptr)) return false;
         handle_ = h;
     }
     if (gcry_mac_setkey(static_cast<gcry_mac_hd_t>(handle_), key.data, key.size)) {
@@ -102,13 +88,15 @@ bool HmacSha1::set_key(ByteView key) {
     return true;
 }
 
-void HmacSha1::compute(ByteView a, ByteView b, uint8_t out[20]) {
-    auto h = static_cast<gcry_mac_hd_t>(handle_);
-    gcry_mac_reset(h);
-    gcry_mac_write(h, a.data, a.size);
-    if (b.size) gcry_mac_write(h, b.data, b.size);
-    size_t len = 20;
-    gcry_mac_read(h, out, &len);
+void Hmac::reset() { gcry_mac_reset(static_cast<gcry_mac_hd_t>(handle_)); }
+
+void Hmac::write(ByteView part) {
+    if (part.size) gcry_mac_write(static_cast<gcry_mac_hd_t>(handle_), part.data, part.size);
+}
+
+void Hmac::finish(uint8_t *out) {
+    size_t len = size();
+    gcry_mac_read(static_cast<gcry_mac_hd_t>(handle_), out, &len);
 }
 
 static void *open_cipher(int mode, ByteView key) {

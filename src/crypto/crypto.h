@@ -29,20 +29,43 @@ void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]);
 bool x25519(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32]);
 bool x25519_public(const uint8_t priv[32], uint8_t out[32]);
 
-// Reusable HMAC-SHA1 keyed once.
-class HmacSha1 {
+// Reusable HMAC keyed once: compute() restarts from the keyed state, so a key costs its two
+// setup blocks once, not per message.
+class Hmac {
 public:
-    HmacSha1() = default;
-    ~HmacSha1();
-    HmacSha1(const HmacSha1 &) = delete;
-    HmacSha1 &operator=(const HmacSha1 &) = delete;
+    enum Algo { Sha1, Sha256 };
+    explicit Hmac(Algo algo) : algo_(algo) {}
+    ~Hmac();
+    Hmac(const Hmac &) = delete;
+    Hmac &operator=(const Hmac &) = delete;
     bool set_key(ByteView key);
     bool valid() const { return handle_ != nullptr; }
-    // HMAC over a ‖ b (b may be empty); writes 20 bytes.
-    void compute(ByteView a, ByteView b, uint8_t out[20]);
+    size_t size() const { return algo_ == Sha1 ? 20 : 32; }
+    // HMAC over a ‖ b (b may be empty); writes size() bytes.
+    void compute(ByteView a, ByteView b, uint8_t *out) {
+        reset();
+        write(a);
+        write(b);
+        finish(out);
+    }
+    // The same in steps, for messages of more parts.
+    void reset();
+    void write(ByteView part);
+    void finish(uint8_t *out);  // writes size() bytes
 
 private:
+    Algo algo_;
     void *handle_ = nullptr;  // gcry_mac_hd_t
+};
+
+class HmacSha1 : public Hmac {
+public:
+    HmacSha1() : Hmac(Sha1) {}
+};
+
+class HmacSha256 : public Hmac {
+public:
+    HmacSha256() : Hmac(Sha256) {}
 };
 
 // Reusable AES in CTR mode (full 128-bit big-endian counter), keyed once.

@@ -6,18 +6,52 @@
 
 namespace wacall::media {
 
+static uint32_t le32(const uint8_t *p) {
+    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+
+// The HKDF salt: the slot word, little-endian.
+struct SlotSalt {
+    explicit SlotSalt(uint32_t w) : b{uint8_t(w), uint8_t(w >> 8), uint8_t(w >> 16), uint8_t(w >> 24)} {}
+    ByteView view() const { return ByteView(b, 4); }
+    uint8_t b[4];
+};
+
 uint32_t derive_ssrc(std::string_view call_id, std::string_view participant_id, uint32_t slot_word) {
-    uint8_t salt[4] = {uint8_t(slot_word), uint8_t(slot_word >> 8), uint8_t(slot_word >> 16),
-                       uint8_t(slot_word >> 24)};
     uint8_t okm[4];
     ByteView ikm(reinterpret_cast<const uint8_t *>(call_id.data()), call_id.size());
     ByteView info(reinterpret_cast<const uint8_t *>(participant_id.data()), participant_id.size());
-    if (!crypto::hkdf_sha256(ByteView(salt, 4), ikm, info, okm, 4)) return 0;
-    return uint32_t(okm[0]) | uint32_t(okm[1]) << 8 | uint32_t(okm[2]) << 16 | uint32_t(okm[3]) << 24;
+    if (!crypto::hkdf_sha256(SlotSalt(slot_word).view(), ikm, info, okm, 4)) return 0;
+    return le32(okm);
 }
 
 void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id, uint32_t out[9]) {
     for (int i = 0; i < 9; i++) out[i] = derive_ssrc(call_id, participant_id, kSlotWords[i]);
+}
+
+bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string> &participants,
+                         std::vector<Ssrcs> &out) {
+    if (!ready_) {
+        for (int i = 0; i < 9; i++)
+            if (!extract_[i].set_key(SlotSalt(kSlotWords[i]).view())) return false;
+        ready_ = true;
+    }
+    std::vector<Ssrcs> result(participants.size());
+    ByteView ikm(reinterpret_cast<const uint8_t *>(call_id.data()), call_id.size());
+    static const uint8_t kFirstBlock = 1;  // T(1) = HMAC(PRK, info ‖ 0x01): 4 bytes need one block
+    for (int i = 0; i < 9; i++) {
+        uint8_t block[32];
+        extract_[i].compute(ikm, {}, block);  // PRK
+        if (!expand_.set_key(ByteView(block, sizeof block))) return false;
+        for (size_t p = 0; p < participants.size(); p++) {
+            const std::string &id = participants[p];
+            expand_.compute(ByteView(reinterpret_cast<const uint8_t *>(id.data()), id.size()),
+                            ByteView(&kFirstBlock, 1), block);
+            result[p][i] = le32(block);
+        }
+    }
+    out = std::move(result);
+    return true;
 }
 
 const char *slot_name(uint32_t w) {

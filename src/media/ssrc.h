@@ -3,9 +3,12 @@
 #pragma once
 
 #include "common/bytes.h"
+#include "crypto/crypto.h"
 
+#include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wacall::media {
 
@@ -18,6 +21,22 @@ uint32_t derive_ssrc(std::string_view call_id, std::string_view participant_id, 
 
 // All nine SSRCs of one participant in stream order (index i uses kSlotWords[i]).
 void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id, uint32_t out[9]);
+
+// The SSRCs of every participant of a call at once, for attributing media against a whole key
+// log (10,000 calls make 180,000 SSRCs): HKDF's extract step depends only on (slot, call-id), so
+// it runs once per call and slot, on HMACs keyed once per slot; only the expand step runs per
+// participant. Same results as derive_ssrc.
+class SsrcDeriver {
+public:
+    using Ssrcs = std::array<uint32_t, 9>;  // stream order, as derive_all_ssrcs
+    // out[p] for participants[p]. False (out unchanged) only if libgcrypt fails.
+    bool derive(std::string_view call_id, const std::vector<std::string> &participants, std::vector<Ssrcs> &out);
+
+private:
+    bool ready_ = false;
+    crypto::HmacSha256 extract_[9];  // keyed with each slot's salt
+    crypto::HmacSha256 expand_;      // keyed with each (call, slot) PRK in turn
+};
 
 // "audio", "audio FEC", "audio NACK", "video", "video FEC", "video NACK", "HBH-FEC tx",
 // "HBH-FEC rx", "app data" by slot word; "unknown" for any other word.

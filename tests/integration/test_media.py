@@ -2,6 +2,7 @@
 generator's plaintext, forged packets never shown as decrypted, Wireshark's RTP tools fed."""
 import base64
 import os
+import random
 import re
 
 import pytest
@@ -127,6 +128,31 @@ def test_two_passes_match_one_pass(tshark, caps):
     args = ["-r", pcap, *keys, "-T", "fields", "-e", "frame.number", "-e", "warp.decrypted", "-e", "warp.roc",
             "-e", "rtp.payload", "-e", "wastun.integrity.status"]
     assert tshark(*args).stdout == tshark("-2", *args).stdout
+
+
+@pytest.mark.parametrize("name", ["media-only", "call-full"])
+def test_large_key_log_attributes_and_decrypts_the_same(tshark, caps, name, tmp_path):
+    """3,000 other calls in the key log (27,000 SSRCs derived when an SSRC is not in the
+    signaling) change nothing: same attribution, same plaintext, frame for frame."""
+    cap, base, pcap, keys = pcap_and_keys(caps, name)
+    big = tmp_path / "big.keys"
+    with open(keys[1].split(":", 1)[1]) as f:
+        own = f.read()
+    rng = random.Random(7)
+    with open(big, "w") as f:
+        for i in range(3000):
+            call = "%032X" % rng.getrandbits(128)
+            f.write(f"WA_CALL_KEY {call} {rng.getrandbits(256):064x}\n")
+            f.write(f"WA_PARTICIPANT {call} {rng.randrange(10**14, 10**15)}:0@lid\n")
+            f.write(f"WA_PARTICIPANT {call} {rng.randrange(10**10, 10**11)}@s.whatsapp.net\n")
+        f.write(own)
+    args = ["-T", "fields", "-e", "frame.number", "-e", "warp.decrypted", "-e", "warp.call_id", "-e",
+            "warp.participant", "-e", "rtp.payload", "-Y", "warp"]
+    small_out = tshark("-r", pcap, *keys, *args).stdout
+    big_out = tshark("-r", pcap, "-o", f"wacall.keylog_file:{big}", *args).stdout
+    assert small_out.count("\t1\t") > 100
+    assert big_out == small_out
+    assert tshark("-2", "-r", pcap, "-o", f"wacall.keylog_file:{big}", *args).stdout == small_out
 
 
 def test_random_access_gives_same_plaintext(tshark, sharkd, caps):

@@ -609,6 +609,24 @@ TEST(MediaSsrc, DerivationVectors) {
     EXPECT_STREQ(slot_name(9), "unknown");
 }
 
+// The bulk path (extract once per call and slot) gives exactly derive_ssrc's values.
+TEST(MediaSsrc, BulkDerivationMatchesSingle) {
+    SsrcDeriver d;
+    std::vector<std::string> parts = {kPeer, "12345:0@lid", "", "99:3@s.whatsapp.net"};
+    std::vector<SsrcDeriver::Ssrcs> out;
+    for (const char *call : {"00112233445566778899AABBCCDDEEFF", "CALL-ID-0001"}) {
+        ASSERT_TRUE(d.derive(call, parts, out));
+        ASSERT_EQ(out.size(), parts.size());
+        for (size_t p = 0; p < parts.size(); p++)
+            for (int i = 0; i < 9; i++) EXPECT_EQ(out[p][i], derive_ssrc(call, parts[p], kSlotWords[i])) << call << p << i;
+    }
+    EXPECT_EQ(out[1][3], 0xf8d70484u);  // CALL-ID-0001, 12345:0@lid, slot word 2 (vector above)
+    ASSERT_TRUE(d.derive("00112233445566778899AABBCCDDEEFF", {kPeer}, out));
+    EXPECT_EQ(out[0][0], 1805509457u);
+    ASSERT_TRUE(d.derive("x", {}, out));
+    EXPECT_TRUE(out.empty());
+}
+
 TEST(MediaSsrc, ParticipantIdNormalisation) {
     EXPECT_EQ(format_participant_id("12345@lid"), "12345:0@lid");
     EXPECT_EQ(format_participant_id("12345:6@lid"), "12345:6@lid");
