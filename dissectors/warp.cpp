@@ -183,11 +183,9 @@ bool claim(tvbuff_t *tvb, packet_info *pinfo) {
     return true;
 }
 
-guint32 next_key(packet_info *pinfo) {
-    guint32 n = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_warp, 0));
-    p_add_proto_data(pinfo->pool, pinfo, proto_warp, 0, GUINT_TO_POINTER(n + 1));
-    return n + 1;
-}
+// Per-packet records are keyed by the layer number: unique per WARP layer in a frame (a tunnel
+// may carry more than one) and the same on every pass.
+guint32 layer_key(packet_info *pinfo) { return pinfo->curr_layer_num; }
 
 media::E2EOptions e2e_options(unsigned tag_len) {
     media::E2EOptions o;
@@ -270,9 +268,9 @@ void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, gui
     tap_queue_packet(wacall_calls_tap, pinfo, info);
 }
 
-// The WARP header. Once a packet is decrypted Wireshark's rtp shows the fixed header in full,
-// so WARP then keeps only its SSRC and sequence number (the fields filters use) and the 0xDEBE
-// elements rtp cannot decode: the tree stays small, which is most of the per-packet cost.
+// The WARP header. Once a packet is decrypted Wireshark's rtp, right below, shows the fixed header
+// (rtp.seq, rtp.ssrc, ...), so WARP then keeps only the 0xDEBE elements rtp cannot decode: the
+// tree stays small, and tree items are most of the per-packet cost.
 void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::RtpHeader &h, bool brief) {
     proto_item *xi = nullptr;
     if (!brief) {
@@ -283,9 +281,11 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
         proto_tree_add_item(t, hf_marker, tvb, 1, 1, ENC_NA);
         proto_tree_add_item(t, hf_pt, tvb, 1, 1, ENC_NA);
     }
-    proto_tree_add_item(t, hf_seq, tvb, 2, 2, ENC_BIG_ENDIAN);
-    if (!brief) proto_tree_add_item(t, hf_ts, tvb, 4, 4, ENC_BIG_ENDIAN);
-    proto_tree_add_item(t, hf_ssrc, tvb, 8, 4, ENC_BIG_ENDIAN);
+    if (!brief) {
+        proto_tree_add_item(t, hf_seq, tvb, 2, 2, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_ts, tvb, 4, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_item(t, hf_ssrc, tvb, 8, 4, ENC_BIG_ENDIAN);
+    }
     if (!h.has_ext) return;
     if (h.ext_without_x && xi) expert_add_info(pinfo, xi, &ei_debe_no_x);
     bool video = media::warp_pt_is_video(h.payload_type);
@@ -430,13 +430,14 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
         rec->status = ST_NO_KEY;
         return;
     }
-    uint64_t &last = ms.last_key(h.ssrc);
-    media::RocEstimator &roc = ms.roc(h.ssrc);
+    MediaState::SenderState &sender = ms.sender(h.ssrc);
+    uint64_t &last = sender.last_key;
+    media::RocEstimator &roc = sender.roc;
     const guint32 estimate = roc.estimate(h.seq);
     media::SrtpStatus st = try_roc(rec, b, pinfo, out, info, ring, last, estimate);
     // The ROC search runs for the first few packets of a stream only, so a stream that never
     // authenticates (wrong key) costs one attempt per packet, not sixteen.
-    unsigned &searches = ms.roc_searches(h.ssrc);
+    unsigned &searches = sender.roc_searches;
     if (st == media::SrtpStatus::BadTag && !roc.started() && searches < kRocSearchPackets) {
         searches++;
         for (guint32 r = 0; st == media::SrtpStatus::BadTag && r <= kMaxInitialRoc; r++)
@@ -458,7 +459,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         return;
     }
 
-    guint32 key = next_key(pinfo);
+    guint32 key = layer_key(pinfo);
     auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
     auto &ms = wacall_media();
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
@@ -598,7 +599,7 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     proto_tree_add_item(t, hf_rtcp_ssrc, tvb, 4, 4, ENC_BIG_ENDIAN);
     uint32_t ssrc = be32(b.data + 4);
     col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTCP PT=%u SSRC=0x%08X", b[1], ssrc);
-    guint32 key = next_key(pinfo);
+    guint32 key = layer_key(pinfo);
     auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
     if (!rec) {
         if (PINFO_FD_VISITED(pinfo)) return;
@@ -779,9 +780,11 @@ void warp_register() {
         {&hf_cc, {"CSRC count", "warp.cc", FT_UINT8, BASE_DEC, nullptr, 0x0F, nullptr, HFILL}},
         {&hf_marker, {"Marker", "warp.marker", FT_BOOLEAN, 8, nullptr, 0x80, nullptr, HFILL}},
         {&hf_pt, {"Payload type", "warp.pt", FT_UINT8, BASE_DEC, VALS(pt_vals), 0x7F, nullptr, HFILL}},
-        {&hf_seq, {"Sequence number", "warp.seq", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
+        {&hf_seq, {"Sequence number", "warp.seq", FT_UINT16, BASE_DEC, nullptr, 0,
+                   "On packets left encrypted; a decrypted packet's header is in rtp (rtp.seq)", HFILL}},
         {&hf_ts, {"Timestamp", "warp.timestamp", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
-        {&hf_ssrc, {"SSRC", "warp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_ssrc, {"SSRC", "warp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0,
+                    "On packets left encrypted; a decrypted packet's header is in rtp (rtp.ssrc)", HFILL}},
         {&hf_ext_profile, {"Extension profile", "warp.ext.profile", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_words, {"Extension length (words)", "warp.ext.words", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_id, {"Element", "warp.ext.id", FT_UINT8, BASE_DEC, nullptr, 0,

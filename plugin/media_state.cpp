@@ -33,11 +33,9 @@ void MediaState::reset() {
     ring_of_.clear();
     participants_.clear();
     sframe_of_.clear();
-    last_key_.clear();
+    senders_.clear();
     hbh_.clear();
     sframe_.clear();
-    rocs_.clear();
-    roc_searches_.clear();
     calls_.clear();
 }
 

@@ -54,15 +54,17 @@ public:
     // key log has none. Derived once per key-log generation, then cached.
     const std::vector<std::unique_ptr<KeyCandidate>> &keyring(const MediaStream &s);
     KeyCandidate *find_key(const MediaStream &s, uint64_t id);
-    // The candidate that last authenticated a packet of this SSRC (tried first), 0 if none.
-    uint64_t &last_key(uint32_t ssrc) { return last_key_[ssrc]; }
+    // First-pass state of one SSRC (one hash lookup per packet).
+    struct SenderState {
+        wacall::media::RocEstimator roc;
+        uint64_t last_key = 0;       // the candidate that last authenticated a packet (tried first), 0 if none
+        unsigned roc_searches = 0;   // packets that went through the initial ROC search while unauthenticated
+    };
+    SenderState &sender(uint32_t ssrc) { return senders_[ssrc]; }
     // Hop-by-hop keys of a call (relay <hbh_key>, then WA_HBH_KEY); nullptr when unknown.
     wacall::media::HbhKeys *hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use);
     // SFrame receive key (derived from the receiver's id, the reference direction).
     wacall::media::SFrameKey *sframe_key(const std::string &call_id, const std::string &receiver);
-    wacall::media::RocEstimator &roc(uint32_t ssrc) { return rocs_[ssrc]; }
-    // How many packets of a not-yet-authenticated SSRC went through the initial ROC search.
-    unsigned &roc_searches(uint32_t ssrc) { return roc_searches_[ssrc]; }
     // Interned call ids (stable pointers) for per-packet records.
     const std::string *intern_call(const std::string &call_id);
     // WARP tag length for a call: relay block, then WA_WARP_TAG_LEN, then 4.
@@ -125,11 +127,9 @@ private:
         std::vector<wacall::media::SFrameKey *> list;
     };
     std::unordered_map<const MediaStream *, SFrameKeys> sframe_of_;
-    std::unordered_map<uint32_t, uint64_t> last_key_;
+    std::unordered_map<uint32_t, SenderState> senders_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
-    std::unordered_map<uint32_t, wacall::media::RocEstimator> rocs_;
-    std::unordered_map<uint32_t, unsigned> roc_searches_;
     std::unordered_map<std::string, std::unique_ptr<std::string>> calls_;
 };
 

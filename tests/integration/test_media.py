@@ -59,6 +59,25 @@ def test_forged_packets_never_decrypted_and_flagged(tshark, caps):
         assert status == ["0"] and decrypted == ["0"], (fr, rows[fr])
 
 
+def test_rtp_header_shown_once(tshark, caps):
+    """Decrypted: the header is rtp's (rtp.ssrc/rtp.seq), not repeated in WARP. Left encrypted
+    (forged tag): WARP shows it, since no rtp layer does."""
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    rows = fields(tshark, pcap, ["warp.decrypted", "warp.ssrc", "warp.seq", "rtp.ssrc", "rtp.seq"], *keys, dfilter="warp")
+    n_dec = n_enc = 0
+    for f in media_frames(base):
+        if f["kind"] != "rtp":
+            continue
+        decrypted, wssrc, wseq, rssrc, rseq = rows[f["frame"]]
+        if decrypted == ["1"]:
+            assert not wssrc and not wseq and rseq == [str(f["seq"])] and rssrc
+            n_dec += 1
+        else:
+            assert wseq == [str(f["seq"])] and wssrc and not rseq
+            n_enc += 1
+    assert n_dec > 100 and n_enc >= 1
+
+
 def test_wrong_call_key_decrypts_nothing(tshark, caps):
     cap, base, pcap, keys = pcap_and_keys(caps, "media-wrongkey")
     out = tshark("-r", pcap, *keys, "-Y", "warp.decrypted == 1 || rtp").stdout
