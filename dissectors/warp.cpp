@@ -579,7 +579,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain_len), static_cast<gint>(plain_len));
     add_new_data_source(pinfo, plain, "Decrypted RTP");
     if (rtp_handle) {
-        announce_payload_types(pinfo, rec->stream);
+        if (!PINFO_FD_VISITED(pinfo)) announce_payload_types(pinfo, rec->stream);  // file-scope data: once is enough
         call_dissector(rtp_handle, plain, pinfo, tree);
     }
 }
