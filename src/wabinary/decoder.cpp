@@ -178,6 +178,7 @@ public:
 
     // Decodes the whole tree into root.
     bool root(Node &root) {
+        pending_.reserve(std::min<size_t>(64, n_ / 3 + 1));  // room for a first child list too
         pending_.emplace_back();
         bool ok = node(0, 0);
         root = pending_[0];
