@@ -34,11 +34,16 @@ const guint8 *g_node_base = nullptr;  // start of the node bytes g_decoded point
 
 const value_string format_vals[] = {{0, "plain"}, {2, "zlib compressed"}, {0, nullptr}};
 
+// What the tree shows for a value: hex for non-printable bytes, else its text.
+std::string shown_text(const Value &v) {
+    return v.kind == ValueKind::Binary && !v.printable ? to_hex(v.bytes) : std::string(v.text);
+}
+
 std::string node_label(const Node &n) {
-    std::string s = "<" + n.tag.text;
+    std::string s = "<" + std::string(n.tag.text);
     for (const auto &a : n.attrs) {
-        s += " " + a.key.text + "=\"";
-        append_escaped(s, a.value.kind == ValueKind::Binary && !a.value.printable ? to_hex(a.value.bytes) : a.value.text);
+        s += " " + std::string(a.key.text) + "=\"";
+        append_escaped(s, shown_text(a.value));
         s += "\"";
         if (s.size() > 200) break;  // the label only; the fields carry everything
     }
@@ -53,9 +58,9 @@ void add_value(proto_tree *t, tvbuff_t *tvb, const Value &v) {
         gint boff = static_cast<gint>(v.bytes.data - g_node_base);
         proto_tree_add_item(t, hf_content_bytes, tvb, boff, static_cast<gint>(v.bytes.size), ENC_NA);
     } else if (v.kind == ValueKind::Jid) {
-        proto_tree_add_string(t, hf_content_jid, tvb, off, len, v.text.c_str());
+        proto_tree_add_string(t, hf_content_jid, tvb, off, len, std::string(v.text).c_str());
     } else {
-        proto_tree_add_string(t, hf_content_text, tvb, off, len, v.text.c_str());
+        proto_tree_add_string(t, hf_content_text, tvb, off, len, std::string(v.text).c_str());
     }
 }
 
@@ -71,15 +76,15 @@ void add_node(proto_tree *parent, tvbuff_t *tvb, packet_info *pinfo, const Node 
                                                 static_cast<gint>(n.length), "%s", label.c_str());
     proto_tree *nt = proto_item_add_subtree(ni, ett_node);
     proto_tree_add_string(nt, hf_tag, tvb, static_cast<gint>(n.tag.offset), static_cast<gint>(n.tag.length),
-                          n.tag.text.c_str());
+                          std::string(n.tag.text).c_str());
     for (const auto &a : n.attrs) {
-        std::string v = a.value.kind == ValueKind::Binary && !a.value.printable ? to_hex(a.value.bytes) : a.value.text;
+        const std::string key(a.key.text), v = shown_text(a.value);
         gint off = static_cast<gint>(a.key.offset);
         gint len = static_cast<gint>(a.value.offset + a.value.length - a.key.offset);
         proto_item *ai = proto_tree_add_string_format(nt, hf_attr, tvb, off, len, nullptr, "%s=\"%s\"",
-                                                      a.key.text.c_str(), v.c_str());
+                                                      key.c_str(), v.c_str());
         proto_tree *at = proto_item_add_subtree(ai, ett_attr);
-        proto_tree_add_string(at, hf_attr_key, tvb, off, static_cast<gint>(a.key.length), a.key.text.c_str());
+        proto_tree_add_string(at, hf_attr_key, tvb, off, static_cast<gint>(a.key.length), key.c_str());
         proto_tree_add_string(at, hf_attr_value, tvb, static_cast<gint>(a.value.offset),
                               static_cast<gint>(a.value.length), v.c_str());
     }

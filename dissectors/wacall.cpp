@@ -48,7 +48,7 @@ const char *pref_keylog_file = "";
 void add_attr(proto_tree *t, int hf, tvbuff_t *tvb, const Attribute *a) {
     if (!a) return;
     const auto &v = a->value;
-    std::string text = v.kind == wabinary::ValueKind::Binary && !v.printable ? to_hex(v.bytes) : v.text;
+    std::string text = v.kind == wabinary::ValueKind::Binary && !v.printable ? to_hex(v.bytes) : std::string(v.text);
     proto_tree_add_string(t, hf, tvb, static_cast<gint>(v.offset), static_cast<gint>(v.length), text.c_str());
 }
 
@@ -207,7 +207,7 @@ std::string info_summary(const CallStanza &cs) {
         s = "Call " + (cs.action_tag.empty() ? std::string("(no action)") : cs.action_tag);
     } else if (cs.kind == StanzaKind::Ack) {
         s = "Call ack";
-        if (cs.ack.type) s += " " + cs.ack.type->value.text;
+        if (cs.ack.type) s += " " + std::string(cs.ack.type->value.text);
     } else {
         s = "Call receipt";
     }

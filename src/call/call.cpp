@@ -20,8 +20,6 @@ constexpr unsigned kMaxDepth = 64;        // hand-built or hostile trees must no
 constexpr size_t kMaxCapabilityBytes = 64;  // bits listed for at most this many bytes
 constexpr uint32_t kLatencyOffset = 0x02000000;
 
-const std::string kEmpty;
-
 bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 }  // namespace
@@ -90,14 +88,14 @@ const char *action_name(Action a) {
     return "unknown";
 }
 
-Action action_from_tag(const std::string &tag) {
+Action action_from_tag(std::string_view tag) {
     for (const auto &n : kActions)
         if (tag == n.tag) return n.action;
     if (tag.compare(0, 5, "link_") == 0 && tag.size() > 5) return Action::Link;
     return Action::Unknown;
 }
 
-const std::string &attr_text(const Attribute *a) { return a ? a->value.text : kEmpty; }
+std::string_view attr_text(const Attribute *a) { return a ? a->value.text : std::string_view(); }
 
 ByteView content_bytes(const Node &n) {
     if (n.content.kind == wabinary::ValueKind::Binary) return n.content.bytes;
@@ -110,7 +108,7 @@ std::string content_text(const Node &n) {
     return std::string(reinterpret_cast<const char *>(b.data), b.size);
 }
 
-bool parse_u32(const std::string &s, uint32_t &out) {
+bool parse_u32(std::string_view s, uint32_t &out) {
     return parse_decimal_u32(s, out);
 }
 
@@ -279,7 +277,8 @@ bool read_u32(const Node &n, const char *name, bool &has, uint32_t &out, std::ve
         has = true;
         return true;
     }
-    notes.push_back("<" + n.tag.text + "> " + name + "=\"" + a->value.text.substr(0, 32) + "\" is not a decimal u32");
+    notes.push_back("<" + std::string(n.tag.text) + "> " + name + "=\"" + std::string(a->value.text.substr(0, 32)) +
+                    "\" is not a decimal u32");
     return false;
 }
 
@@ -294,10 +293,11 @@ Endpoint parse_endpoint(const Node &n, bool in_destination, std::vector<std::str
         const Attribute *ip = n.attr("ip");
         if (ip) {
             uint8_t buf[16] = {};
-            if (inet_pton(AF_INET, ip->value.text.c_str(), buf) == 1) {
+            const std::string ip_text(ip->value.text);  // inet_pton needs the NUL
+            if (inet_pton(AF_INET, ip_text.c_str(), buf) == 1) {
                 ep.family = AddrFamily::IPv4;
                 std::memcpy(ep.addr, buf, 4);
-            } else if (inet_pton(AF_INET6, ip->value.text.c_str(), buf) == 1) {
+            } else if (inet_pton(AF_INET6, ip_text.c_str(), buf) == 1) {
                 ep.family = AddrFamily::IPv6;
                 std::memcpy(ep.addr, buf, 16);
             }
@@ -424,7 +424,7 @@ RelayBlock parse_relay(const Node &n, std::vector<std::string> &notes) {
     }
     uint64_t used_tokens = 0, used_auth = 0;
     for (const Node &c : n.children) {
-        const std::string &tag = c.tag.text;
+        std::string_view tag = c.tag.text;
         if (tag == "key") {
             if (r.key_node) continue;  // the first one wins
             r.key_node = &c;
@@ -520,7 +520,7 @@ GroupInfo parse_group_info(const Node &n, std::vector<std::string> &notes) {
 void parse_destination(const Node &d, CallStanza &s) {
     s.destination_node = &d;
     for (const Node &c : d.children) {
-        const std::string &tag = c.tag.text;
+        std::string_view tag = c.tag.text;
         if (tag == "to") {
             s.destination_fanout = true;
             Target t;
@@ -539,7 +539,7 @@ void parse_destination(const Node &d, CallStanza &s) {
 
 void parse_action_body(const Node &a, CallStanza &s) {
     for (const Node &c : a.children) {
-        const std::string &tag = c.tag.text;
+        std::string_view tag = c.tag.text;
         if (tag == "audio") {
             Audio au;
             au.node = &c;
@@ -668,7 +668,7 @@ void set_call_ids(const Node &n, CallStanza &s) {
 CallStanza parse_stanza(const Node &top) {
     CallStanza s;
     s.top = &top;
-    const std::string &tag = top.tag.text;
+    std::string_view tag = top.tag.text;
 
     if (tag == "call") {
         s.kind = StanzaKind::Call;

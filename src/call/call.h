@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace wacall::call {
@@ -46,15 +47,15 @@ enum class Action : uint8_t {
 };
 // The canonical tag of a known action ("offer", ...); "unknown"/"none" otherwise.
 const char *action_name(Action a);
-Action action_from_tag(const std::string &tag);
+Action action_from_tag(std::string_view tag);
 
-// Text of an attribute pointer, or "" when absent.
-const std::string &attr_text(const Attribute *a);
+// Text of an attribute pointer, or "" when absent (a view into the tree).
+std::string_view attr_text(const Attribute *a);
 // Node content as bytes: Binary payload, else the textual form (token, packed, JID).
 ByteView content_bytes(const Node &n);
 std::string content_text(const Node &n);
 // Strict decimal u32 (digits only, no sign, no overflow).
-bool parse_u32(const std::string &s, uint32_t &out);
+bool parse_u32(std::string_view s, uint32_t &out);
 // Strict base64 (standard alphabet; missing padding accepted) via GLib. False on bad input.
 bool base64_decode(ByteView text, Bytes &out);
 

@@ -162,8 +162,8 @@ const Call *CallRegistry::update(const CallStanza &s, uint32_t frame, double tim
     }
     add_unique(c.participants, c.creator_participant);
 
-    const std::string &from = attr_text(s.env.from);
-    const std::string &to = attr_text(s.env.to);
+    const std::string from(attr_text(s.env.from));
+    const std::string to(attr_text(s.env.to));
 
     if (s.kind == StanzaKind::Receipt) {
         c.ringing.mark(frame, time);
@@ -201,7 +201,7 @@ const Call *CallRegistry::update(const CallStanza &s, uint32_t frame, double tim
             c.accept.mark(frame, time);
             // The answering device: `participant` when the server routed it, else `from`
             // (reference routed_call_sender).
-            const std::string &who = !attr_text(s.env.participant).empty() ? attr_text(s.env.participant) : from;
+            const std::string who = !attr_text(s.env.participant).empty() ? std::string(attr_text(s.env.participant)) : from;
             if (c.answering_device.empty() && !who.empty()) c.answering_device = keys::normalize_participant_id(who);
             add_unique(c.participants, c.answering_device);
             if (c.callee_jid.empty() && !from.empty()) c.callee_jid = from;

@@ -161,7 +161,7 @@ std::string pad4(unsigned n) {
 // The text a value carries, as the key of the pseudonym tables.
 std::string value_key(const Value &v) {
     if (v.kind == ValueKind::Binary) return std::string(reinterpret_cast<const char *>(v.bytes.data), v.bytes.size);
-    return v.text;
+    return std::string(v.text);
 }
 
 bool printable_text(const Value &v) {
@@ -315,8 +315,8 @@ struct Exporter::State {
         return user(u);
     }
     std::string jid_value(const Value &v) {
-        std::string u = user_of(v.jid_user, v.jid_server);
-        std::string srv = server(v.jid_server);
+        std::string u = user_of(std::string(v.jid_user), std::string(v.jid_server));
+        std::string srv = server(std::string(v.jid_server));
         if (u.empty()) return srv;
         std::string s = u;
         if (v.jid_device > 0 || (v.wire_tag == wabinary::AD_JID && v.jid_device == 0)) s += ":" + std::to_string(v.jid_device);
@@ -387,7 +387,7 @@ struct Walker {
     // caller becomes A and a call-id seen first as a JID user or stanza id is still a CALLID.
     void prepass(const Node &n) {
         for (const auto &a : n.attrs)
-            if (a.key.text == "call-id" && printable_text(a.value) && !a.value.text.empty()) st.call_id(a.value.text);
+            if (a.key.text == "call-id" && printable_text(a.value) && !a.value.text.empty()) st.call_id(std::string(a.value.text));
         const wabinary::Attribute *creator = n.attr("call-creator");
         if (creator) {
             std::string cu;
@@ -396,7 +396,7 @@ struct Walker {
                 if (!cu.empty() && creator->value.jid_server != "call" && creator->value.jid_server != "g.us") st.user(cu);
             } else {
                 TextJid j;
-                if (printable_text(creator->value) && parse_text_jid(creator->value.text, j) && !j.user.empty()) {
+                if (printable_text(creator->value) && parse_text_jid(std::string(creator->value.text), j) && !j.user.empty()) {
                     cu = j.user;
                     st.user(cu);
                 }
@@ -416,9 +416,9 @@ struct Walker {
     }
 
     static std::string jid_user_of(const Value &v) {
-        if (v.kind == ValueKind::Jid) return v.jid_user;
+        if (v.kind == ValueKind::Jid) return std::string(v.jid_user);
         TextJid j;
-        if (printable_text(v) && parse_text_jid(v.text, j)) return j.user;
+        if (printable_text(v) && parse_text_jid(std::string(v.text), j)) return j.user;
         return std::string();
     }
 
@@ -426,12 +426,14 @@ struct Walker {
         is_jid = true;
         if (v.kind == ValueKind::Jid) return st.jid_value(v);
         TextJid j;
-        if (printable_text(v) && v.text.find('@') != std::string::npos && parse_text_jid(v.text, j)) return st.jid_text(j);
+        if (printable_text(v) && v.text.find('@') != std::string::npos && parse_text_jid(std::string(v.text), j))
+            return st.jid_text(j);
         is_jid = false;
         return std::string();
     }
 
     std::string attr_value(const std::string &name, const Value &v, unsigned depth, Treat &how) {
+        const std::string value_text(v.text);
         bool is_jid = false;
         std::string j = jid_of(v, is_jid);
         if (is_jid) {
@@ -446,33 +448,33 @@ struct Walker {
         }
         if (name == "call-id") {
             how = Treat::Pseudonym;
-            return text && !v.text.empty() ? st.call_id(v.text) : st.label("CALLID", key);
+            return text && !value_text.empty() ? st.call_id(value_text) : st.label("CALLID", key);
         }
         if (name == "id") {
-            if (depth > 0 && text && all_digits(v.text, 3)) {
+            if (depth > 0 && text && all_digits(value_text, 3)) {
                 how = Treat::Kept;  // a table index (<token id="0">)
-                return v.text;
+                return value_text;
             }
             how = Treat::Pseudonym;
             return st.stanza_id(key);
         }
         if (name == "t" && text) {
             how = Treat::Relative;
-            return st.relative_t(v.text);
+            return st.relative_t(value_text);
         }
         if (name == "ip" && text) {
             how = Treat::Documentation;
-            return st.doc_address(v.text);
+            return st.doc_address(value_text);
         }
         auto it = allowed_attributes().find(name);
-        if (it != allowed_attributes().end() && text && shape_ok(it->second, v.text)) {
+        if (it != allowed_attributes().end() && text && shape_ok(it->second, value_text)) {
             how = Treat::Kept;
-            return v.text;
+            return value_text;
         }
         static const std::set<std::string> jid_attrs = {"from", "to", "jid", "participant", "recipient"};
-        if (text && jid_attrs.count(name) && known_servers().count(v.text)) {  // a server-only JID sent as text
+        if (text && jid_attrs.count(name) && known_servers().count(value_text)) {  // a server-only JID sent as text
             how = Treat::Kept;
-            return v.text;
+            return value_text;
         }
         how = Treat::Placeholder;
         return st.label(name_shape(name) ? attr_label(name) : "VALUE", key);
@@ -489,15 +491,19 @@ struct Walker {
             how = Treat::Kept;
             return std::string();
         }
-        if (tag == "warp_mi_tag_len" && printable_text(v) && all_digits(v.text, 3)) {
+        const std::string value_text(v.text);
+        if (tag == "warp_mi_tag_len" && printable_text(v) && all_digits(value_text, 3)) {
             how = Treat::Kept;
-            return v.text;
+            return value_text;
         }
         how = Treat::Placeholder;
         return st.label(name_shape(tag) ? content_label(tag) : "VALUE", value_key(v));
     }
 
-    std::string name_of(const std::string &n, const char *label) { return name_shape(n) ? n : st.label(label, n); }
+    std::string name_of(std::string_view name, const char *label) {
+        const std::string n(name);
+        return name_shape(n) ? n : st.label(label, n);
+    }
 
     void node(const Node &n, const std::string &path, unsigned depth) {
         std::string ind(depth * 2, ' ');
@@ -509,7 +515,7 @@ struct Walker {
         for (const auto &a : n.attrs) {
             std::string an = name_of(a.key.text, "ATTR");
             Treat how = Treat::Placeholder;
-            std::string val = attr_value(a.key.text, a.value, depth, how);
+            std::string val = attr_value(std::string(a.key.text), a.value, depth, how);
             xml += " " + an + "=\"";
             wabinary::append_escaped(xml, val);
             xml += "\"";
@@ -534,7 +540,7 @@ struct Walker {
             xml += ind + "</" + tag + ">\n";
         } else if (n.content.kind != ValueKind::Empty) {
             Treat how = Treat::Placeholder;
-            std::string val = content_value(n.tag.text, n.content, how);
+            std::string val = content_value(std::string(n.tag.text), n.content, how);
             xml += ">";
             wabinary::append_escaped(xml, val);
             xml += "</" + tag + ">\n";
@@ -719,7 +725,8 @@ const Record &Exporter::add(const Node &top, const Context &ctx) {
     r.frame = ctx.frame;
     r.index = ctx.index;
     r.rel_time = ctx.rel_time;
-    r.stanza_tag = name_shape(top.tag.text) ? top.tag.text : st_->label("TAG", top.tag.text);
+    const std::string stanza_tag(top.tag.text);
+    r.stanza_tag = name_shape(stanza_tag) ? stanza_tag : st_->label("TAG", stanza_tag);
     call::CallStanza cs = call::parse_stanza(top);
     if (cs.action_node && name_shape(cs.action_tag)) r.action = cs.action_tag;
     Direction d = ctx.direction;
@@ -742,7 +749,8 @@ const Record &Exporter::add(const Node &top, const Context &ctx) {
     std::string what = r.action.empty() ? "<" + r.stanza_tag + ">" : "<" + r.stanza_tag + "> " + r.action;
     if (r.action.empty() && r.stanza_tag == "ack") {
         const wabinary::Attribute *ty = top.attr("type");
-        if (ty && printable_text(ty->value) && word_shape(ty->value.text)) what += " of " + ty->value.text;
+        const std::string type_text(ty ? ty->value.text : std::string_view());
+        if (ty && printable_text(ty->value) && word_shape(type_text)) what += " of " + type_text;
     }
     r.title = what + ", " + r.direction + " (frame " + std::to_string(ctx.frame) + ")";
     st_->recs.push_back(std::move(r));

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace wacall::wabinary {
@@ -32,10 +33,14 @@ enum Tag : uint8_t {
 };
 
 constexpr unsigned kDefaultMaxDepth = 128;
-// Nodes plus attributes one decode may produce. A Node is ~400 bytes and the smallest node on the
+// Nodes plus attributes one decode may produce. A Node is ~250 bytes and the smallest node on the
 // wire is 3 bytes, so without a cap a 16 MiB inflated frame (a ~16 KiB zlib bomb) of tiny nodes
-// would allocate ~2 GiB. Real stanzas (the largest are group/usync lists) stay far below this.
+// would allocate over 1 GiB. Real stanzas (the largest are group/usync lists) stay far below this.
 constexpr size_t kDefaultMaxElements = 100000;
+
+// The attributes, children and unpacked texts of one decoded tree (defined in decoder.cpp).
+// Filled once by decode_node, never changed or moved afterwards.
+struct TreeStorage;
 
 struct DecodeResult {
     bool ok = false;
@@ -46,10 +51,19 @@ struct DecodeResult {
     size_t consumed = 0;         // bytes used by the root node
     bool trailing_bytes = false; // ok, but bytes follow the root node
     size_t trailing_count = 0;
+    // What root's spans and views point into. Shared, so a copied or moved result stays valid
+    // (copies share the same read-only tree); a Node copied out of the result does not keep it.
+    std::shared_ptr<const TreeStorage> storage;
+
+    // Nodes plus attributes the storage has room for (used or not): bounded by what the input
+    // can hold, however large the counts the list headers declare.
+    size_t allocated_elements() const;
 };
 
 // dict must not be null (pass default_dictionary() when the intro's version is unknown).
-// Binary values are views into node_bytes: keep that buffer alive as long as the result.
+// The tree views node_bytes (binary values, raw strings) and dict's token strings (the shipped
+// dictionaries are static): keep node_bytes alive as long as the result and anything taken from
+// it, and the result (or a copy) as long as any Node, Value or text view taken from it.
 // More than max_elements nodes + attributes ends the decode with an error (partial tree kept).
 DecodeResult decode_node(ByteView node_bytes, const Dictionary *dict, unsigned max_depth = kDefaultMaxDepth,
                          size_t max_elements = kDefaultMaxElements);

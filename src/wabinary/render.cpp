@@ -65,7 +65,7 @@ void render_node(std::string &out, const Node &n, const RenderOptions &opt, unsi
 
 }  // namespace
 
-void append_escaped(std::string &out, const std::string &s) {
+void append_escaped(std::string &out, std::string_view s) {
     for (char ch : s) {
         switch (ch) {
         case '&': out += "&amp;"; break;

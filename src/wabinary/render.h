@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace wacall::wabinary {
 
@@ -22,6 +23,6 @@ std::string render_xml(const Node &n, const RenderOptions &opt = RenderOptions()
 // The text of one value as the renderer shows it (unescaped).
 std::string render_value(const Value &v, const RenderOptions &opt = RenderOptions());
 // Appends s with &, <, > and " escaped (control characters as &#N;).
-void append_escaped(std::string &out, const std::string &s);
+void append_escaped(std::string &out, std::string_view s);
 
 }  // namespace wacall::wabinary

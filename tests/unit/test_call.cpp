@@ -32,12 +32,25 @@ Bytes H(const std::string &h) {
     return b;
 }
 
+// Texts, attribute lists and child lists of the hand-built trees (a Node holds views and spans).
+std::string_view keep(const std::string &text) {
+    static std::deque<std::string> texts;
+    texts.push_back(text);
+    return texts.back();
+}
+template <class T>
+wabinary::Span<T> keep(std::vector<T> items) {
+    static std::deque<std::vector<T>> lists;
+    lists.push_back(std::move(items));
+    return {lists.back().data(), lists.back().size()};
+}
+
 Value text_value(const std::string &t) {
     Value v;
     v.kind = ValueKind::Binary;
     store().emplace_back(t.begin(), t.end());
     v.bytes = store().back();
-    v.text = t;
+    v.text = std::string_view(reinterpret_cast<const char *>(v.bytes.data), v.bytes.size);
     v.printable = true;
     return v;
 }
@@ -45,17 +58,19 @@ Value text_value(const std::string &t) {
 Node N(const std::string &tag, const Attrs &attrs = {}, std::vector<Node> children = {}) {
     Node n;
     n.tag.kind = ValueKind::Token;
-    n.tag.text = tag;
+    n.tag.text = keep(tag);
+    std::vector<wabinary::Attribute> as;
     for (const auto &kv : attrs) {
         wabinary::Attribute a;
         a.key.kind = ValueKind::Token;
-        a.key.text = kv.first;
+        a.key.text = keep(kv.first);
         a.value.kind = ValueKind::Token;
-        a.value.text = kv.second;
-        n.attrs.push_back(a);
+        a.value.text = keep(kv.second);
+        as.push_back(a);
     }
+    n.attrs = keep(std::move(as));
     n.has_children = !children.empty();
-    n.children = std::move(children);
+    n.children = keep(std::move(children));
     return n;
 }
 

@@ -36,10 +36,13 @@ Bytes H(const std::string &h) {
     return b;
 }
 
+// The returned root views the decoded result's storage, so the results are kept too.
 Node decode_hex(const std::string &hex) {
+    static std::deque<wabinary::DecodeResult> results;
     store().push_back(H(hex));
     const Bytes &b = store().back();
-    wabinary::DecodeResult r = wabinary::decode_node(ByteView(b.data(), b.size()), wabinary::dictionary_for_version(3));
+    results.push_back(wabinary::decode_node(ByteView(b.data(), b.size()), wabinary::dictionary_for_version(3)));
+    const wabinary::DecodeResult &r = results.back();
     EXPECT_TRUE(r.ok) << r.error;
     return r.root;
 }
@@ -222,10 +225,23 @@ sanitized: true
 
 using Attrs = std::vector<std::pair<std::string, std::string>>;
 
+// Texts, attribute lists and child lists of the hand-built trees (a Node holds views and spans).
+std::string_view keep(const std::string &text) {
+    static std::deque<std::string> texts;
+    texts.push_back(text);
+    return texts.back();
+}
+template <class T>
+wabinary::Span<T> keep(std::vector<T> items) {
+    static std::deque<std::vector<T>> lists;
+    lists.push_back(std::move(items));
+    return {lists.back().data(), lists.back().size()};
+}
+
 Value text_value(const std::string &t, ValueKind kind = ValueKind::Token) {
     Value v;
     v.kind = kind;
-    v.text = t;
+    v.text = keep(t);
     if (kind == ValueKind::Binary) {
         store().emplace_back(t.begin(), t.end());
         v.bytes = store().back();
@@ -237,14 +253,16 @@ Value text_value(const std::string &t, ValueKind kind = ValueKind::Token) {
 Node N(const std::string &tag, const Attrs &attrs = {}, std::vector<Node> children = {}) {
     Node n;
     n.tag = text_value(tag);
+    std::vector<wabinary::Attribute> as;
     for (const auto &kv : attrs) {
         wabinary::Attribute a;
         a.key = text_value(kv.first);
         a.value = text_value(kv.second);
-        n.attrs.push_back(a);
+        as.push_back(a);
     }
+    n.attrs = keep(std::move(as));
     n.has_children = !children.empty();
-    n.children = std::move(children);
+    n.children = keep(std::move(children));
     return n;
 }
 
@@ -340,10 +358,11 @@ void collect_secrets(const Node &n, std::vector<std::pair<std::string, bool>> &o
                                                    "t",     "caller_country_code", "device_class", "user_pn",
                                                    "group-jid", "participant_uuid", "ip", "port"};
     for (const auto &a : n.attrs) {
-        if (a.value.kind == ValueKind::Jid && !a.value.jid_user.empty()) out.push_back({a.value.jid_user, false});
+        if (a.value.kind == ValueKind::Jid && !a.value.jid_user.empty())
+            out.push_back({std::string(a.value.jid_user), false});
         for (const auto &k : ident)
             if (a.key.text == k && a.value.text.size() >= 4 && !(k == "id" && a.value.text.size() <= 3))
-                out.push_back({a.value.text, false});
+                out.push_back({std::string(a.value.text), false});
     }
     if (n.content.kind == ValueKind::Binary && n.content.bytes.size >= 4 && n.tag.text != "warp_mi_tag_len")
         out.push_back({std::string(reinterpret_cast<const char *>(n.content.bytes.data), n.content.bytes.size),

@@ -9,6 +9,7 @@
 
 #include <ctime>
 #include <cstdio>
+#include <deque>
 
 using namespace wacall;
 using namespace wacall::wabinary;
@@ -24,6 +25,12 @@ const Dictionary *v3() { return dictionary_for_version(3); }
 const Dictionary *v2() { return dictionary_for_version(2); }
 
 DecodeResult dec(const Bytes &b, const Dictionary *d = nullptr) { return decode_node(b, d ? d : v3()); }
+// A temporary buffer is kept: the result's texts and bytes are views into it.
+DecodeResult dec(Bytes &&b, const Dictionary *d = nullptr) {
+    static std::deque<Bytes> kept;
+    kept.push_back(std::move(b));
+    return dec(kept.back(), d);
+}
 
 const char *kOffer =
     "00f8066411f70100ff88222222222222222f08fb0a3eb0abcdef0123456789f801f806ec1c68fb1000112233445566778899aabbccdd"
@@ -410,6 +417,30 @@ TEST(WaBinaryDecode, OffsetsAndLengths) {
         EXPECT_GE(c.offset, offer.offset);
         EXPECT_LE(c.offset + c.length, offer.offset + offer.length);
     }
+}
+
+TEST(WaBinaryDecode, CopiedAndMovedResultsKeepTheTree) {
+    // Packed and JID texts, attributes and children live in the result's storage, not in the
+    // node bytes: a copy shares it and a move carries it, both outliving the original.
+    Bytes b = offer_node_bytes();
+    const std::string want = render_xml(dec(b).root);
+    DecodeResult copied, moved;
+    {
+        DecodeResult r = dec(b);
+        ASSERT_TRUE(r.ok) << r.error;
+        copied = r;
+        DecodeResult tmp = r;
+        moved = std::move(tmp);
+    }
+    for (const DecodeResult *r : {&copied, &moved}) {
+        EXPECT_EQ(r->root.attrs[0].value.text, "222222222222222@lid");
+        EXPECT_EQ(r->root.attrs[0].value.jid_user, "222222222222222");
+        EXPECT_EQ(r->root.attr_text("id"), "3EB0ABCDEF0123456789");
+        ASSERT_EQ(r->root.children.size(), 1u);
+        EXPECT_EQ(r->root.children[0].attr_text("call-id"), "00112233445566778899AABBCCDDEEFF");
+        EXPECT_EQ(render_xml(r->root), want);
+    }
+    EXPECT_EQ(copied.storage, moved.storage);  // shared, not duplicated
 }
 
 TEST(WaBinaryDecode, TruncatedAtEveryPrefix) {
