@@ -612,8 +612,11 @@ bool Decoder::node(size_t slot, unsigned depth) {
 // children tried so far are stored too (the partial tree).
 bool Decoder::children(size_t parent, size_t count, unsigned depth) {
     size_t first = pending_.size();
-    // A node needs at least 3 bytes: reserve no more than the input can hold.
-    size_t want = first + std::min(count, left() / 3 + 1);
+    // A node needs at least 3 bytes and counts against the element limit: reserve no more than
+    // the input and the remaining budget can hold (a hostile frame of nested 65,535-child lists
+    // would otherwise reserve tens of MB).
+    size_t budget = max_elements_ > elements_ ? max_elements_ - elements_ : 0;
+    size_t want = first + std::min({count, left() / 3 + 1, budget + 1});
     if (want > pending_.capacity()) pending_.reserve(std::max(want, 2 * pending_.capacity()));
     bool ok = true;
     for (size_t i = 0; i < count && ok; i++) {
