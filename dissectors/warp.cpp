@@ -430,7 +430,7 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
         rec->status = ST_NO_KEY;
         return;
     }
-    MediaState::SenderState &sender = ms.sender(h.ssrc);
+    MediaStream::FirstPass &sender = rec->stream->first_pass;
     uint64_t &last = sender.last_key;
     media::RocEstimator &roc = sender.roc;
     const guint32 estimate = roc.estimate(h.seq);

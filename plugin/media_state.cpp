@@ -30,10 +30,7 @@ void MediaState::reset() {
     strings_.clear();
     flows_.clear();
     keys_.clear();
-    ring_of_.clear();
     participants_.clear();
-    sframe_of_.clear();
-    senders_.clear();
     hbh_.clear();
     sframe_.clear();
     calls_.clear();
@@ -120,15 +117,14 @@ const MediaStream *MediaState::attribute(uint32_t ssrc) {
     if (!found) return nullptr;
     uint32_t c = GPOINTER_TO_UINT(code);
     const Pair &p = pairs_[c >> 4];
-    streams_.push_back(MediaStream{*p.call_id, *p.participant, media::kSlotWords[c & 15]});
+    streams_.emplace_back(*p.call_id, *p.participant, media::kSlotWords[c & 15]);
     return by_ssrc_[ssrc] = &streams_.back();
 }
 
 const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const MediaStream &s) {
     auto &ks = wacall_keys();
-    Keyring *&cached = ring_of_[&s];
-    if (!cached) cached = &keys_[s.call_id + '\n' + s.participant];
-    Keyring &ring = *cached;
+    if (!s.ring) s.ring = &keys_[s.call_id + '\n' + s.participant];
+    Keyring &ring = *s.ring;
     if (ring.keys_gen == ks.generation() && !ring.list.empty()) return ring.list;
     wacall_keys_refresh();  // a stat() only while keys are missing: the key log may have grown
     if (ring.keys_gen == ks.generation()) return ring.list;
@@ -179,7 +175,7 @@ media::HbhKeys *MediaState::hbh_keys(const std::string &call_id, HbhMode mode, H
 }
 
 const std::vector<media::SFrameKey *> &MediaState::sframe_keys_for(const MediaStream &s) {
-    SFrameKeys &e = sframe_of_[&s];
+    MediaStream::SFrameKeys &e = s.sframe;
     uint64_t cg = wacall_calls().generation(), kg = wacall_keys().generation();
     if (e.calls_gen != cg || e.keys_gen != kg) {
         e.list.clear();

@@ -18,13 +18,6 @@
 #include <unordered_set>
 #include <vector>
 
-// References into MediaState's string pool; one per SSRC seen in the capture.
-struct MediaStream {
-    const std::string &call_id;
-    const std::string &participant;  // normalised sender id
-    uint32_t slot_word;
-};
-
 // One key a stream's packets may be protected with: the 1:1 call key, or a group epoch
 // (<enc_rekey transaction-id>). Packets name neither, so each is tried; the one whose tag
 // verifies is recorded per packet.
@@ -33,6 +26,38 @@ struct KeyCandidate {
     uint32_t transaction_id = 0;
     wacall::media::StreamKeys keys;
     uint64_t id() const { return uint64_t(kind) << 32 | transaction_id; }
+};
+
+// The key ring of one sender, shared by every SSRC of that sender.
+struct Keyring {
+    uint64_t keys_gen = ~uint64_t(0);
+    std::vector<std::unique_ptr<KeyCandidate>> list;
+};
+
+// One SSRC seen in the capture: who sent it (references into MediaState's string pool) and the
+// per-SSRC caches the dissectors use on every packet, kept here so a packet costs one lookup.
+struct MediaStream {
+    MediaStream(const std::string &c, const std::string &p, uint32_t w) : call_id(c), participant(p), slot_word(w) {}
+    const std::string &call_id;
+    const std::string &participant;  // normalised sender id
+    uint32_t slot_word;
+
+    // First-pass state (warp's RTP path).
+    struct FirstPass {
+        wacall::media::RocEstimator roc;
+        uint64_t last_key = 0;      // the candidate that last authenticated a packet (tried first), 0 if none
+        unsigned roc_searches = 0;  // packets that went through the initial ROC search while unauthenticated
+    };
+    mutable FirstPass first_pass;
+
+private:
+    friend class MediaState;
+    mutable Keyring *ring = nullptr;  // the sender's entry in MediaState::keys_
+    struct SFrameKeys {
+        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
+        std::vector<wacall::media::SFrameKey *> list;
+    };
+    mutable SFrameKeys sframe;
 };
 
 // Which derivation the hop-by-hop layer uses (spec digest X1), or none (reference client).
@@ -54,13 +79,6 @@ public:
     // key log has none. Derived once per key-log generation, then cached.
     const std::vector<std::unique_ptr<KeyCandidate>> &keyring(const MediaStream &s);
     KeyCandidate *find_key(const MediaStream &s, uint64_t id);
-    // First-pass state of one SSRC (one hash lookup per packet).
-    struct SenderState {
-        wacall::media::RocEstimator roc;
-        uint64_t last_key = 0;       // the candidate that last authenticated a packet (tried first), 0 if none
-        unsigned roc_searches = 0;   // packets that went through the initial ROC search while unauthenticated
-    };
-    SenderState &sender(uint32_t ssrc) { return senders_[ssrc]; }
     // Hop-by-hop keys of a call (relay <hbh_key>, then WA_HBH_KEY); nullptr when unknown.
     wacall::media::HbhKeys *hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use);
     // SFrame receive key (derived from the receiver's id, the reference direction).
@@ -94,9 +112,9 @@ private:
     void add_streams(const std::string &call_id);
     uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0), keylog_gen_ = ~uint64_t(0);
     const std::string &intern(const std::string &s) { return *strings_.insert(s).first; }
-    std::unordered_set<std::string> strings_;
-    std::unordered_set<std::string> flows_;  // nodes are stable: MediaStream refers into them
-    std::deque<MediaStream> streams_;
+    std::unordered_set<std::string> strings_;  // nodes are stable: MediaStream refers into them
+    std::unordered_set<std::string> flows_;
+    std::deque<MediaStream> streams_;  // stable addresses: packets keep pointers to them
     // Every derived SSRC -> (index in pairs_) << 4 | slot index. A GHashTable of 32-bit keys and
     // values costs ~12 bytes per SSRC; a node-based map cost ~60 (180,000 SSRCs for 10,000 calls).
     // MediaStream records are made only for SSRCs a packet actually carries (by_ssrc_).
@@ -109,25 +127,13 @@ private:
     // Participants whose SSRCs are in index_, per interned call id.
     std::unordered_map<const std::string *, std::vector<const std::string *>> derived_;
     wacall::media::SsrcDeriver ssrc_deriver_;
-    struct Keyring {
-        uint64_t keys_gen = ~uint64_t(0);
-        std::vector<std::unique_ptr<KeyCandidate>> list;
-    };
+    // Key rings by "call-id\nparticipant" (nodes are stable: MediaStream::ring points into them).
     std::unordered_map<std::string, Keyring> keys_;
-    // keys_ entry of each stream (unordered_map nodes are stable): saves building and hashing the
-    // "call-id\nparticipant" key on every packet.
-    std::unordered_map<const MediaStream *, Keyring *> ring_of_;
     struct Participants {
         uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
         std::vector<std::string> list;
     };
     std::unordered_map<std::string, Participants> participants_;
-    struct SFrameKeys {
-        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
-        std::vector<wacall::media::SFrameKey *> list;
-    };
-    std::unordered_map<const MediaStream *, SFrameKeys> sframe_of_;
-    std::unordered_map<uint32_t, SenderState> senders_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
     std::unordered_map<std::string, std::unique_ptr<std::string>> calls_;
