@@ -11,7 +11,7 @@ generated on demand by test-pcaps/gen/make_long.py into DIR/perf (DIR/perf-quick
 Both sides run the same way, through scripts/tshark-dev.sh (the user-namespace wrapper when
 root) with the same configuration directory; the stock side gets a plugin directory that is
 empty, so the only difference is wacall. Runs alternate stock/plugin; each figure is the median
-of the runs: wall time and peak RSS from /usr/bin/time -f '%e %M'.
+of the runs: wall time, peak RSS and CPU time from /usr/bin/time -f '%e %M %U %S'.
 
 Cases: `-T fields -e rtp.seq`, `-V`, `-2 -T fields -e rtp.seq` on the 1:1 call; the same field
 run on 50 concurrent calls (same total packets); the 1:1 call with the 10,000-call key log; an
@@ -72,14 +72,14 @@ class Runner:
         return e
 
     def run(self, plugin, args, out=os.devnull):
-        """One timed run: (wall seconds, peak RSS KiB)."""
+        """One timed run: (wall seconds, peak RSS KiB, CPU seconds = user + system)."""
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf, open(out, "wb") as fo:
-            p = subprocess.run([TIME, "-f", "%e %M", "-o", tf.name, "bash", WRAPPER] + args, env=self.env(plugin),
+            p = subprocess.run([TIME, "-f", "%e %M %U %S", "-o", tf.name, "bash", WRAPPER] + args, env=self.env(plugin),
                                stdout=fo, stderr=subprocess.PIPE)
             if p.returncode:
                 sys.exit(f"tshark failed ({p.returncode}): {' '.join(args)}\n{p.stderr.decode(errors='replace')}")
-            wall, rss = tf.read().split()[-2:]
-        return float(wall), int(rss)
+            wall, rss, user, system = tf.read().split()[-4:]
+        return float(wall), int(rss), float(user) + float(system)
 
     def output(self, plugin, args):
         return subprocess.run(["bash", WRAPPER] + args, env=self.env(plugin), check=True, capture_output=True).stdout
@@ -166,7 +166,11 @@ def main():
             for plugin, args, acc in order:
                 acc.append(r.run(plugin, args))
         med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
+        # The machine is shared: besides the ratio of medians, the median of the ratios of runs made
+        # back to back and the ratio of CPU times (less exposed to scheduling) are shown.
         res[name] = dict(n=n, p_wall=med(ps, 0), s_wall=med(ss, 0), p_rss=med(ps, 1), s_rss=med(ss, 1),
+                         p_cpu=med(ps, 2), s_cpu=med(ss, 2),
+                         pair_ratio=statistics.median(p[0] / s[0] for p, s in zip(ps, ss)) if n else None,
                          p_runs=ps, s_runs=ss)
         print(f"  {name}: plugin {res[name]['p_wall']:.2f} s / {res[name]['p_rss']} KiB, "
               f"{'baseline' if name == 'keys10k' else 'stock'} {res[name]['s_wall']:.2f} s / {res[name]['s_rss']} KiB",
@@ -177,15 +181,17 @@ def main():
     print()
     print(f"wacall whole-process benchmark: {packets} packets, {runs} run(s) per side, medians; "
           f"load average {load0[0]:.2f} -> {load1[0]:.2f}; {time.time() - t_start:.0f} s")
-    print(f"{'case':<34} {'plugin s':>9} {'stock s':>9} {'time x':>7} {'plugin MiB':>11} {'stock MiB':>10} {'mem x':>6}")
+    print(f"{'case':<34} {'plugin s':>9} {'stock s':>9} {'time x':>7} {'pairs x':>8} {'cpu x':>6} {'plugin MiB':>11} "
+          f"{'stock MiB':>10} {'mem x':>6}")
     labels = {"fields": "1 call, -T fields -e rtp.seq", "V": "1 call, -V", "2pass": "1 call, -2 -T fields",
               "many": "50 calls, -T fields -e rtp.seq", "keys10k": "1 call, 10k-call key log (vs 1)",
               "empty": "empty capture (start-up)"}
     for name, v in res.items():
         tr, mr = v["p_wall"] / v["s_wall"], v["p_rss"] / v["s_rss"]
         flag = "" if name in ("empty",) else ("  ok" if tr <= TARGET and mr <= TARGET else f"  over {TARGET}")
-        print(f"{labels[name]:<34} {v['p_wall']:>9.2f} {v['s_wall']:>9.2f} {tr:>7.3f} {v['p_rss'] / 1024:>11.1f} "
-              f"{v['s_rss'] / 1024:>10.1f} {mr:>6.3f}{flag}")
+        pairs = f"{v['pair_ratio']:>8.3f}" if v.get("pair_ratio") else f"{'':>8}"
+        print(f"{labels[name]:<34} {v['p_wall']:>9.2f} {v['s_wall']:>9.2f} {tr:>7.3f} {pairs} {v['p_cpu'] / v['s_cpu']:>6.3f} "
+              f"{v['p_rss'] / 1024:>11.1f} {v['s_rss'] / 1024:>10.1f} {mr:>6.3f}{flag}")
     if "fields" in res and "many" in res:
         one, many = res["fields"], res["many"]
         print(f"\nper packet, 50 calls vs 1 call (plugin): {many['p_wall'] / many['n'] * 1e6:.1f} vs "
