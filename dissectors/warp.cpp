@@ -322,7 +322,8 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
 // Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
 // rewrites the payload in place and returns the new length.
 size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
-    if (!pref_try_sframe || len < 19) return 0;
+    media::SFrameHeader probe;
+    if (!pref_try_sframe || len < 19 || !media::sframe_parse_header(ByteView(payload, len), probe)) return 0;
     for (media::SFrameKey *k : wacall_media().sframe_keys_for(*s)) {
         auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
         size_t out_len = 0;
