@@ -2,6 +2,7 @@
 // (reference digest §3, spec digest §1/§4.1).
 #include "call/call.h"
 #include "call/registry.h"
+#include "test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -13,88 +14,11 @@
 
 using namespace wacall;
 using namespace wacall::call;
+using namespace wacall::test;
 using wabinary::Value;
 using wabinary::ValueKind;
 
 namespace {
-
-using Attrs = std::vector<std::pair<std::string, std::string>>;
-
-// Byte buffers the hand-built trees point into; a deque keeps them in place.
-std::deque<Bytes> &store() {
-    static std::deque<Bytes> s;
-    return s;
-}
-
-Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
-
-// Texts, attribute lists and child lists of the hand-built trees (a Node holds views and spans).
-std::string_view keep(const std::string &text) {
-    static std::deque<std::string> texts;
-    texts.push_back(text);
-    return texts.back();
-}
-template <class T>
-wabinary::Span<T> keep(std::vector<T> items) {
-    static std::deque<std::vector<T>> lists;
-    lists.push_back(std::move(items));
-    return {lists.back().data(), lists.back().size()};
-}
-
-Value text_value(const std::string &t) {
-    Value v;
-    v.kind = ValueKind::Binary;
-    store().emplace_back(t.begin(), t.end());
-    v.bytes = store().back();
-    v.text = std::string_view(reinterpret_cast<const char *>(v.bytes.data), v.bytes.size);
-    v.printable = true;
-    return v;
-}
-
-Node N(const std::string &tag, const Attrs &attrs = {}, std::vector<Node> children = {}) {
-    Node n;
-    n.tag.kind = ValueKind::Token;
-    n.tag.text = keep(tag);
-    std::vector<wabinary::Attribute> as;
-    for (const auto &kv : attrs) {
-        wabinary::Attribute a;
-        a.key.kind = ValueKind::Token;
-        a.key.text = keep(kv.first);
-        a.value.kind = ValueKind::Token;
-        a.value.text = keep(kv.second);
-        as.push_back(a);
-    }
-    n.attrs = keep(std::move(as));
-    n.has_children = !children.empty();
-    n.children = keep(std::move(children));
-    return n;
-}
-
-// A node whose content is raw bytes.
-Node NB(const std::string &tag, const Attrs &attrs, const Bytes &content) {
-    Node n = N(tag, attrs);
-    store().push_back(content);
-    n.content.kind = ValueKind::Binary;
-    n.content.bytes = store().back();
-    return n;
-}
-
-// A node whose content is text sent as raw bytes (how <key>/<hbh_key> travel).
-Node NT(const std::string &tag, const Attrs &attrs, const std::string &text) {
-    Node n = N(tag, attrs);
-    n.content = text_value(text);
-    return n;
-}
-
-Node call_env(const Attrs &attrs, Node action) {
-    std::vector<Node> c;
-    c.push_back(std::move(action));
-    return N("call", attrs, std::move(c));
-}
 
 const std::string kHbh30 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
 const std::string kHbh30Double = "QUFFQ0F3UUZCZ2NJQ1FvTERBME9EeEFSRWhNVUZSWVhHQmthR3h3ZA==";

@@ -4,6 +4,7 @@
 #include "corpus/corpus.h"
 #include "wabinary/decoder.h"
 #include "wabinary/dictionary.h"
+#include "test_support.h"
 
 #include <glib.h>
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 using namespace wacall;
+using namespace wacall::test;
 using corpus::Context;
 using corpus::Direction;
 using corpus::Exporter;
@@ -23,18 +25,6 @@ using wabinary::Value;
 using wabinary::ValueKind;
 
 namespace {
-
-// Byte buffers the decoded/hand-built trees point into.
-std::deque<Bytes> &store() {
-    static std::deque<Bytes> s;
-    return s;
-}
-
-Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
 
 // The returned root views the decoded result's storage, so the results are kept too.
 Node decode_hex(const std::string &hex) {
@@ -222,63 +212,6 @@ sanitized: true
 )yaml";
 
 // ---- hand-built nodes ------------------------------------------------------------------------------
-
-using Attrs = std::vector<std::pair<std::string, std::string>>;
-
-// Texts, attribute lists and child lists of the hand-built trees (a Node holds views and spans).
-std::string_view keep(const std::string &text) {
-    static std::deque<std::string> texts;
-    texts.push_back(text);
-    return texts.back();
-}
-template <class T>
-wabinary::Span<T> keep(std::vector<T> items) {
-    static std::deque<std::vector<T>> lists;
-    lists.push_back(std::move(items));
-    return {lists.back().data(), lists.back().size()};
-}
-
-Value text_value(const std::string &t, ValueKind kind = ValueKind::Token) {
-    Value v;
-    v.kind = kind;
-    v.text = keep(t);
-    if (kind == ValueKind::Binary) {
-        store().emplace_back(t.begin(), t.end());
-        v.bytes = store().back();
-        v.printable = true;
-    }
-    return v;
-}
-
-Node N(const std::string &tag, const Attrs &attrs = {}, std::vector<Node> children = {}) {
-    Node n;
-    n.tag = text_value(tag);
-    std::vector<wabinary::Attribute> as;
-    for (const auto &kv : attrs) {
-        wabinary::Attribute a;
-        a.key = text_value(kv.first);
-        a.value = text_value(kv.second);
-        as.push_back(a);
-    }
-    n.attrs = keep(std::move(as));
-    n.has_children = !children.empty();
-    n.children = keep(std::move(children));
-    return n;
-}
-
-Node NB(const std::string &tag, const Attrs &attrs, const Bytes &content) {
-    Node n = N(tag, attrs);
-    store().push_back(content);
-    n.content.kind = ValueKind::Binary;
-    n.content.bytes = store().back();
-    return n;
-}
-
-Node call_env(const Attrs &attrs, Node action) {
-    std::vector<Node> c;
-    c.push_back(std::move(action));
-    return N("call", attrs, std::move(c));
-}
 
 Context ctx(uint32_t frame, Direction d = Direction::Outgoing, double t = 0) {
     Context c;

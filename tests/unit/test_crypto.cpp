@@ -3,13 +3,10 @@
 
 #include <gtest/gtest.h>
 
-using namespace wacall;
+#include "test_support.h"
 
-static Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
+using namespace wacall;
+using wacall::test::H;
 
 TEST(Crypto, HkdfRfc5869Case1) {
     crypto::init();

@@ -8,17 +8,14 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <chrono>
 #include <cstring>
 
 using namespace wacall;
+using wacall::test::H;
 using namespace wacall::media;
-
-static Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
 
 static const Bytes kCallKey = H("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
 static const Bytes kHbhKey = H("404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d");

@@ -5,16 +5,13 @@
 #include "media/stun.h"
 
 #include <gtest/gtest.h>
+
+#include "test_support.h"
 #include <zlib.h>
 
 using namespace wacall;
+using wacall::test::H;
 using namespace wacall::media;
-
-static Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
 
 // ---- demux / envelope -------------------------------------------------------------------------
 

@@ -6,18 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <cstring>
 
 using namespace wacall;
+using wacall::test::H;
 using namespace wacall::noise;
 
 namespace {
 
-Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
 std::string X(ByteView v) { return to_hex(v); }
 std::string X(const Key32 &k) { return to_hex(ByteView(k.data(), k.size())); }
 ByteView V(const Key32 &k) { return ByteView(k.data(), k.size()); }

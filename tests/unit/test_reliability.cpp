@@ -17,6 +17,8 @@
 #include "wabinary/render.h"
 
 #include <gtest/gtest.h>
+
+#include "test_support.h"
 #include <zlib.h>
 
 #include <chrono>
@@ -29,19 +31,12 @@
 #include <unistd.h>
 
 using namespace wacall;
+using wacall::test::zlib_compress;
 
 namespace {
 
 const std::string K1 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const std::string K2 = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
-
-Bytes zlib_compress(const Bytes &in) {
-    uLongf n = compressBound(static_cast<uLong>(in.size()));
-    Bytes out(n);
-    EXPECT_EQ(compress2(out.data(), &n, in.data(), static_cast<uLong>(in.size()), 9), Z_OK);
-    out.resize(n);
-    return out;
-}
 
 const wabinary::Dictionary *v3() { return wabinary::dictionary_for_version(3); }
 

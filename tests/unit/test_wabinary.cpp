@@ -5,6 +5,8 @@
 #include "wabinary/render.h"
 
 #include <gtest/gtest.h>
+
+#include "test_support.h"
 #include <zlib.h>
 
 #include <ctime>
@@ -12,15 +14,12 @@
 #include <deque>
 
 using namespace wacall;
+using wacall::test::zlib_compress;
+using wacall::test::H;
 using namespace wacall::wabinary;
 
 namespace {
 
-Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
-}
 const Dictionary *v3() { return dictionary_for_version(3); }
 const Dictionary *v2() { return dictionary_for_version(2); }
 
@@ -44,14 +43,6 @@ const char *kSuccess =
 Bytes offer_node_bytes() {
     Bytes f = H(kOffer);
     return Bytes(f.begin() + 1, f.end());
-}
-
-Bytes zlib_compress(const Bytes &in) {
-    uLongf n = compressBound(static_cast<uLong>(in.size()));
-    Bytes out(n);
-    EXPECT_EQ(compress2(out.data(), &n, in.data(), static_cast<uLong>(in.size()), 9), Z_OK);
-    out.resize(n);
-    return out;
 }
 
 }  // namespace
