@@ -42,18 +42,7 @@ fi
 
 # ---- packages ------------------------------------------------------------------------------------
 packages=(wireshark-qt xvfb xdotool x11-apps x11-utils netpbm fonts-dejavu-core)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null
-fi
+"$here/scripts/apt-ensure.sh" "${packages[@]}" >/dev/null
 
 # ---- scratch config dir, X server ----------------------------------------------------------------
 tmp=$(mktemp -d /tmp/wacall-shots.XXXXXX)

@@ -11,17 +11,6 @@ packages=(
   clang libclang-rt-14-dev
   python3 python3-pytest python3-yaml python3-cryptography python3-pylibsrtp
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  # --no-install-recommends: wireshark-dev would otherwise pull a desktop (evince, GTK, ...).
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
-fi
+"$here/scripts/apt-ensure.sh" "${packages[@]}"
 cmake -S "$here" -B "$here/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$here/build"
