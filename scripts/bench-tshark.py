@@ -85,6 +85,11 @@ class Runner:
         return subprocess.run(["bash", WRAPPER] + args, env=self.env(plugin), check=True, capture_output=True).stdout
 
 
+def fmt_ratio(a, b):
+    """a / b as '1.234x', or 'n/a' when b is not a positive time (runs too short to tell)."""
+    return f"{a / b:.3f}x" if b > 0 and a > 0 else "n/a"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -195,13 +200,16 @@ def main():
     if "fields" in res and "many" in res:
         one, many = res["fields"], res["many"]
         print(f"\nper packet, 50 calls vs 1 call (plugin): {many['p_wall'] / many['n'] * 1e6:.1f} vs "
-              f"{one['p_wall'] / one['n'] * 1e6:.1f} us/packet = {(many['p_wall'] / many['n']) / (one['p_wall'] / one['n']):.3f}x")
+              f"{one['p_wall'] / one['n'] * 1e6:.1f} us/packet = {fmt_ratio(many['p_wall'] / many['n'], one['p_wall'] / one['n'])}")
         if "empty" in res:
-            st = res["empty"]["p_wall"]
-            a1 = (one["p_wall"] - st) / one["n"] * 1e6
-            a50 = (many["p_wall"] - st) / many["n"] * 1e6
-            print(f"  without start-up ({st:.2f} s): {a50:.1f} vs {a1:.1f} us/packet = {a50 / a1:.3f}x; "
-                  f"stock twin {((many['s_wall'] - res['empty']['s_wall']) / many['n']) / ((one['s_wall'] - res['empty']['s_wall']) / one['n']):.3f}x")
+            # With few packets (--quick) start-up can swallow the whole run; the ratio then is n/a.
+            p_st, s_st = res["empty"]["p_wall"], res["empty"]["s_wall"]
+            a1 = (one["p_wall"] - p_st) / one["n"] * 1e6
+            a50 = (many["p_wall"] - p_st) / many["n"] * 1e6
+            s1 = (one["s_wall"] - s_st) / one["n"]
+            s50 = (many["s_wall"] - s_st) / many["n"]
+            print(f"  without start-up ({p_st:.2f} s): {a50:.1f} vs {a1:.1f} us/packet = {fmt_ratio(a50, a1)}; "
+                  f"stock twin {fmt_ratio(s50, s1)}")
         print(f"  plugin extra per packet over stock: 1 call {(one['p_wall'] - one['s_wall']) / one['n'] * 1e6:.2f} us, "
               f"50 calls {(many['p_wall'] - many['s_wall']) / many['n'] * 1e6:.2f} us")
     with open(os.path.join(data, "results.json"), "w") as f:
