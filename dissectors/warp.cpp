@@ -451,6 +451,30 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
     }
 }
 
+// First pass: the SSRC's sender, or, when its keys fail, another sender that derives the same
+// SSRC (MediaStream::next) and whose keys authenticate the packet. When none does, the key log's
+// calls are derived too (once per capture) before giving up; the first candidate's failure is
+// what the packet then shows.
+void first_pass_attribute(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
+                          media::RtpUnprotectInfo *info) {
+    rec->stream = wacall_media().attribute(h.ssrc);
+    rec->status = ST_UNATTRIBUTED;
+    if (!rec->stream) return;
+    first_pass_unprotect(rec, b, h, pinfo, out, info);
+    bool all_derived = false;
+    for (const MediaStream *tried = rec->stream; rec->status != ST_GOOD && rec->status != ST_MALFORMED;) {
+        if (!tried->next() && !all_derived) {
+            all_derived = true;
+            wacall_media().attribute_all(h.ssrc);  // appends to the list tried walks
+        }
+        if (!(tried = tried->next())) break;
+        warp_pkt_t alt{};
+        alt.stream = tried;
+        first_pass_unprotect(&alt, b, h, pinfo, out, info);
+        if (alt.status == ST_GOOD) *rec = alt;
+    }
+}
+
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -472,9 +496,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             return;
         }
         rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
-        rec->stream = ms.attribute(h.ssrc);
-        rec->status = ST_UNATTRIBUTED;
-        if (rec->stream) first_pass_unprotect(rec, b, h, pinfo, out, &info);
+        first_pass_attribute(rec, b, h, pinfo, out, &info);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
@@ -593,6 +615,38 @@ bool rtcp_all_standard(const guint8 *p, size_t len) {
     return !pkts.empty();
 }
 
+struct RtcpTry {
+    const KeyCandidate *used = nullptr;  // the key that authenticated, nullptr if none
+    bool hbh_failed = false;
+    media::SrtpStatus status = media::SrtpStatus::BadParam;
+};
+
+// Strips the HBH-SRTCP layer when the preference asks for it, then tries the sender's keys.
+RtcpTry rtcp_unprotect(const MediaStream *s, ByteView b, packet_info *pinfo, guint8 *out, media::SrtcpInfo *info) {
+    RtcpTry r;
+    const auto &ring = wacall_media().keyring(*s);
+    ByteView e2e = b;
+    if (!ring.empty() && HbhMode(pref_hbh_mode) != HbhMode::Off) {
+        // SRTCP goes through the HBH context too (REL-04): HBH-SRTCP around the E2E SRTCP packet.
+        media::HbhKeys *hk = wacall_media().hbh_keys(s->call_id, HbhMode(pref_hbh_mode), rtcp_use(pinfo));
+        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, b.size));
+        media::SrtcpInfo hinfo;
+        if (!hk || media::srtcp_unprotect(hk->rtcp, b, buf, b.size, &hinfo) != media::SrtpStatus::Ok) {
+            r.hbh_failed = true;
+            return r;
+        }
+        e2e = ByteView(buf, hinfo.out_len);
+    }
+    for (const auto &c : ring) {
+        r.status = media::srtcp_unprotect(c->keys.rtcp, e2e, out, b.size, info);
+        if (r.status == media::SrtpStatus::Ok) {
+            r.used = c.get();
+            break;
+        }
+    }
+    return r;
+}
+
 void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -602,11 +656,26 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTCP PT=%u SSRC=0x%08X", b[1], ssrc);
     guint32 key = layer_key(pinfo);
     auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
+    const bool first_pass = !rec;
     if (!rec) {
         if (PINFO_FD_VISITED(pinfo)) return;
         rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
         rec->stream = wacall_media().attribute(ssrc);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
+    }
+    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+    media::SrtcpInfo info;
+    RtcpTry r;
+    if (rec->stream) r = rtcp_unprotect(rec->stream, b, pinfo, out, &info);
+    if (rec->stream && !r.used && first_pass) {  // another sender deriving the same SSRC?
+        wacall_media().attribute_all(ssrc);
+        for (const MediaStream *alt = rec->stream->next(); alt && !r.used; alt = alt->next()) {
+            RtcpTry a = rtcp_unprotect(alt, b, pinfo, out, &info);
+            if (a.used) {
+                rec->stream = alt;
+                r = a;
+            }
+        }
     }
     add_attribution(t, tvb, rec->stream);
     if (len >= 8 + media::kSrtcpTrailerLen) {
@@ -619,30 +688,9 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
         return;
     }
     const auto &ring = wacall_media().keyring(*rec->stream);
-    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
-    media::SrtcpInfo info;
-    media::SrtpStatus st = media::SrtpStatus::BadParam;
-    ByteView e2e = b;
-    bool hbh_failed = false;
-    if (!ring.empty() && HbhMode(pref_hbh_mode) != HbhMode::Off) {
-        // SRTCP goes through the HBH context too (REL-04): HBH-SRTCP around the E2E SRTCP packet.
-        media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), rtcp_use(pinfo));
-        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
-        media::SrtcpInfo hinfo;
-        if (hk && media::srtcp_unprotect(hk->rtcp, b, buf, len, &hinfo) == media::SrtpStatus::Ok)
-            e2e = ByteView(buf, hinfo.out_len);
-        else
-            hbh_failed = true;
-    }
-    const KeyCandidate *used = nullptr;
-    for (const auto &c : ring) {
-        if (hbh_failed) break;
-        st = media::srtcp_unprotect(c->keys.rtcp, e2e, out, len, &info);
-        if (st == media::SrtpStatus::Ok) {
-            used = c.get();
-            break;
-        }
-    }
+    const KeyCandidate *used = r.used;
+    const bool hbh_failed = r.hbh_failed;
+    const media::SrtpStatus st = r.status;
     const bool have_key = !ring.empty();
     queue_media_tap(pinfo, rec->stream, ssrc, 0, true, used != nullptr, have_key && !used);
     guint8 auth = !have_key ? PROTO_CHECKSUM_E_UNVERIFIED : used ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;

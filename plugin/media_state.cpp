@@ -21,9 +21,10 @@ bool MediaState::keys_stable() const { return wacall_keys().clears() == clears_a
 
 void MediaState::reset() {
     clears_at_reset_ = wacall_keys().clears();
-    keys_gen_ = calls_gen_ = keylog_gen_ = ~uint64_t(0);
+    keys_gen_ = calls_gen_ = keylog_gen_[0] = keylog_gen_[1] = ~uint64_t(0);
     by_ssrc_.clear();
     if (index_) g_hash_table_remove_all(index_);
+    shared_.clear();
     pairs_.clear();
     derived_.clear();
     streams_.clear();
@@ -63,47 +64,80 @@ const std::vector<std::string> &MediaState::participants_cached(const std::strin
 // decrypted signaling or the key log gives nine of them. Signaling changes the registry on every
 // stanza, so only the registry's calls are revisited then. The key log's calls (possibly
 // thousands, most of them not in this capture) are derived only when an SSRC is not found among
-// the signaled calls. Pairs already derived are skipped.
+// the signaled calls, audio streams first. Streams already derived are skipped.
 void MediaState::add_signaled_streams() {
     auto &reg = wacall_calls();
     uint64_t kg = wacall_keys().generation();
     if (reg.generation() == calls_gen_ && kg == keys_gen_) return;
     calls_gen_ = reg.generation();
     keys_gen_ = kg;  // the key log may name more participants of a signaled call
-    for (const auto &c : reg.calls()) add_streams(c.call_id);
+    for (const auto &c : reg.calls()) add_streams(c.call_id, media::SsrcDeriver::kAllSlots);
 }
 
-bool MediaState::add_keylog_streams() {
+bool MediaState::add_keylog_streams(int tier) {
     auto &keys = wacall_keys();
-    if (keys.generation() == keylog_gen_) return false;
-    keylog_gen_ = keys.generation();
-    for (const auto &id : keys.participant_call_ids()) add_streams(id);
+    if (keys.generation() == keylog_gen_[tier]) return false;
+    keylog_gen_[tier] = keys.generation();
+    for (const auto &id : keys.participant_call_ids()) add_streams(id, kTierSlots[tier]);
     return true;
 }
 
-void MediaState::add_streams(const std::string &call_id) {
+void MediaState::add_streams(const std::string &call_id, uint16_t slots) {
     const std::string &cid = intern(call_id);
-    std::vector<const std::string *> &done = derived_[&cid];
-    std::vector<std::string> fresh;
+    std::vector<Derived> &done = derived_[&cid];
+    // Participants grouped by the streams they still miss (one group unless the list grew).
+    std::vector<std::pair<uint16_t, std::vector<std::string>>> groups;
     for (auto &p : participants(call_id)) {
-        bool seen = false;
-        for (const std::string *d : done) seen = seen || *d == p;
-        if (!seen) fresh.push_back(std::move(p));
+        uint16_t need = slots;
+        for (const Derived &d : done)
+            if (*d.participant == p) need &= uint16_t(~d.slots);
+        if (!need) continue;
+        auto g = groups.begin();
+        while (g != groups.end() && g->first != need) ++g;
+        if (g == groups.end()) g = groups.insert(g, {need, {}});
+        g->second.push_back(std::move(p));
     }
-    std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
-    if (fresh.empty() || !ssrc_deriver_.derive(call_id, fresh, ssrcs)) return;
-    if (!index_) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
-    for (size_t p = 0; p < fresh.size(); p++) {
-        const std::string &pid = intern(fresh[p]);
-        done.push_back(&pid);
-        uint32_t pair = uint32_t(pairs_.size());
-        pairs_.push_back(Pair{&cid, &pid});
-        for (uint32_t i = 0; i < 9; i++) {
-            gpointer key = GUINT_TO_POINTER(ssrcs[p][i]);
-            if (g_hash_table_contains(index_, key)) continue;  // first pair wins (a 2^-32 collision)
-            g_hash_table_insert(index_, key, GUINT_TO_POINTER(pair << 4 | i));
+    if (!index_ && !groups.empty()) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (auto &[need, fresh] : groups) {
+        std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
+        if (!ssrc_deriver_.derive(call_id, fresh, ssrcs, need)) return;
+        for (size_t p = 0; p < fresh.size(); p++) {
+            const std::string &pid = intern(fresh[p]);
+            Derived *d = nullptr;
+            for (Derived &e : done)
+                if (e.participant == &pid) d = &e;
+            if (!d) {
+                done.push_back(Derived{&pid, 0, uint32_t(pairs_.size())});
+                pairs_.push_back(Pair{&cid, &pid});
+                d = &done.back();
+            }
+            d->slots |= need;
+            for (uint32_t i = 0; i < 9; i++) {
+                if (!(need >> i & 1)) continue;
+                gpointer key = GUINT_TO_POINTER(ssrcs[p][i]);
+                uint32_t code = d->pair << 4 | i;
+                if (g_hash_table_contains(index_, key))
+                    append_candidate(ssrcs[p][i], code);  // two senders, one SSRC: both are kept
+                else
+                    g_hash_table_insert(index_, key, GUINT_TO_POINTER(code));
+            }
         }
     }
+}
+
+MediaStream *MediaState::make_stream(uint32_t code) {
+    const Pair &p = pairs_[code >> 4];
+    streams_.emplace_back(*p.call_id, *p.participant, media::kSlotWords[code & 15]);
+    return &streams_.back();
+}
+
+void MediaState::append_candidate(uint32_t ssrc, uint32_t code) {
+    shared_[ssrc].push_back(code);
+    auto it = by_ssrc_.find(ssrc);
+    if (it == by_ssrc_.end()) return;  // the stream list is made whole when the SSRC is first asked for
+    MediaStream *tail = it->second;
+    while (tail->next_) tail = tail->next_;
+    tail->next_ = make_stream(code);
 }
 
 const MediaStream *MediaState::attribute(uint32_t ssrc) {
@@ -112,13 +146,27 @@ const MediaStream *MediaState::attribute(uint32_t ssrc) {
     if (it != by_ssrc_.end()) return it->second;
     gpointer code = nullptr;
     bool found = index_ && g_hash_table_lookup_extended(index_, GUINT_TO_POINTER(ssrc), nullptr, &code);
-    if (!found && add_keylog_streams())
-        found = index_ && g_hash_table_lookup_extended(index_, GUINT_TO_POINTER(ssrc), nullptr, &code);
+    for (int tier = 0; tier < 2 && !found; tier++)
+        if (add_keylog_streams(tier))
+            found = index_ && g_hash_table_lookup_extended(index_, GUINT_TO_POINTER(ssrc), nullptr, &code);
     if (!found) return nullptr;
-    uint32_t c = GPOINTER_TO_UINT(code);
-    const Pair &p = pairs_[c >> 4];
-    streams_.emplace_back(*p.call_id, *p.participant, media::kSlotWords[c & 15]);
-    return by_ssrc_[ssrc] = &streams_.back();
+    MediaStream *head = make_stream(GPOINTER_TO_UINT(code));
+    auto shared = shared_.find(ssrc);
+    if (shared != shared_.end()) {
+        MediaStream *tail = head;
+        for (uint32_t c : shared->second) {
+            MediaStream *n = make_stream(c);
+            tail->next_ = n;
+            tail = n;
+        }
+    }
+    return by_ssrc_[ssrc] = head;
+}
+
+const MediaStream *MediaState::attribute_all(uint32_t ssrc) {
+    add_keylog_streams(0);
+    add_keylog_streams(1);
+    return attribute(ssrc);
 }
 
 const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const MediaStream &s) {

@@ -41,6 +41,10 @@ struct MediaStream {
     const std::string &call_id;
     const std::string &participant;  // normalised sender id
     uint32_t slot_word;
+    // Another sender that derives the same SSRC, or nullptr. SSRCs are 32-bit hashes: a key log
+    // of 10,000 calls (180,000 SSRCs) holds a few such pairs, so when this sender's keys do not
+    // authenticate a packet the next one is tried. Set by MediaState; the chain only grows.
+    const MediaStream *next() const { return next_; }
 
     // First-pass state (warp's RTP path).
     struct FirstPass {
@@ -52,6 +56,7 @@ struct MediaStream {
 
 private:
     friend class MediaState;
+    MediaStream *next_ = nullptr;
     mutable Keyring *ring = nullptr;  // the sender's entry in MediaState::keys_
     struct SFrameKeys {
         uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
@@ -73,8 +78,13 @@ public:
     MediaState(const MediaState &) = delete;
     MediaState &operator=(const MediaState &) = delete;
     // The stream an SSRC belongs to (derived from every call and participant known so far), or
-    // nullptr. Returned pointers stay valid until reset().
+    // nullptr; other senders deriving the same SSRC follow it through MediaStream::next(), the
+    // signaled calls first. Returned pointers stay valid until reset().
     const MediaStream *attribute(uint32_t ssrc);
+    // For a packet none of whose candidates authenticated: derives the key log's calls if that
+    // has not been done yet (a key-log call may share the SSRC of a signaled one) and returns
+    // the SSRC's candidates again. Cheap once the key log is derived.
+    const MediaStream *attribute_all(uint32_t ssrc);
     // Every E2E key of a sender (call key first, then epochs by transaction-id); empty when the
     // key log has none. Derived once per key-log generation, then cached.
     const std::vector<std::unique_ptr<KeyCandidate>> &keyring(const MediaStream &s);
@@ -108,9 +118,13 @@ public:
 private:
     uint64_t clears_at_reset_ = 0;
     void add_signaled_streams();
-    bool add_keylog_streams();  // true when it derived anything new to look at
-    void add_streams(const std::string &call_id);
-    uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0), keylog_gen_ = ~uint64_t(0);
+    // The key log's calls are derived in two tiers: the audio stream of every participant first
+    // (a ninth of the work; most captures need no more), the other eight streams only when an
+    // SSRC is still unexplained. True when the tier derived anything new to look at.
+    static constexpr uint16_t kTierSlots[2] = {0x001, 0x1FE};
+    bool add_keylog_streams(int tier);
+    void add_streams(const std::string &call_id, uint16_t slots);
+    uint64_t keys_gen_ = ~uint64_t(0), calls_gen_ = ~uint64_t(0), keylog_gen_[2] = {~uint64_t(0), ~uint64_t(0)};
     const std::string &intern(const std::string &s) { return *strings_.insert(s).first; }
     std::unordered_set<std::string> strings_;  // nodes are stable: MediaStream refers into them
     std::unordered_set<std::string> flows_;
@@ -123,9 +137,18 @@ private:
     };
     std::vector<Pair> pairs_;
     GHashTable *index_ = nullptr;
-    std::unordered_map<uint32_t, const MediaStream *> by_ssrc_;
-    // Participants whose SSRCs are in index_, per interned call id.
-    std::unordered_map<const std::string *, std::vector<const std::string *>> derived_;
+    // SSRCs more than one pair derives: every code after the one in index_, in derivation order.
+    std::unordered_map<uint32_t, std::vector<uint32_t>> shared_;
+    MediaStream *make_stream(uint32_t code);
+    void append_candidate(uint32_t ssrc, uint32_t code);
+    std::unordered_map<uint32_t, MediaStream *> by_ssrc_;
+    // Participants whose SSRCs are in index_ (and which of their nine streams), per interned call id.
+    struct Derived {
+        const std::string *participant;
+        uint16_t slots;
+        uint32_t pair;  // index in pairs_
+    };
+    std::unordered_map<const std::string *, std::vector<Derived>> derived_;
     wacall::media::SsrcDeriver ssrc_deriver_;
     // Key rings by "call-id\nparticipant" (nodes are stable: MediaStream::ring points into them).
     std::unordered_map<std::string, Keyring> keys_;

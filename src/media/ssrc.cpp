@@ -30,16 +30,17 @@ void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id,
 }
 
 bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string> &participants,
-                         std::vector<Ssrcs> &out) {
+                         std::vector<Ssrcs> &out, uint16_t slots) {
     if (!ready_) {
         for (int i = 0; i < 9; i++)
             if (!extract_[i].set_key(SlotSalt(kSlotWords[i]).view())) return false;
         ready_ = true;
     }
-    std::vector<Ssrcs> result(participants.size());
+    std::vector<Ssrcs> result(participants.size(), Ssrcs{});
     ByteView ikm(reinterpret_cast<const uint8_t *>(call_id.data()), call_id.size());
     static const uint8_t kFirstBlock = 1;  // T(1) = HMAC(PRK, info ‖ 0x01): 4 bytes need one block
     for (int i = 0; i < 9; i++) {
+        if (!(slots >> i & 1)) continue;
         uint8_t block[32];
         extract_[i].compute(ikm, {}, block);  // PRK
         if (!expand_.set_key(ByteView(block, sizeof block))) return false;

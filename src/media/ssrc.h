@@ -29,8 +29,11 @@ void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id,
 class SsrcDeriver {
 public:
     using Ssrcs = std::array<uint32_t, 9>;  // stream order, as derive_all_ssrcs
-    // out[p] for participants[p]. False (out unchanged) only if libgcrypt fails.
-    bool derive(std::string_view call_id, const std::vector<std::string> &participants, std::vector<Ssrcs> &out);
+    static constexpr uint16_t kAllSlots = 0x1FF;  // bit i = stream i (kSlotWords[i])
+    // out[p] for participants[p], the streams whose bit is set in `slots` (the others are 0).
+    // False (out unchanged) only if libgcrypt fails.
+    bool derive(std::string_view call_id, const std::vector<std::string> &participants, std::vector<Ssrcs> &out,
+                uint16_t slots = kAllSlots);
 
 private:
     bool ready_ = false;

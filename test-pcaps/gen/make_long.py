@@ -47,12 +47,16 @@ TAG_LEN = sr.DEFAULT_WARP_TAG_LEN
 class LongCall:
     """One 1:1 call between client (self) and relay (peer's media forwarded), audio only."""
 
-    def __init__(self, index: int, seed: int):
+    def __init__(self, index: int, seed: int, call_id=None, self_jid=None, peer_jid=None):
         rng = random.Random(seed * 1_000_003 + index)
         self.call_id = rng.randbytes(16).hex().upper()
         self.call_key = rng.randbytes(32)
         self.self_jid = f"{48213377210000 + index}@lid"
         self.peer_jid = f"{39517204880000 + index}:7@lid"
+        # make_collision.py picks the ids (the draws above still run: same keys for a given seed)
+        self.call_id = call_id or self.call_id
+        self.self_jid = self_jid or self.self_jid
+        self.peer_jid = peer_jid or self.peer_jid
         self.client = (f"192.0.{2 + index // 200}.{10 + index % 200}", 50000 + index)
         self.keys = {"c2s": sr.SenderKeys(self.call_key, self.self_jid),
                      "s2c": sr.SenderKeys(self.call_key, self.peer_jid)}

@@ -1,13 +1,16 @@
 """The media plane end to end: relay STUN verified, WARP RTP/RTCP decrypted to exactly the
 generator's plaintext, forged packets never shown as decrypted, Wireshark's RTP tools fed."""
 import base64
+import json
 import os
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 
-from conftest import REAL, fields
+from conftest import REAL, ROOT, fields
 
 MEDIA = ["media-only", "media-tag10", "call-full", "sample/call"]
 
@@ -172,6 +175,36 @@ def test_large_key_log_attributes_and_decrypts_the_same(tshark, caps, name, tmp_
     assert small_out.count("\t1\t") > 100
     assert big_out == small_out
     assert tshark("-2", "-r", pcap, "-o", f"wacall.keylog_file:{big}", *args).stdout == small_out
+
+
+@pytest.fixture(scope="module")
+def collision(tmp_path_factory):
+    out = tmp_path_factory.mktemp("collision")
+    subprocess.run([sys.executable, os.path.join(ROOT, "test-pcaps", "gen", "make_collision.py"), str(out)],
+                   check=True, capture_output=True, timeout=120)
+    with open(out / "collision.json") as f:
+        return out, json.load(f)
+
+
+@pytest.mark.parametrize("keylog", ["collision.keys", "collision-rev.keys"])
+@pytest.mark.parametrize("two_pass", [False, True])
+def test_two_senders_with_one_ssrc_both_decrypt(tshark, collision, keylog, two_pass):
+    """Two calls whose callers derive the same SSRC (as a few pairs do in a 10,000-call key
+    log): each packet is attributed to the sender whose keys authenticate it, in either key-log
+    order, and shows that sender's plaintext."""
+    out, truth = collision
+    extra = ["-o", f"wacall.keylog_file:{out / keylog}"] + (["-2"] if two_pass else [])
+    rows = fields(tshark, str(out / "collision.pcap"),
+                  ["warp.decrypted", "warp.call_id", "warp.participant", "rtp.ssrc", "rtp.payload"], *extra,
+                  dfilter="warp")
+    shared = 0
+    for f in truth["frames"]:
+        decrypted, call_id, participant, ssrc, payload = rows[f["frame"]]
+        assert decrypted == ["1"], f["frame"]
+        assert call_id == [f["call_id"]] and participant[0].split(":")[0] == f["sender"].split("@")[0].split(":")[0]
+        assert int(ssrc[0], 16) == f["ssrc"] and payload[0].replace(":", "") == f["payload_hex"]
+        shared += f["ssrc"] == truth["shared_ssrc"]
+    assert shared == len(truth["frames"]) // 2 == 200
 
 
 def test_random_access_gives_same_plaintext(tshark, sharkd, caps):

@@ -622,6 +622,12 @@ TEST(MediaSsrc, BulkDerivationMatchesSingle) {
     EXPECT_EQ(out[0][0], 1805509457u);
     ASSERT_TRUE(d.derive("x", {}, out));
     EXPECT_TRUE(out.empty());
+    // A slot mask derives only those streams (the key log's audio-first tier), the rest stay 0.
+    ASSERT_TRUE(d.derive("CALL-ID-0001", parts, out, 0x009));  // streams 0 (audio) and 3 (video)
+    for (size_t p = 0; p < parts.size(); p++)
+        for (int i = 0; i < 9; i++)
+            EXPECT_EQ(out[p][i], i == 0 || i == 3 ? derive_ssrc("CALL-ID-0001", parts[p], kSlotWords[i]) : 0u) << p << i;
+    EXPECT_EQ(out[1][3], 0xf8d70484u);
 }
 
 TEST(MediaSsrc, ParticipantIdNormalisation) {
