@@ -184,6 +184,8 @@ def main():
 
     # ---- report --------------------------------------------------------------------------
     print()
+    if a.quick:
+        print("smoke run: proves the benchmark works; the ratios are start-up dominated, not the targets' figures")
     print(f"wacall whole-process benchmark: {packets} packets, {runs} run(s) per side, medians; "
           f"load average {load0[0]:.2f} -> {load1[0]:.2f}; {time.time() - t_start:.0f} s")
     print(f"{'case':<34} {'plugin s':>9} {'stock s':>9} {'time x':>7} {'pairs x':>8} {'cpu x':>6} {'plugin MiB':>11} "
@@ -193,7 +195,8 @@ def main():
               "empty": "empty capture (start-up)"}
     for name, v in res.items():
         tr, mr = v["p_wall"] / v["s_wall"], v["p_rss"] / v["s_rss"]
-        flag = "" if name in ("empty",) else ("  ok" if tr <= TARGET and mr <= TARGET else f"  over {TARGET}")
+        # A smoke run (4,000 packets, one run) is start-up and one-off costs, not the issue's figure.
+        flag = "" if name == "empty" or a.quick else ("  ok" if tr <= TARGET and mr <= TARGET else f"  over {TARGET}")
         pairs = f"{v['pair_ratio']:>8.3f}" if v.get("pair_ratio") else f"{'':>8}"
         print(f"{labels[name]:<34} {v['p_wall']:>9.2f} {v['s_wall']:>9.2f} {tr:>7.3f} {pairs} {v['p_cpu'] / v['s_cpu']:>6.3f} "
               f"{v['p_rss'] / 1024:>11.1f} {v['s_rss'] / 1024:>10.1f} {mr:>6.3f}{flag}")
