@@ -85,42 +85,39 @@ bool MediaState::add_keylog_streams(int tier) {
 void MediaState::add_streams(const std::string &call_id, uint16_t slots) {
     const std::string &cid = intern(call_id);
     std::vector<Derived> &done = derived_[&cid];
-    // Participants grouped by the streams they still miss (one group unless the list grew).
-    std::vector<std::pair<uint16_t, std::vector<std::string>>> groups;
+    auto record = [&](const std::string &participant) -> Derived & {  // made on first sight
+        const std::string &pid = intern(participant);
+        for (Derived &d : done)
+            if (d.participant == &pid) return d;
+        done.push_back(Derived{&pid, 0, uint32_t(pairs_.size())});
+        pairs_.push_back(Pair{&cid, &pid});
+        return done.back();
+    };
+    // One bulk derivation for the participants missing any of `slots` (normally all miss the
+    // same ones); each then indexes only the streams it did not have.
+    std::vector<std::string> fresh;
+    uint16_t missing = 0;
     for (auto &p : participants(call_id)) {
-        uint16_t need = slots;
-        for (const Derived &d : done)
-            if (*d.participant == p) need &= uint16_t(~d.slots);
+        uint16_t need = slots & uint16_t(~record(p).slots);
         if (!need) continue;
-        auto g = groups.begin();
-        while (g != groups.end() && g->first != need) ++g;
-        if (g == groups.end()) g = groups.insert(g, {need, {}});
-        g->second.push_back(std::move(p));
+        missing |= need;
+        fresh.push_back(std::move(p));
     }
-    if (!index_ && !groups.empty()) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
-    for (auto &[need, fresh] : groups) {
-        std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
-        if (!ssrc_deriver_.derive(call_id, fresh, ssrcs, need)) return;
-        for (size_t p = 0; p < fresh.size(); p++) {
-            const std::string &pid = intern(fresh[p]);
-            Derived *d = nullptr;
-            for (Derived &e : done)
-                if (e.participant == &pid) d = &e;
-            if (!d) {
-                done.push_back(Derived{&pid, 0, uint32_t(pairs_.size())});
-                pairs_.push_back(Pair{&cid, &pid});
-                d = &done.back();
-            }
-            d->slots |= need;
-            for (uint32_t i = 0; i < 9; i++) {
-                if (!(need >> i & 1)) continue;
-                gpointer key = GUINT_TO_POINTER(ssrcs[p][i]);
-                uint32_t code = d->pair << 4 | i;
-                if (g_hash_table_contains(index_, key))
-                    append_candidate(ssrcs[p][i], code);  // two senders, one SSRC: both are kept
-                else
-                    g_hash_table_insert(index_, key, GUINT_TO_POINTER(code));
-            }
+    std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
+    if (fresh.empty() || !ssrc_deriver_.derive(call_id, fresh, ssrcs, missing)) return;
+    if (!index_) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (size_t p = 0; p < fresh.size(); p++) {
+        Derived &d = record(fresh[p]);
+        uint16_t need = slots & uint16_t(~d.slots);
+        d.slots |= need;
+        for (uint32_t i = 0; i < 9; i++) {
+            if (!(need >> i & 1)) continue;
+            gpointer key = GUINT_TO_POINTER(ssrcs[p][i]);
+            uint32_t code = d.pair << 4 | i;
+            if (g_hash_table_contains(index_, key))
+                append_candidate(ssrcs[p][i], code);  // two senders, one SSRC: both are kept
+            else
+                g_hash_table_insert(index_, key, GUINT_TO_POINTER(code));
         }
     }
 }
