@@ -67,13 +67,16 @@ rm -rf "$work"
 mkdir -p "$work/failures" "$work/tmp"
 /usr/bin/python3 "$here/test-pcaps/gen/make_all.py" "$caps" >/dev/null
 /usr/bin/python3 "$here/test-pcaps/gen/make_hostile.py" "$caps" >/dev/null  # zlib bombs, deep nesting, ...
-# name <tab> pcap <tab> keylog <tab> tls keylog, one line per manifest capture (+ the hostile one)
+/usr/bin/python3 "$here/test-pcaps/gen/make_collision.py" "$caps" >/dev/null  # two senders, one SSRC
+# name <tab> pcap <tab> keylog <tab> tls keylog, one line per manifest capture (+ the hostile and
+# SSRC-collision ones)
 mapfile -t entries < <(/usr/bin/python3 - "$caps/manifest.json" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 for c in m["captures"]:
     print("\t".join([c["name"].replace("/", "_"), c["pcap"], c.get("keylog") or "", c.get("tls_keylog") or ""]))
 print("\t".join(["sig-hostile", "sig-hostile.pcap", "sig-hostile.keys", ""]))
+print("\t".join(["ssrc-collision", "collision.pcap", "collision.keys", ""]))
 EOF
 )
 
