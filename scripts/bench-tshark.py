@@ -20,10 +20,20 @@ empty capture (start-up cost, subtracted for the per-packet figures).
 Checks (exit 1 on failure; timings are reported, never asserted): every packet of both
 encrypted captures is decrypted (warp.decrypted == 1 count equals the packet count), and the
 plugin's rtp.seq/rtp.payload output equals stock tshark's on the twin.
+
+Regression guard (--instructions, implied by --quick): instruction counts under valgrind
+--tool=callgrind are deterministic where wall time is not, so they are asserted, with room for
+another CPU's library code paths: per packet (start-up subtracted) the plugin costs at most
+1.20x the stock twin (1.11x when written), 50 calls at most 1.10x one call per packet (the
+issue's scale target; 1.01x when written), and the 10,000-call key log at most 100,000
+instructions per extra call (48,000 when written; 235,000 before the audio-first tier).
 """
 import argparse
+import concurrent.futures
 import json
 import os
+import re
+import shutil
 import statistics
 import struct
 import subprocess
@@ -37,6 +47,9 @@ WRAPPER = os.path.join(HERE, "tshark-dev.sh")
 GEN = os.path.join(ROOT, "test-pcaps", "gen", "make_long.py")
 TIME = "/usr/bin/time"
 TARGET = 1.10
+IR_PER_PACKET_BOUND = 1.20  # plugin vs stock twin, instructions per packet
+IR_SCALE_BOUND = 1.10       # 50 calls vs 1 call, instructions per packet
+IR_PER_KEYLOG_CALL_BOUND = 100_000  # one-off instructions per call of the 10,000-call key log
 
 
 def sh(cmd, **kw):
@@ -81,6 +94,16 @@ class Runner:
             wall, rss, user, system = tf.read().split()[-4:]
         return float(wall), int(rss), float(user) + float(system)
 
+    def instructions(self, plugin, args):
+        """Instructions the run executes (valgrind --tool=callgrind): the same on every run."""
+        e = dict(self.env(plugin), WACALL_TOOL="valgrind")
+        p = subprocess.run(["bash", WRAPPER, "--tool=callgrind", "--callgrind-out-file=/dev/null", "tshark"] + args,
+                           env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        m = re.search(rb"I\s+refs:\s+([\d,]+)", p.stderr)
+        if p.returncode or not m:
+            sys.exit(f"callgrind run failed ({p.returncode}): {' '.join(args)}\n{p.stderr.decode(errors='replace')[-2000:]}")
+        return int(m.group(1).replace(b",", b""))
+
     def output(self, plugin, args):
         return subprocess.run(["bash", WRAPPER] + args, env=self.env(plugin), check=True, capture_output=True).stdout
 
@@ -88,6 +111,47 @@ class Runner:
 def fmt_ratio(a, b):
     """a / b as '1.234x', or 'n/a' when b is not a positive time (runs too short to tell)."""
     return f"{a / b:.3f}x" if b > 0 and a > 0 else "n/a"
+
+
+def instruction_guard(r, P, kl, rtp_as, fields, man, failures):
+    """Counts instructions (two callgrind runs at a time), prints them and checks the bounds."""
+    if not shutil.which("valgrind"):
+        failures.append("valgrind missing: apt-get install valgrind (scripts/setup.sh installs it)")
+        return None
+    runs = {  # name: (plugin?, args)
+        "plugin_empty": (True, ["-r", P("empty.pcap")] + kl("one_call.keys") + fields),
+        "stock_empty": (False, ["-r", P("empty.pcap")] + rtp_as + fields),
+        "plugin_one": (True, ["-r", P("one_call.pcap")] + kl("one_call.keys") + fields),
+        "stock_one": (False, ["-r", P("one_call_clear.pcap")] + rtp_as + fields),
+        "plugin_many": (True, ["-r", P("many_calls.pcap")] + kl("many_calls.keys") + fields),
+        "plugin_keys10k": (True, ["-r", P("one_call.pcap")] + kl("keys10k.keys") + fields),
+    }
+    t0 = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(r.instructions, plugin, args) for name, (plugin, args) in runs.items()}
+        ir = {name: f.result() for name, f in futures.items()}
+    n1, n50, calls = man["packets_one_call"], man["packets_many_calls"], man["keylog_calls"]
+    plugin_pp = (ir["plugin_one"] - ir["plugin_empty"]) / n1
+    stock_pp = (ir["stock_one"] - ir["stock_empty"]) / n1
+    many_pp = (ir["plugin_many"] - ir["plugin_empty"]) / n50
+    per_call = (ir["plugin_keys10k"] - ir["plugin_one"]) / (calls - 1)
+    checks = [
+        ("per packet, plugin vs stock twin", plugin_pp / stock_pp, IR_PER_PACKET_BOUND,
+         f"{plugin_pp:,.0f} vs {stock_pp:,.0f} Ir", "x"),
+        ("per packet, 50 calls vs 1 call", many_pp / plugin_pp, IR_SCALE_BOUND, f"{many_pp:,.0f} vs {plugin_pp:,.0f} Ir",
+         "x"),
+        (f"one-off per extra key-log call ({calls - 1})", per_call, IR_PER_KEYLOG_CALL_BOUND, "", " Ir"),
+    ]
+    print(f"\ninstruction counts (callgrind, deterministic; {time.time() - t0:.0f} s): "
+          + ", ".join(f"{k} {v / 1e6:,.1f} M" for k, v in ir.items()))
+    for label, value, bound, detail, unit in checks:
+        ok = value <= bound
+        shown = f"{value:.3f}{unit}" if unit == "x" else f"{value:,.0f}{unit}"
+        print(f"  {label:<44} {shown:>12}  bound {bound:,}{unit if unit == 'x' else ''}  {detail}  "
+              f"{'ok' if ok else 'OVER'}")
+        if not ok:
+            failures.append(f"instructions: {label} {shown} over the bound {bound}")
+    return ir
 
 
 def main():
@@ -100,6 +164,9 @@ def main():
     ap.add_argument("--no-codec-parity", action="store_true",
                     help="do not give the stock side -d rtp.pt==111,opus (the plugin names PT 111 OPUS as SDP "
                          "would, so Wireshark's opus dissector runs on the plugin side only)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count instructions under callgrind and assert the regression bounds (on with --quick)")
+    ap.add_argument("--no-instructions", action="store_true", help="skip the instruction counts even with --quick")
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: fields,V,2pass,many,keys10k")
     a = ap.parse_args()
     packets = a.packets or (4000 if a.quick else 100_000)
@@ -215,8 +282,12 @@ def main():
                   f"stock twin {fmt_ratio(s50, s1)}")
         print(f"  plugin extra per packet over stock: 1 call {(one['p_wall'] - one['s_wall']) / one['n'] * 1e6:.2f} us, "
               f"50 calls {(many['p_wall'] - many['s_wall']) / many['n'] * 1e6:.2f} us")
+    ir = None
+    if (a.instructions or a.quick) and not a.no_instructions:
+        ir = instruction_guard(r, P, kl, rtp_as, fields, man, failures)
     with open(os.path.join(data, "results.json"), "w") as f:
-        json.dump({"packets": packets, "runs": runs, "load": [load0, load1], "results": res}, f, indent=1)
+        json.dump({"packets": packets, "runs": runs, "load": [load0, load1], "results": res, "instructions": ir}, f,
+                  indent=1)
     if failures:
         print("\nFAILED: " + "; ".join(failures))
         return 1

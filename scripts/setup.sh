@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   wireshark-dev libwireshark-dev tshark wireshark-common
   libglib2.0-dev libgcrypt20-dev zlib1g-dev libjson-glib-dev libopus-dev libyaml-dev
-  libgtest-dev libbenchmark-dev time
+  libgtest-dev libbenchmark-dev time valgrind
   clang libclang-rt-14-dev
   python3 python3-pytest python3-yaml python3-cryptography python3-pylibsrtp
 )

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here/build"
 ctest --output-on-failure
 # Short reliability runs (docs/reliability.md): every libFuzzer target for ~10 s (clang,
-# ASan+UBSan, build-fuzz/), then ~130 captures, clean and mutated by editcap -E, through an
+# ASan+UBSan, build-fuzz/), then ~140 captures, clean and mutated by editcap -E, through an
 # ASan+UBSan build of the plugin (build-asan/). The long runs are scripts/fuzz.sh --long and
 # scripts/mutate.sh --long.
 "$here/scripts/fuzz.sh" --short
