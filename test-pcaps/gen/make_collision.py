@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pcapw  # noqa: E402
 import srtp_ref as sr  # noqa: E402
-from make_long import LongCall, build, check_roundtrip  # noqa: E402
+from make_long import LongCall, build  # noqa: E402
 
 CALLER = "48213377210000@lid"
 CALL_A = ("48741F1C2EF23083DD3A6B561F5CE1F1", "39517204880000:7@lid")
@@ -43,7 +43,7 @@ def main():
     # Packets are generated in build()'s round-robin order: (call A c2s, A s2c, B c2s, B s2c)...
     order = [(c, d) for c in calls for d in ("c2s", "s2c")]
     enc, clear = build(calls, PACKETS, 0.0)
-    # check_roundtrip keys by SSRC, which is ambiguous here: verify each frame with its own sender.
+    # (make_long.check_roundtrip keys by SSRC, ambiguous here): verify each frame with its own sender.
     for i, (_, fr) in enumerate(enc):
         c, d = order[i % len(order)]
         _, ok = sr.unprotect_rtp(c.keys[d].rtp, fr[14 + 20 + 8:], 0, sr.DEFAULT_WARP_TAG_LEN)
