@@ -59,12 +59,17 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
         if (a.type != media::kAttrStreamDescriptors) continue;
         std::vector<media::StreamDescriptor> ds;
         media::decode_stream_descriptors(a.value, ds);
+        // An SSRC two senders derive (MediaStream::next) names no call by itself: the first
+        // unambiguous one decides, the first ambiguous one only if there is nothing else.
+        const MediaStream *pick = nullptr;
         for (const auto &d : ds) {
-            if (const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr) {
-                const std::string *c = wacall_media().intern_call(s->call_id);
-                g_conv_call[ck] = c;
-                return c;
-            }
+            const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr;
+            if (s && (!pick || (pick->next() && !s->next()))) pick = s;
+        }
+        if (pick) {
+            const std::string *c = wacall_media().intern_call(pick->call_id);
+            g_conv_call[ck] = c;
+            return c;
         }
     }
     auto it = g_conv_call.find(ck);
@@ -140,7 +145,15 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
                                                         d.android ? d.stream_name.c_str() : media::stream_index_name(d.stream_index),
                                                         media::stream_subtype_name(d.sub_type), d.ssrc);
             if (const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr) {
-                proto_item_append_text(di, " (%s, %s)", s->participant.c_str(), media::slot_name(s->slot_word));
+                if (!s->next()) {
+                    proto_item_append_text(di, " (%s, %s)", s->participant.c_str(), media::slot_name(s->slot_word));
+                } else {  // two senders derive this SSRC: name them all
+                    for (const MediaStream *o = s; o; o = o->next())
+                        proto_item_append_text(di, "%s%s, %s, call %s", o == s ? " (shared: " : "; ",
+                                               o->participant.c_str(), media::slot_name(o->slot_word),
+                                               o->call_id.c_str());
+                    proto_item_append_text(di, ")");
+                }
                 proto_item *pi = proto_tree_add_string(proto_item_add_subtree(di, ett_attr), hf_desc_participant, tvb,
                                                        vo + static_cast<gint>(d.offset), 1, s->participant.c_str());
                 proto_item_set_generated(pi);

@@ -8,7 +8,9 @@ collide (about n^2 / 2^33 = 3.8 expected). The two call ids below were found by 
 (sha256("wacall ssrc collision %d") for i = 21230 and 43622, the same caller id in both calls):
 both callers' audio SSRC is 0x8A5D0651. Writes into OUTDIR:
 
-  collision.pcap          both 1:1 calls, media only, 2 x 2 audio streams interleaved; the two
+  collision.pcap          a STUN Allocate from each caller naming its nine SSRCs (0x4024; the
+                          first, audio, is the shared one); then both 1:1 calls' media,
+                          2 x 2 audio streams interleaved; the two
                           c2s streams carry the same SSRC (from two client sockets); then three
                           SRTCP sender reports from each of the two callers (same SSRC too)
   collision.keys          key log: call A, then call B
@@ -28,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pcapw  # noqa: E402
 import srtp_ref as sr  # noqa: E402
 import warp_wire as ww  # noqa: E402
-from make_long import RELAY, LongCall, build  # noqa: E402
+from make_long import RELAY, T0, LongCall, build  # noqa: E402
 
 CALLER = "48213377210000@lid"
 CALL_A = ("48741F1C2EF23083DD3A6B561F5CE1F1", "39517204880000:7@lid")
@@ -45,17 +47,28 @@ def main():
     assert len({calls[0].ssrc["s2c"], calls[1].ssrc["s2c"], SHARED_SSRC}) == 3
     # Packets are generated in build()'s round-robin order: (call A c2s, A s2c, B c2s, B s2c)...
     order = [(c, d) for c in calls for d in ("c2s", "s2c")]
-    enc, clear = build(calls, PACKETS, 0.0)
+    # A STUN Allocate per caller: its descriptors name the shared SSRC first, so the call of the
+    # STUN flow must come from the other eight.
+    enc, frames = [], []
+    for n, c in enumerate(calls):
+        ssrcs = [sr.derive_ssrc(c.call_id, c.self_jid, w) for w in sr.SLOT_WORDS]
+        assert ssrcs[0] == SHARED_SSRC
+        msg = ww.wasm_allocate(bytes([n + 1]) * 12, b"token", ssrcs, RELAY[0], RELAY[1], None)
+        enc.append((T0 + 0.1 * (n + 1), pcapw.udp_frame(c.client[0], c.client[1], RELAY[0], RELAY[1], msg)))
+        frames.append({"frame": len(enc), "kind": "stun", "call_id": c.call_id, "sender": c.self_jid,
+                       "ssrc": SHARED_SSRC})
+    first_rtp = len(enc)
+    rtp_enc, clear = build(calls, PACKETS, 1.0)
     # (make_long.check_roundtrip keys by SSRC, ambiguous here): verify each frame with its own sender.
-    for i, (_, fr) in enumerate(enc):
+    for i, (_, fr) in enumerate(rtp_enc):
         c, d = order[i % len(order)]
         _, ok = sr.unprotect_rtp(c.keys[d].rtp, fr[14 + 20 + 8:], 0, sr.DEFAULT_WARP_TAG_LEN)
         assert ok, "generated packet does not verify"
-    frames = []
+    enc += rtp_enc
     for i, (_, fr) in enumerate(clear):
         c, d = order[i % len(order)]
         rtp = fr[14 + 20 + 8:]
-        frames.append({"frame": i + 1, "kind": "rtp", "call_id": c.call_id,
+        frames.append({"frame": first_rtp + i + 1, "kind": "rtp", "call_id": c.call_id,
                        "sender": c.self_jid if d == "c2s" else c.peer_jid,
                        "ssrc": struct.unpack_from(">I", rtp, 8)[0], "payload_hex": rtp[16:].hex()})
     # SRTCP sender reports of both callers: the SSRC is shared again, the packet counts tell

@@ -191,15 +191,20 @@ def collision(tmp_path_factory):
 def test_two_senders_with_one_ssrc_both_decrypt(tshark, collision, keylog, two_pass):
     """Two calls whose callers derive the same SSRC (as a few pairs do in a 10,000-call key
     log): each RTP and SRTCP packet is attributed to the sender whose keys authenticate it, in
-    either key-log order, and shows that sender's plaintext."""
+    either key-log order, and shows that sender's plaintext; a STUN Allocate goes to the call its
+    unshared SSRCs name."""
     out, truth = collision
     extra = ["-o", f"wacall.keylog_file:{out / keylog}"] + (["-2"] if two_pass else [])
     rows = fields(tshark, str(out / "collision.pcap"),
                   ["warp.decrypted", "warp.call_id", "warp.participant", "rtp.ssrc", "rtp.payload",
-                   "rtcp.senderssrc", "rtcp.sender.packetcount"], *extra, dfilter="warp")
-    shared = {"rtp": 0, "rtcp": 0}
+                   "rtcp.senderssrc", "rtcp.sender.packetcount", "wastun.call_id"], *extra, dfilter="warp || wastun")
+    shared = {"stun": 0, "rtp": 0, "rtcp": 0}
     for f in truth["frames"]:
-        decrypted, call_id, participant, ssrc, payload, rtcp_ssrc, rtcp_count = rows[f["frame"]]
+        decrypted, call_id, participant, ssrc, payload, rtcp_ssrc, rtcp_count, stun_call = rows[f["frame"]]
+        if f["kind"] == "stun":  # its descriptors name the shared SSRC first: the others decide
+            assert stun_call == [f["call_id"]], f["frame"]
+            shared["stun"] += 1
+            continue
         assert decrypted == ["1"], f["frame"]
         assert call_id == [f["call_id"]] and participant[0].split(":")[0] == f["sender"].split("@")[0].split(":")[0]
         if f["kind"] == "rtp":
@@ -207,7 +212,7 @@ def test_two_senders_with_one_ssrc_both_decrypt(tshark, collision, keylog, two_p
         else:  # the report's packet count tells which caller's key decrypted it
             assert int(rtcp_ssrc[0], 16) == f["ssrc"] and rtcp_count == [str(f["packet_count"])]
         shared[f["kind"]] += f["ssrc"] == truth["shared_ssrc"]
-    assert shared == {"rtp": 200, "rtcp": 6}
+    assert shared == {"stun": 2, "rtp": 200, "rtcp": 6}
 
 
 def test_random_access_gives_same_plaintext(tshark, sharkd, caps):
