@@ -451,28 +451,39 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
     }
 }
 
-// First pass: the SSRC's sender, or, when its keys fail, another sender that derives the same
-// SSRC (MediaStream::next) and whose keys authenticate the packet. When none does, the key log's
-// calls are derived too (once per capture) before giving up; the first candidate's failure is
-// what the packet then shows.
+// The other senders that derive the same SSRC as `head` (MediaStream::next), in order, until
+// `accepts` takes one; the key log's remaining calls are derived (once per key-log generation)
+// before giving up, since they may add candidates. Returns the sender taken, or nullptr.
+template <class Accepts>
+const MediaStream *other_sender(uint32_t ssrc, const MediaStream *head, Accepts accepts) {
+    bool all_derived = false;
+    for (const MediaStream *s = head;;) {
+        if (!s->next() && !all_derived) {
+            all_derived = true;
+            wacall_media().attribute_all(ssrc);  // appends to the list walked here
+        }
+        if (!(s = s->next())) return nullptr;
+        if (accepts(s)) return s;
+    }
+}
+
+// First pass: the SSRC's sender, or, when its keys fail, another sender deriving the same SSRC
+// whose keys authenticate the packet. When none does, the first sender's failure is shown.
 void first_pass_attribute(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
                           media::RtpUnprotectInfo *info) {
     rec->stream = wacall_media().attribute(h.ssrc);
     rec->status = ST_UNATTRIBUTED;
     if (!rec->stream) return;
     first_pass_unprotect(rec, b, h, pinfo, out, info);
-    bool all_derived = false;
-    for (const MediaStream *tried = rec->stream; rec->status != ST_GOOD && rec->status != ST_MALFORMED;) {
-        if (!tried->next() && !all_derived) {
-            all_derived = true;
-            wacall_media().attribute_all(h.ssrc);  // appends to the list tried walks
-        }
-        if (!(tried = tried->next())) break;
+    if (rec->status == ST_GOOD || rec->status == ST_MALFORMED) return;  // malformed for every key alike
+    other_sender(h.ssrc, rec->stream, [&](const MediaStream *s) {
         warp_pkt_t alt{};
-        alt.stream = tried;
+        alt.stream = s;
         first_pass_unprotect(&alt, b, h, pinfo, out, info);
-        if (alt.status == ST_GOOD) *rec = alt;
-    }
+        if (alt.status != ST_GOOD) return false;
+        *rec = alt;
+        return true;
+    });
 }
 
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
@@ -668,14 +679,12 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     RtcpTry r;
     if (rec->stream) r = rtcp_unprotect(rec->stream, b, pinfo, out, &info);
     if (rec->stream && !r.used && first_pass) {  // another sender deriving the same SSRC?
-        wacall_media().attribute_all(ssrc);
-        for (const MediaStream *alt = rec->stream->next(); alt && !r.used; alt = alt->next()) {
-            RtcpTry a = rtcp_unprotect(alt, b, pinfo, out, &info);
-            if (a.used) {
-                rec->stream = alt;
-                r = a;
-            }
-        }
+        if (const MediaStream *s = other_sender(ssrc, rec->stream, [&](const MediaStream *alt) {
+                RtcpTry a = rtcp_unprotect(alt, b, pinfo, out, &info);
+                if (a.used) r = a;
+                return a.used != nullptr;
+            }))
+            rec->stream = s;
     }
     add_attribution(t, tvb, rec->stream);
     if (len >= 8 + media::kSrtcpTrailerLen) {
