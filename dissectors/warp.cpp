@@ -46,6 +46,10 @@ int proto_rtp = -1;
 
 gboolean pref_try_sframe = TRUE;
 gboolean pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
+// The stream slot, ROC and tag bytes of every decrypted RTP packet: each tree item costs time on
+// every packet (-T fields and -V build and walk them all), and these are per-stream facts or
+// bytes the auth.status item already spans. Failed packets show them regardless.
+gboolean pref_srtp_details = FALSE;
 gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
 gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
 gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
@@ -231,12 +235,13 @@ void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
     conversation_add_proto_data(conv, proto_rtp, ci);
 }
 
-void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s) {
+void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s, bool with_slot) {
     if (!s) return;
     proto_item *pi = proto_tree_add_string(t, hf_call_id, tvb, 0, 0, s->call_id.c_str());
     proto_item_set_generated(pi);
     pi = proto_tree_add_string(t, hf_participant, tvb, 0, 0, s->participant.c_str());
     proto_item_set_generated(pi);
+    if (!with_slot) return;
     pi = proto_tree_add_uint(t, hf_slot, tvb, 0, 0, s->slot_word);
     proto_item_set_generated(pi);
 }
@@ -523,7 +528,8 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     if (!to_rtp)  // rtp writes its own Info for decrypted packets
         col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc,
                      h.seq, h.timestamp, h.marker ? " Mark" : "");
-    add_attribution(t, tvb, rec->stream);
+    const bool details = pref_srtp_details || rec->status != ST_GOOD;
+    add_attribution(t, tvb, rec->stream, details);
     queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == ST_GOOD,
                     rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
     if (!rec->stream) {
@@ -548,7 +554,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len),
                                 body_end - static_cast<gint>(h.header_len), ENC_NA);
         if (rec->hbh_tag) proto_tree_add_item(t, hf_hbh_tag, tvb, body_end, rec->hbh_tag, ENC_NA);
-        if (mi_outside) proto_tree_add_item(t, hf_tag, tvb, static_cast<gint>(len) - rec->tag_len, rec->tag_len, ENC_NA);
+        if (mi_outside && details) proto_tree_add_item(t, hf_tag, tvb, static_cast<gint>(len) - rec->tag_len, rec->tag_len, ENC_NA);
     }
     if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
         pi = proto_tree_add_uint(t, hf_hbh_tag_len, tvb, 0, 0, rec->hbh_tag);
@@ -589,8 +595,10 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         return;
     }
     if (rec->status != ST_GOOD) return;
-    pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
-    proto_item_set_generated(pi);
+    if (details) {
+        pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
+        proto_item_set_generated(pi);
+    }
     add_key_used(t, tvb, rec->key_id);
     if (pref_show_keys) {
         if (const KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id)) {
@@ -686,7 +694,7 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
             }))
             rec->stream = s;
     }
-    add_attribution(t, tvb, rec->stream);
+    add_attribution(t, tvb, rec->stream, true);  // SRTCP: a few packets per second, all details shown
     if (len >= 8 + media::kSrtcpTrailerLen) {
         proto_tree_add_item(t, hf_srtcp_e, tvb, len - 14, 4, ENC_BIG_ENDIAN);
         proto_tree_add_item(t, hf_srtcp_index, tvb, len - 14, 4, ENC_BIG_ENDIAN);
@@ -925,6 +933,11 @@ void warp_register() {
                                    "Add each packet's SRTP master key and salt to the tree (off: secrets stay out of "
                                    "the tree, the columns and exports)",
                                    &pref_show_keys);
+    prefs_register_bool_preference(mod, "srtp_details", "Show SRTP details of decrypted RTP",
+                                   "Add the stream slot, the rollover counter and the tag bytes to every decrypted RTP "
+                                   "packet (off: the Authentication status item spans the tag bytes; packets that do not "
+                                   "decrypt always show them)",
+                                   &pref_srtp_details);
     prefs_register_bool_preference(mod, "try_sframe", "Try SFrame on decrypted payloads",
                                    "As the reference client does on receive; payloads that fail stay plain codec bytes",
                                    &pref_try_sframe);

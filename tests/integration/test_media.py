@@ -140,6 +140,40 @@ def test_srtcp_decrypted_to_generator_plaintext(tshark, caps):
     assert n > 10
 
 
+def test_srtp_details_preference(tshark, caps):
+    """Off (default): a decrypted packet carries no slot, ROC or tag item, and the auth.status
+    item spans the tag bytes; a forged packet still shows its slot and tag. On: every decrypted
+    packet shows the generator's slot, ROC and tag bytes."""
+    cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
+    names = ["warp.decrypted", "warp.slot", "warp.roc", "warp.auth.tag", "frame.len"]
+    off = fields(tshark, pcap, names, *keys, dfilter="warp")
+    on = fields(tshark, pcap, names, *keys, "-o", "warp.srtp_details:TRUE", dfilter="warp")
+    raw = fields(tshark, pcap, ["udp.payload"], dfilter="udp")
+    rtp = [f for f in media_frames(base) if f["kind"] == "rtp"]
+    n_good = n_forged = 0
+    for f in rtp:
+        dec, slot, roc, tag, _ = off[f["frame"]]
+        payload = raw[f["frame"]][0][0].replace(":", "")
+        wire_tag = payload[-2 * f["tag_len"]:]
+        if f["expect_decrypted"]:
+            assert dec == ["1"] and not slot and not roc and not tag, f["frame"]
+            dec, slot, roc, tag, _ = on[f["frame"]]
+            assert dec == ["1"] and slot == [str(f["slot_word"])] and roc == [str(f["roc"])], f["frame"]
+            assert tag[0].replace(":", "") == wire_tag
+            n_good += 1
+        elif f.get("forged"):
+            assert dec == ["0"] and slot == [str(f["slot_word"])] and tag[0].replace(":", "") == wire_tag
+            n_forged += 1
+    assert n_good > 100 and n_forged > 0 and {f["roc"] for f in rtp if f["expect_decrypted"]} == {0, 1}
+    # The status item is where the tag is: PDML gives its position and size.
+    pdml = tshark("-r", pcap, *keys, "-T", "pdml", "-c", "9").stdout
+    frame9 = pdml[pdml.rfind("<packet>"):]
+    m = re.search(r'<field name="warp.auth.status"[^>]* size="(\d+)" pos="(\d+)"', frame9)
+    f9 = next(f for f in rtp if f["frame"] == 9)
+    frame_len = int(off[9][4][0])
+    assert m and int(m.group(1)) == f9["tag_len"] and int(m.group(2)) == frame_len - f9["tag_len"]
+
+
 def test_non_whatsapp_udp_is_not_claimed(tshark, caps):
     cap, base, pcap, keys = pcap_and_keys(caps, "media-nonwa")
     assert not tshark("-r", pcap, "-Y", "warp || wastun").stdout.strip()
@@ -147,7 +181,8 @@ def test_non_whatsapp_udp_is_not_claimed(tshark, caps):
 
 def test_two_passes_match_one_pass(tshark, caps):
     cap, base, pcap, keys = pcap_and_keys(caps, "media-only")
-    args = ["-r", pcap, *keys, "-T", "fields", "-e", "frame.number", "-e", "warp.decrypted", "-e", "warp.roc",
+    args = ["-r", pcap, *keys, "-o", "warp.srtp_details:TRUE", "-T", "fields", "-e", "frame.number", "-e",
+            "warp.decrypted", "-e", "warp.roc",
             "-e", "rtp.payload", "-e", "wastun.integrity.status"]
     assert tshark(*args).stdout == tshark("-2", *args).stdout
 

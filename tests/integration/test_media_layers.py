@@ -120,7 +120,7 @@ def test_mid_call_two_calls_both_devices(tshark, caps):
     cap = caps["by_name"]["media-midcall"]
     d = caps["dir"]
     pcap = os.path.join(d, cap["pcap"])
-    keys = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}"]
+    keys = ["-o", f"wacall.keylog_file:{os.path.join(d, cap['keylog'])}", "-o", "warp.srtp_details:TRUE"]
     names = ["warp.decrypted", "rtp.payload", "warp.call_id", "warp.roc"]
     one = fields(tshark, pcap, names, *keys)
     for f in cap["frames"]:
