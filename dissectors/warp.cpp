@@ -9,6 +9,7 @@
 #include "media_state.h"
 
 #include "call/registry.h"
+#include "common/frame_records.h"
 #include "keys/keylog.h"
 #include "media/demux.h"
 #include "media/hbh.h"
@@ -114,7 +115,14 @@ std::string sock_key(const address *a, guint32 port) {
     return std::string(buf) + "/" + std::to_string(port);
 }
 
-void media_init() { g_media_sockets.clear(); }
+// Every RTP/RTCP packet's record (see FrameRecords: p_add_proto_data costs ~110 bytes and three
+// allocations per packet); cleared with the file's state.
+FrameRecords<warp_pkt_t> g_records;
+
+void media_init() {
+    g_media_sockets.clear();
+    g_records.clear();
+}
 
 bool is_relay_port(guint32 p) { return p == 3478 || p == 3480; }
 
@@ -501,7 +509,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     }
 
     guint32 key = layer_key(pinfo);
-    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
+    warp_pkt_t *rec = g_records.find(pinfo->num, key);
     auto &ms = wacall_media();
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::RtpUnprotectInfo info;
@@ -511,9 +519,8 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u", h.payload_type, h.ssrc, h.seq);
             return;
         }
-        rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
+        rec = &g_records.add(pinfo->num, key);
         first_pass_attribute(rec, b, h, pinfo, out, &info);
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
         ByteView e2e = b;
@@ -674,13 +681,12 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     uint32_t ssrc = be32(b.data + 4);
     col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTCP PT=%u SSRC=0x%08X", b[1], ssrc);
     guint32 key = layer_key(pinfo);
-    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, key));
+    warp_pkt_t *rec = g_records.find(pinfo->num, key);
     const bool first_pass = !rec;
     if (!rec) {
         if (PINFO_FD_VISITED(pinfo)) return;
-        rec = wmem_new0(wmem_file_scope(), warp_pkt_t);
+        rec = &g_records.add(pinfo->num, key);
         rec->stream = wacall_media().attribute(ssrc);
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_warp, key, rec);
     }
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::SrtcpInfo info;
@@ -967,6 +973,6 @@ void warp_handoff() {
 
 // The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.
 const std::string *warp_frame_call(packet_info *pinfo) {
-    auto *rec = static_cast<warp_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_warp, 1));
+    const warp_pkt_t *rec = g_records.first(pinfo->num);
     return rec && rec->stream ? &rec->stream->call_id : nullptr;
 }
