@@ -4,7 +4,9 @@ to the offer, and the conversation filter that selects a whole call."""
 import os
 import re
 
-from conftest import fields
+import pytest
+
+from conftest import BUILD, fields, run_tool
 
 
 def load(caps, name):
@@ -122,3 +124,25 @@ def test_conversation_filter_selects_the_whole_call(tshark, caps):
     want = {s["frame"] for s in cap["signaling"] if s.get("frame")}
     want |= {f["frame"] for f in cap["frames"] if f["kind"] in ("rtp", "rtcp", "stun")}
     assert got == want, (sorted(want - got)[:10], sorted(got - want)[:10])
+
+
+@pytest.mark.parametrize("name", ["call-full", "sample/call"])
+def test_conversation_filter_offered_on_every_frame_of_the_call(caps, name):
+    """What the GUI does on Analyze › Conversation Filter › WhatsApp Call, driven headless
+    (tests/epan/conv_filter_test: libwireshark with the plugin, a first pass, then every frame
+    dissected again as when selected, last first): the filter is offered on exactly the call's
+    frames (signaling, relay STUN, RTP, RTCP) and builds the expression that selects the call."""
+    cap, pcap, keys = load(caps, name)
+    p = run_tool([pcap, keys[1]], tool=os.path.join(BUILD, "conv_filter_test"))
+    rows = {int(f): (v, e) for f, v, e in (line.split("\t") for line in p.stdout.splitlines())}
+    assert len(rows) == max(rows) and min(rows) == 1  # one line per frame of the capture
+    cid = cap["call_id"] if "call_id" in cap else cap["call"]["call_id"]
+    expr = f'wacall.call_id == "{cid}" || wastun.call_id == "{cid}" || warp.call_id == "{cid}"'
+    want = {s["frame"] for s in cap.get("signaling", []) if s.get("frame")}
+    want |= {m["pcap_frame"] for c in cap.get("connections", []) for m in c["frames"]
+             if cid in (m.get("call_id"), m.get("ack_for_call_id"))}
+    want |= {f["frame"] for f in cap["frames"] if f["kind"] in ("rtp", "rtcp", "stun")}
+    offered = {f for f, (v, _) in rows.items() if v == "1"}
+    assert offered == want, (sorted(want - offered)[:10], sorted(offered - want)[:10])
+    assert {rows[f][1] for f in offered} == {expr}
+    assert sum(1 for f in cap["frames"] if f["kind"] == "rtp") > 100
