@@ -128,13 +128,16 @@ MediaStream *MediaState::make_stream(uint32_t code) {
     return &streams_.back();
 }
 
+void MediaState::link_stream(MediaStream *head, uint32_t code) {
+    MediaStream *tail = head;
+    while (tail->next_) tail = tail->next_;
+    tail->next_ = make_stream(code);
+}
+
 void MediaState::append_candidate(uint32_t ssrc, uint32_t code) {
     shared_[ssrc].push_back(code);
     auto it = by_ssrc_.find(ssrc);
-    if (it == by_ssrc_.end()) return;  // the stream list is made whole when the SSRC is first asked for
-    MediaStream *tail = it->second;
-    while (tail->next_) tail = tail->next_;
-    tail->next_ = make_stream(code);
+    if (it != by_ssrc_.end()) link_stream(it->second, code);  // else made whole when first asked for
 }
 
 const MediaStream *MediaState::attribute(uint32_t ssrc) {
@@ -149,14 +152,8 @@ const MediaStream *MediaState::attribute(uint32_t ssrc) {
     if (!found) return nullptr;
     MediaStream *head = make_stream(GPOINTER_TO_UINT(code));
     auto shared = shared_.find(ssrc);
-    if (shared != shared_.end()) {
-        MediaStream *tail = head;
-        for (uint32_t c : shared->second) {
-            MediaStream *n = make_stream(c);
-            tail->next_ = n;
-            tail = n;
-        }
-    }
+    if (shared != shared_.end())
+        for (uint32_t c : shared->second) link_stream(head, c);
     return by_ssrc_[ssrc] = head;
 }
 

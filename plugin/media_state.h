@@ -140,6 +140,7 @@ private:
     // SSRCs more than one pair derives: every code after the one in index_, in derivation order.
     std::unordered_map<uint32_t, std::vector<uint32_t>> shared_;
     MediaStream *make_stream(uint32_t code);
+    void link_stream(MediaStream *head, uint32_t code);  // a new stream at the end of head's chain
     void append_candidate(uint32_t ssrc, uint32_t code);
     std::unordered_map<uint32_t, MediaStream *> by_ssrc_;
     // Participants whose SSRCs are in index_ (and which of their nine streams), per interned call id.

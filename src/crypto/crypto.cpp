@@ -27,19 +27,25 @@ void sha256_2(ByteView a, ByteView b, uint8_t out[32]) {
 
 bool hkdf_sha256(ByteView salt, ByteView ikm, ByteView info, uint8_t *out, size_t out_len) {
     static const uint8_t zeros[32] = {};
-    if (out_len > 255 * 32) return false;
     HmacSha256 h;
-    uint8_t t[32];  // PRK, then T(i)
+    uint8_t prk[32];
     if (!h.set_key(salt.size ? salt : ByteView(zeros, 32))) return false;
-    h.compute(ikm, {}, t);
-    if (!h.set_key(ByteView(t, sizeof t))) return false;
+    hkdf_extract(h, ikm, prk);
+    return h.set_key(ByteView(prk, sizeof prk)) && hkdf_expand(h, info, out, out_len);
+}
+
+void hkdf_extract(HmacSha256 &salted, ByteView ikm, uint8_t prk[32]) { salted.compute(ikm, {}, prk); }
+
+bool hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len) {
+    if (out_len > 255 * 32) return false;
+    uint8_t t[32];  // T(i)
     size_t t_len = 0;
     for (uint8_t i = 1; out_len; i++) {
-        h.reset();
-        h.write(ByteView(t, t_len));
-        h.write(info);
-        h.write(ByteView(&i, 1));
-        h.finish(t);
+        keyed_prk.reset();
+        keyed_prk.write(ByteView(t, t_len));
+        keyed_prk.write(info);
+        keyed_prk.write(ByteView(&i, 1));
+        keyed_prk.finish(t);
         t_len = 32;
         size_t n = out_len < 32 ? out_len : 32;
         std::memcpy(out, t, n);

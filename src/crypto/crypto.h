@@ -68,6 +68,12 @@ public:
     HmacSha256() : Hmac(Sha256) {}
 };
 
+// HKDF's two steps (RFC 5869) on keyed HMAC-SHA256 objects, for callers that reuse a salt or a
+// PRK (hkdf_sha256 is both in one): extract writes the 32-byte PRK with `salted` keyed with the
+// salt; expand writes out_len bytes (at most 255 * 32) with `keyed_prk` keyed with the PRK.
+void hkdf_extract(HmacSha256 &salted, ByteView ikm, uint8_t prk[32]);
+bool hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len);
+
 // Reusable AES in CTR mode (full 128-bit big-endian counter), keyed once.
 class AesCtr {
 public:

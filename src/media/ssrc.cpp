@@ -38,17 +38,17 @@ bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string
     }
     std::vector<Ssrcs> result(participants.size(), Ssrcs{});
     ByteView ikm(reinterpret_cast<const uint8_t *>(call_id.data()), call_id.size());
-    static const uint8_t kFirstBlock = 1;  // T(1) = HMAC(PRK, info ‖ 0x01): 4 bytes need one block
     for (int i = 0; i < 9; i++) {
         if (!(slots >> i & 1)) continue;
-        uint8_t block[32];
-        extract_[i].compute(ikm, {}, block);  // PRK
-        if (!expand_.set_key(ByteView(block, sizeof block))) return false;
+        uint8_t prk[32];
+        crypto::hkdf_extract(extract_[i], ikm, prk);
+        if (!expand_.set_key(ByteView(prk, sizeof prk))) return false;
         for (size_t p = 0; p < participants.size(); p++) {
             const std::string &id = participants[p];
-            expand_.compute(ByteView(reinterpret_cast<const uint8_t *>(id.data()), id.size()),
-                            ByteView(&kFirstBlock, 1), block);
-            result[p][i] = le32(block);
+            uint8_t okm[4];
+            if (!crypto::hkdf_expand(expand_, ByteView(reinterpret_cast<const uint8_t *>(id.data()), id.size()), okm, 4))
+                return false;
+            result[p][i] = le32(okm);
         }
     }
     out = std::move(result);
