@@ -6,6 +6,7 @@
 // capture; conversation and per-PDU records are POD in wmem file scope. The first pass decides
 // each frame's role, counter and plaintext and stores them per PDU; later passes (tshark -2, the
 // GUI's random access) only read what was stored, so every view shows the same thing.
+#include "port_share.h"
 #include "wacall_plugin.h"
 
 #include "keys/keylog.h"
@@ -40,7 +41,9 @@ expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT, ei_mid
 guint pref_midstream_counters = 4096;
 
 dissector_handle_t wanoise_tcp_handle, wanoise_ws_handle, wabinary_handle;
-dissector_handle_t prev_443_handle, prev_5222_handle;
+// TCP 443 and 5222 stay TLS's and XMPP's unless a stream opens with the WhatsApp intro.
+PortShare g_tls_port{"tcp.port", 443, nullptr}, g_xmpp_port{"tcp.port", 5222, nullptr};
+int proto_wanoise_on_tls = -1, proto_wanoise_on_xmpp = -1;
 
 enum Direction : guint8 { C2S = 0, S2C = 1 };
 enum PduKind : guint8 { PDU_HANDSHAKE = 1, PDU_TRANSPORT = 2 };
@@ -622,12 +625,12 @@ gboolean heur_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, v
 }
 
 // Port 443 and 5222 belong to TLS and XMPP: take the stream only when it opens with the WA
-// intro, and hand everything else to the dissector that owned the port before.
+// intro, and hand everything else to the dissector that owned the port before, untouched.
 int dissect_wanoise_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
-    if (try_claim_tcp(tvb, pinfo, data)) return dissect_wanoise_tcp(tvb, pinfo, tree, data);
-    dissector_handle_t prev = pinfo->match_uint == 5222 ? prev_5222_handle : prev_443_handle;
-    if (!prev) return 0;
-    return call_dissector_with_data(prev, tvb, pinfo, tree, data);
+    const PortShare &share = pinfo->match_uint == 5222 ? g_xmpp_port : g_tls_port;
+    if (proto_is_protocol_enabled(find_protocol_by_id(proto_wanoise)) && try_claim_tcp(tvb, pinfo, data))
+        return port_share_call(wanoise_tcp_handle, tvb, pinfo, tree, data);
+    return port_share_hand_back(share, tvb, pinfo, tree, data);
 }
 
 // ---- WebSocket ------------------------------------------------------------------------------
@@ -790,15 +793,16 @@ void wanoise_register() {
     wanoise_ws_handle = register_dissector("wanoise_ws", dissect_wanoise_ws, proto_wanoise);
     register_init_routine(noise_init);
     register_cleanup_routine(noise_init);
+    proto_wanoise_on_tls = port_share_register_pino("WhatsApp Noise on the TLS port", "WANOISE/TLS", "wanoise.on_tls",
+                                                    "tls", proto_wanoise);
+    proto_wanoise_on_xmpp = port_share_register_pino("WhatsApp Noise on the XMPP port", "WANOISE/XMPP",
+                                                     "wanoise.on_xmpp", "xmpp", proto_wanoise);
 }
 
 void wanoise_handoff() {
     wabinary_handle = find_dissector("wabinary");
-    static dissector_handle_t port_handle = create_dissector_handle(dissect_wanoise_port, proto_wanoise);
-    prev_443_handle = dissector_get_uint_handle(find_dissector_table("tcp.port"), 443);
-    prev_5222_handle = dissector_get_uint_handle(find_dissector_table("tcp.port"), 5222);
-    dissector_add_uint("tcp.port", 443, port_handle);
-    dissector_add_uint("tcp.port", 5222, port_handle);
+    port_share_take(g_tls_port, create_dissector_handle(dissect_wanoise_port, proto_wanoise_on_tls));
+    port_share_take(g_xmpp_port, create_dissector_handle(dissect_wanoise_port, proto_wanoise_on_xmpp));
     heur_dissector_add("tcp", heur_wanoise_tcp, "WhatsApp Noise over TCP", "wanoise_tcp", proto_wanoise, HEURISTIC_ENABLE);
     heur_dissector_add("ws", heur_wanoise_ws, "WhatsApp Noise over WebSocket", "wanoise_ws", proto_wanoise, HEURISTIC_ENABLE);
 }

@@ -5,6 +5,7 @@
 //
 // Per packet only a few bytes are stored (status, ROC, attribution pointer); the plaintext is
 // recomputed on every pass from the cached per-sender keys, which is cheaper than keeping it.
+#include "port_share.h"
 #include "wacall_plugin.h"
 #include "media_state.h"
 
@@ -41,7 +42,10 @@ int ett_warp = -1, ett_ext = -1, ett_envelope = -1;
 expert_field ei_bad_tag = EI_INIT, ei_no_key = EI_INIT, ei_unattributed = EI_INIT, ei_envelope = EI_INIT;
 expert_field ei_malformed = EI_INIT, ei_debe_no_x = EI_INIT, ei_hbh_bad = EI_INIT, ei_hbh_no_key = EI_INIT;
 
-dissector_handle_t warp_udp_handle, wastun_handle, rtp_handle, rtcp_handle, prev_3478_handle, prev_3480_handle;
+dissector_handle_t warp_udp_handle, wastun_handle, rtp_handle, rtcp_handle;
+// UDP 3478/3480 stay STUN's (and, through it, TURN's, DTLS's, RTP's) unless a flow shows WhatsApp marks.
+PortShare g_stun_port{"udp.port", 3478, nullptr}, g_stun_alt_port{"udp.port", 3480, nullptr};
+int proto_warp_on_stun = -1;
 dissector_handle_t sctp_handle;
 int proto_rtp = -1;
 
@@ -101,7 +105,8 @@ struct warp_pkt_t {
 };
 
 struct media_conv_t {
-    gboolean claimed;    // the UDP flow itself is WhatsApp media
+    gboolean claimed;    // the UDP flow itself is WhatsApp media...
+    guint32 claimed_from;  // ...from this frame on
     gboolean datachannel;  // the flow is DTLS whose SCTP DataChannel carries WhatsApp media
 };
 
@@ -181,14 +186,24 @@ bool decide_claim(tvbuff_t *tvb, packet_info *pinfo) {
     return message_looks_wa(b);
 }
 
+// A flow is WhatsApp's from the first datagram that shows it: earlier datagrams stay with
+// whoever had them on the first pass, on every pass (the decision is stored with its frame).
+// Nothing is stored for flows that are not claimed, so other traffic is left as it was.
 bool claim(tvbuff_t *tvb, packet_info *pinfo) {
-    conversation_t *conv = find_or_create_conversation(pinfo);
-    auto *mc = static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp));
-    if (mc) return mc->claimed;
+    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+    auto *mc = conv ? static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp)) : nullptr;
+    if (mc && mc->claimed) {
+        if (pinfo->num >= mc->claimed_from) return true;
+        if (PINFO_FD_VISITED(pinfo)) return false;
+    }
     if (PINFO_FD_VISITED(pinfo) || !decide_claim(tvb, pinfo)) return false;
-    mc = wmem_new0(wmem_file_scope(), media_conv_t);
+    if (!conv) conv = find_or_create_conversation(pinfo);
+    if (!mc) {
+        mc = wmem_new0(wmem_file_scope(), media_conv_t);
+        conversation_add_proto_data(conv, proto_warp, mc);
+    }
     mc->claimed = TRUE;
-    conversation_add_proto_data(conv, proto_warp, mc);
+    mc->claimed_from = pinfo->num;
     conversation_set_dissector(conv, warp_udp_handle);
     if (!is_relay_port(pinfo->srcport)) g_media_sockets.insert(sock_key(&pinfo->src, pinfo->srcport));
     if (!is_relay_port(pinfo->destport)) g_media_sockets.insert(sock_key(&pinfo->dst, pinfo->destport));
@@ -835,9 +850,8 @@ gboolean heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 
 // The relay ports belong to STUN: take the datagram only when it is WhatsApp's.
 int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
-    if (claim(tvb, pinfo)) return dissect_warp_udp(tvb, pinfo, tree, data);
-    dissector_handle_t prev = pinfo->match_uint == 3480 ? prev_3480_handle : prev_3478_handle;
-    return prev ? call_dissector_with_data(prev, tvb, pinfo, tree, data) : 0;
+    if (claim(tvb, pinfo)) return port_share_call(warp_udp_handle, tvb, pinfo, tree, data);
+    return port_share_hand_back(pinfo->match_uint == 3480 ? g_stun_alt_port : g_stun_port, tvb, pinfo, tree, data);
 }
 
 }  // namespace
@@ -950,6 +964,8 @@ void warp_register() {
     warp_udp_handle = register_dissector("warp_udp", dissect_warp_udp, proto_warp);
     register_init_routine(media_init);
     register_cleanup_routine(media_init);
+    proto_warp_on_stun = port_share_register_pino("WhatsApp relay media on the STUN ports", "WARP/STUN", "warp.on_stun",
+                                                  "stun", proto_warp);
 }
 
 void warp_handoff() {
@@ -957,12 +973,9 @@ void warp_handoff() {
     rtp_handle = find_dissector("rtp");
     rtcp_handle = find_dissector("rtcp");
     proto_rtp = proto_get_id_by_filter_name("rtp");
-    static dissector_handle_t port_handle = create_dissector_handle(dissect_warp_port, proto_warp);
-    dissector_table_t udp = find_dissector_table("udp.port");
-    prev_3478_handle = dissector_get_uint_handle(udp, 3478);
-    prev_3480_handle = dissector_get_uint_handle(udp, 3480);
-    dissector_add_uint("udp.port", 3478, port_handle);
-    dissector_add_uint("udp.port", 3480, port_handle);
+    dissector_handle_t port_handle = create_dissector_handle(dissect_warp_port, proto_warp_on_stun);
+    port_share_take(g_stun_port, port_handle);
+    port_share_take(g_stun_alt_port, port_handle);
     sctp_handle = find_dissector("sctp");
     heur_dissector_add("dtls", heur_warp_dtls, "WhatsApp media in a WebRTC DataChannel (SCTP over DTLS)", "warp_dtls",
                        proto_warp, HEURISTIC_ENABLE);
