@@ -599,6 +599,14 @@ bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
     return false;
 }
 
+// TCP's "Relative sequence numbers" preference (on by default): with it, the stream's first byte is
+// at 1 (0 when the capture missed the SYN), whatever the initial sequence number.
+bool tcp_relative_seq() {
+    module_t *tcp = prefs_find_module("tcp");
+    pref_t *pref = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers") : nullptr;
+    return pref && prefs_get_bool_value(pref, pref_current);
+}
+
 // Accepts a TCP conversation whose first client bytes are a WhatsApp intro, or (with keys) one
 // picked up mid-stream.
 bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
@@ -610,9 +618,12 @@ bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     if (avail < 4) return false;
     noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
     if (in.status != noise::IntroStatus::Ok) return try_midstream(tvb, pinfo, nc);
+    // The intro opens the client's byte stream: four bytes that happen to read "WA\x06\x03" in
+    // the middle of some other stream (a TLS record, say) are no evidence.
+    auto *ti = static_cast<struct tcpinfo *>(data);
+    if (ti && ti->seq > 1 && tcp_relative_seq()) return false;
     nc = conv_get(pinfo, true);
     start_session(nc, pinfo, in, ByteView(tvb_get_ptr(tvb, 0, avail), avail));
-    auto *ti = static_cast<struct tcpinfo *>(data);
     nc->client_start_seq = ti ? ti->seq : 0;
     conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
     return true;

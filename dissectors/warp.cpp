@@ -141,22 +141,29 @@ bool known_endpoint(const address *a, guint32 port) {
     return wacall_calls().call_for_endpoint(f, static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port)) != nullptr;
 }
 
-// WhatsApp-only marks in a STUN message: the 0x08xx ping family or a 0x40xx/0x805A attribute.
+// WhatsApp-only marks in a STUN message: the 0x08xx ping family (a STUN method no registered
+// protocol uses) or an attribute of WhatsApp's 0x40xx block (relay token, stream descriptors,
+// subscriptions; IANA has assigned nothing there). Attributes other apps send (ICE, TURN, the
+// 0x8000/0xC000 vendor ranges, 0x805A included) are no evidence.
 bool stun_has_wa_marks(ByteView b) {
     if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
     if ((be16(b.data) & 0xFF00) == 0x0800) return true;
     size_t pos = 20, end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
     while (pos + 4 <= end) {
         uint16_t t = be16(b.data + pos), l = be16(b.data + pos + 2);
-        if ((t & 0xFF00) == 0x4000 || t == 0x805A) return true;
+        if ((t & 0xFF00) == 0x4000) return true;
         pos += 4 + ((l + 3u) & ~3u);
     }
     return false;
 }
 
+// WARP RTP: version 2, no CSRC, the extension bit set and WhatsApp's 0xDEBE profile whose
+// declared length fits the packet (other apps use RFC 8285's 0xBEDE/0x100X profiles; bytes
+// 12-13 of an RTP packet without extension are payload and prove nothing). Or an SSRC that a
+// known call derives.
 bool rtp_looks_wa(ByteView b) {
     if (b.size < 16 || (b[0] & 0xC0) != 0x80) return false;
-    if (b[12] == 0xDE && b[13] == 0xBE) return true;
+    if ((b[0] & 0x1F) == 0x10 && b[12] == 0xDE && b[13] == 0xBE && 16u + 4u * be16(b.data + 14) <= b.size) return true;
     return wacall_media().attribute(be32(b.data + 8)) != nullptr;
 }
 

@@ -13,6 +13,7 @@ extern "C" {
 #include <epan/packet.h>
 #include <epan/proto.h>
 #include <epan/prefs.h>
+#include <epan/prefs-int.h>  // prefs_get_bool_value: another protocol's preference
 #include <epan/expert.h>
 #include <epan/conversation.h>
 #include <epan/proto_data.h>

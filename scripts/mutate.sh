@@ -75,6 +75,8 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 for c in m["captures"]:
     print("\t".join([c["name"].replace("/", "_"), c["pcap"], c.get("keylog") or "", c.get("tls_keylog") or ""]))
+for c in m.get("negatives", []):  # other apps' traffic (test-pcaps/gen/negatives.py)
+    print("\t".join([c["name"], c["pcap"], "", c.get("tls_keylog") or ""]))
 print("\t".join(["sig-hostile", "sig-hostile.pcap", "sig-hostile.keys", ""]))
 print("\t".join(["ssrc-collision", "collision.pcap", "collision.keys", ""]))
 EOF

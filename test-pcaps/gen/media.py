@@ -492,11 +492,16 @@ def stream_table(metas):
     return out
 
 
+# Stock Wireshark, never one that loads an installed wacall (scripts/demo.sh installs it system-wide
+# as root): the project's runner gives tshark an empty plugin folder and a configuration of its own.
+STOCK_TSHARK = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "tshark-stock.sh")]
+
+
 def check_streams_with_tshark(call, metas, frames_by_number, expected):
     """Stock tshark's own -z rtp,streams on a capture of only the RTP frames (envelopes removed,
     decoded as RTP by port) must give the counts of stream_table(). Skipped without tshark."""
     try:
-        subprocess.run(["tshark", "-v"], capture_output=True, check=True)
+        subprocess.run(STOCK_TSHARK + ["-v"], capture_output=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "skipped (no tshark)"
     rows = []
@@ -510,7 +515,7 @@ def check_streams_with_tshark(call, metas, frames_by_number, expected):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "rtp-only.pcap")
         pcapw.write_pcap(path, rows)
-        out = subprocess.run(["tshark", "-r", path, "-q", "-d", f"udp.port=={call.client[1]},rtp", "-z", "rtp,streams"],
+        out = subprocess.run(STOCK_TSHARK + ["-r", path, "-q", "-d", f"udp.port=={call.client[1]},rtp", "-z", "rtp,streams"],
                              capture_output=True, text=True, check=True).stdout
     got = {}
     for line in out.splitlines():
@@ -527,7 +532,7 @@ def check_fingerprints_with_tshark(path, metas):
     """Stock Wireshark verifies STUN FINGERPRINT itself (stun.att.crc32.status, 1 good / 0 bad);
     every message it dissects must agree with the manifest. It skips the 0x08xx ping/pong."""
     try:
-        out = subprocess.run(["tshark", "-r", path, "-Y", "stun.att.crc32", "-T", "fields", "-e", "frame.number",
+        out = subprocess.run(STOCK_TSHARK + ["-r", path, "-Y", "stun.att.crc32", "-T", "fields", "-e", "frame.number",
                               "-e", "stun.att.crc32.status"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "skipped (no tshark)"

@@ -14,14 +14,15 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("WACALL_BUILD_DIR", os.path.join(ROOT, "build"))
 RUNNER = os.path.join(ROOT, "scripts", "tshark-dev.sh")
+STOCK_RUNNER = os.path.join(ROOT, "scripts", "tshark-stock.sh")  # tshark with no wacall at all
 REAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "real-captures")
 if not os.path.isdir(REAL):
     REAL = os.path.join(ROOT, "test-pcaps", "real")
 
 
-def run_tool(args, tool="tshark", input_text=None, check=True):
+def run_tool(args, tool="tshark", input_text=None, check=True, stock=False):
     env = dict(os.environ, WACALL_BUILD_DIR=BUILD, WACALL_TOOL=tool)
-    p = subprocess.run([RUNNER, *map(str, args)], capture_output=True, text=True, env=env, timeout=300,
+    p = subprocess.run([STOCK_RUNNER if stock else RUNNER, *map(str, args)], capture_output=True, text=True, env=env, timeout=300,
                        input=input_text)
     if check and p.returncode != 0:
         raise AssertionError(f"{tool} {args} -> {p.returncode}\n{p.stderr}")
@@ -44,6 +45,11 @@ def caps():
 @pytest.fixture(scope="session")
 def tshark():
     return lambda *args, **kw: run_tool(args, **kw)
+
+
+@pytest.fixture(scope="session")
+def stock_tshark():
+    return lambda *args, **kw: run_tool(args, stock=True, **kw)
 
 
 @pytest.fixture(scope="session")
