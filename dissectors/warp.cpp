@@ -857,7 +857,8 @@ gboolean heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 
 // The relay ports belong to STUN: take the datagram only when it is WhatsApp's.
 int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
-    if (claim(tvb, pinfo)) return port_share_call(warp_udp_handle, tvb, pinfo, tree, data);
+    if (proto_is_protocol_enabled(find_protocol_by_id(proto_warp)) && claim(tvb, pinfo))
+        return port_share_call(warp_udp_handle, tvb, pinfo, tree, data);
     return port_share_hand_back(pinfo->match_uint == 3480 ? g_stun_alt_port : g_stun_port, tvb, pinfo, tree, data);
 }
 

@@ -89,7 +89,9 @@ def test_xmpp_stanzas_on_5222(caps, tshark):
     args = negative_args(caps, "neg-xmpp") + ["-Y", "xmpp", "-T", "fields", "-e", "frame.number", "-e",
                                               "frame.protocols"]
     rows = [line.split("\t") for line in tshark(*args).stdout.splitlines()]
-    assert len(rows) == 6 and all(r[1].endswith(":xmpp") for r in rows), rows
+    # frame 9 completes the message stanza cut over frames 8 and 9
+    assert [r[0] for r in rows] == ["4", "5", "6", "7", "9", "10"], rows
+    assert all(r[1] == "eth:ethertype:ip:tcp:xmpp:xml" for r in rows), rows
 
 
 def test_webrtc_keeps_stun_dtls_and_srtp(caps, tshark):
@@ -103,3 +105,14 @@ def test_webrtc_keeps_stun_dtls_and_srtp(caps, tshark):
     assert counts.get("DTLS", 0) + counts.get("DTLSv1.2", 0) == 4, counts
     assert counts.get("SRTP") == 60 and counts.get("SRTCP") == 3, counts
     assert not any(p.startswith(("WARP", "WASTUN")) for p in counts), counts
+
+
+@pytest.mark.parametrize("disabled", ["wanoise", "warp"])
+def test_disabling_our_protocols_leaves_ports_to_their_owners(caps, tshark, stock_tshark, disabled):
+    """The port wrappers follow the owner's protocol: with wanoise or warp disabled, TLS on 443
+    and STUN/DTLS/SRTP on 3478 are still there, exactly as stock shows them."""
+    for name in ("neg-https", "neg-webrtc"):
+        args = negative_args(caps, name) + ["-T", "fields", "-e", "frame.number", "-e", "frame.protocols"]
+        stock = stock_tshark(*args).stdout
+        assert ":tls" in stock or ":stun" in stock
+        assert tshark("--disable-protocol", disabled, *args).stdout == stock
