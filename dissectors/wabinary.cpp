@@ -188,7 +188,7 @@ void wabinary_register() {
         {&ei_trailing, {"wabinary.trailing", PI_MALFORMED, PI_WARN, "Bytes after the root node", EXPFILL}},
         {&ei_inflate, {"wabinary.unpack_failed", PI_MALFORMED, PI_ERROR, "Cannot unpack frame", EXPFILL}},
         {&ei_dict, {"wabinary.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
-        {&ei_depth, {"wabinary.depth", PI_UNDECODED, PI_NOTE, "Nodes too deep to show", EXPFILL}},
+        {&ei_depth, {"wabinary.depth.expert", PI_UNDECODED, PI_NOTE, "Nodes too deep to show", EXPFILL}},
     };
     proto_wabinary = proto_register_protocol("WhatsApp Binary XML", "WABINARY", "wabinary");
     proto_register_field_array(proto_wabinary, hf, G_N_ELEMENTS(hf));

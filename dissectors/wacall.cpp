@@ -515,7 +515,7 @@ void wacall_register() {
         {&ei_unknown_action, {"wacall.unknown_action", PI_UNDECODED, PI_NOTE, "Unknown call action", EXPFILL}},
         {&ei_hbh_invalid, {"wacall.hbh_key.invalid", PI_MALFORMED, PI_WARN, "hbh_key does not decode to 30 bytes", EXPFILL}},
         {&ei_nonnormative, {"wacall.nonnormative", PI_PROTOCOL, PI_NOTE, "Not in the normative spec", EXPFILL}},
-        {&ei_ack_error, {"wacall.ack.error", PI_RESPONSE_CODE, PI_WARN, "Call ack with an error", EXPFILL}},
+        {&ei_ack_error, {"wacall.ack.error.expert", PI_RESPONSE_CODE, PI_WARN, "Call ack with an error", EXPFILL}},
         {&ei_unknown_value, {"wacall.unknown_value", PI_PROTOCOL, PI_NOTE, "Value outside what the spec knows", EXPFILL}},
         {&ei_call, {"wacall.call", PI_SEQUENCE, PI_CHAT, "Call event", EXPFILL}},
     };

@@ -72,6 +72,12 @@ struct NoiseSession {
     uint64_t looked_up_generation = ~uint64_t(0);
     noise::TransportCipher cipher[2];
     std::unique_ptr<noise::HandshakeReplay> replay;
+    // Key-log lines that disagree about this session are all tried (keys/keylog.h): until a
+    // transport frame (WA_NOISE_TRAFFIC) or the ServerHello (WA_NOISE_PRIVATE) authenticates.
+    std::vector<keys::NoiseTraffic> traffic_alts;
+    uint32_t key_line = 0;  // key-log line of the key in use
+    std::vector<std::pair<uint32_t, std::unique_ptr<noise::HandshakeReplay>>> replay_alts;
+    bool authenticated = false;  // a transport frame decrypted: the key is settled
     noise::HandshakeMessage client_hello_msg;  // views point into client_hello_bytes
     Bytes client_hello_bytes;
 };
@@ -160,19 +166,27 @@ void start_session(noise_conv_t *nc, packet_info *pinfo, const noise::Intro &int
 }
 
 // Looks the session's keys up (again) when the key log changed since the last try.
+// A WA_NOISE_TRAFFIC session keeps looking until a frame authenticates: a corrected line may be
+// appended to the key log while the capture is open.
 void ensure_keys(NoiseSession *s) {
-    if (s->key_source != KS_NONE || !s->have_eph) return;
+    if (!s->have_eph || s->authenticated || s->key_source == KS_REPLAY) return;
     auto &store = wacall_keys();
     wacall_keys_refresh();
     if (store.generation() == s->looked_up_generation) return;
     s->looked_up_generation = store.generation();
     ByteView eph(s->client_eph.data(), 32);
-    if (const auto *t = store.noise_traffic(eph)) {
-        s->cipher[C2S].set_key(ByteView(t->c2s.data(), 32));
-        s->cipher[S2C].set_key(ByteView(t->s2c.data(), 32));
+    auto traffic = store.noise_traffic_candidates(eph);
+    if (!traffic.empty()) {
+        s->traffic_alts.clear();
+        for (const auto *t : traffic) s->traffic_alts.push_back(*t);
+        if (s->key_source == KS_TRAFFIC) return;  // the key in use stays until another authenticates
+        s->cipher[C2S].set_key(ByteView(traffic[0]->c2s.data(), 32));
+        s->cipher[S2C].set_key(ByteView(traffic[0]->s2c.data(), 32));
         s->key_source = KS_TRAFFIC;
+        s->key_line = traffic[0]->line;
         return;
     }
+    if (s->key_source != KS_NONE) return;
     if (s->replay) {
         const auto &r = s->replay->result();
         if (r.have_keys) {
@@ -197,18 +211,38 @@ void track_handshake(NoiseSession *s, const noise::HandshakeMessage &m, ByteView
         s->client_hello_msg = noise::parse_handshake(s->client_hello_bytes);
         wacall_keys_refresh();
         if (s->have_eph) {
-            if (const auto *p = store.noise_private(ByteView(s->client_eph.data(), 32))) {
+            for (const auto *p : store.noise_private_candidates(ByteView(s->client_eph.data(), 32))) {
                 noise::ReplayKeys k;
                 k.client_ephemeral_private = p->eph_priv;
                 k.client_static_private = p->static_priv;
-                s->replay = std::make_unique<noise::HandshakeReplay>(k, s->prologue);
-                s->replay->on_client_hello(s->client_hello_msg);
+                auto r = std::make_unique<noise::HandshakeReplay>(k, s->prologue);
+                r->on_client_hello(s->client_hello_msg);
+                if (!s->replay) {
+                    s->replay = std::move(r);
+                    s->key_line = p->line;
+                } else {
+                    s->replay_alts.emplace_back(p->line, std::move(r));
+                }
             }
         }
         break;
     case noise::HandshakeKind::ServerHello:
         s->server_sent_static = m.static_key.present;
-        if (s->replay) s->replay->on_server_hello(m);
+        if (s->replay) {
+            // Differing WA_NOISE_PRIVATE lines: the replay whose ServerHello decrypts wins.
+            bool ok = s->replay->on_server_hello(m);
+            for (auto &a : s->replay_alts)
+                if (!ok && a.second->on_server_hello(m)) {
+                    std::swap(s->replay, a.second);
+                    std::swap(s->key_line, a.first);
+                    ok = true;
+                }
+            if (ok && !s->replay_alts.empty())
+                wacall_keys_report_used(s->key_line, "WA_NOISE_PRIVATE authenticated the Noise handshake (" +
+                                                         std::to_string(s->replay_alts.size() + 1) +
+                                                         " differing values were tried)");
+            s->replay_alts.clear();
+        }
         break;
     case noise::HandshakeKind::ClientFinish:
         if (s->replay) s->replay->on_client_finish(m);
@@ -239,6 +273,31 @@ bool resync(NoiseSession *s, Direction dir, noise_pdu_t *pdu, ByteView body) {
         }
     }
     return false;
+}
+
+// Differing WA_NOISE_TRAFFIC lines: until a frame authenticates, each is tried on a frame the key
+// in use fails; the first whose tag verifies becomes the session's key.
+bool try_traffic_alts(NoiseSession *s, Direction dir, guint32 counter, ByteView body, guint8 *out) {
+    if (s->authenticated || s->key_source != KS_TRAFFIC || s->traffic_alts.size() < 2) return false;
+    for (const auto &t : s->traffic_alts) {
+        noise::TransportCipher c;
+        c.set_key(ByteView(dir == C2S ? t.c2s.data() : t.s2c.data(), 32));
+        if (!c.decrypt(counter, body, out)) continue;
+        s->cipher[C2S].set_key(ByteView(t.c2s.data(), 32));
+        s->cipher[S2C].set_key(ByteView(t.s2c.data(), 32));
+        s->key_line = t.line;
+        return true;
+    }
+    return false;
+}
+
+// The first decrypted frame settles the key; with disagreeing lines, the one used is reported.
+void settle_key(NoiseSession *s) {
+    if (s->authenticated) return;
+    s->authenticated = true;
+    if (s->key_source == KS_TRAFFIC && s->traffic_alts.size() >= 2)
+        wacall_keys_report_used(s->key_line, "WA_NOISE_TRAFFIC authenticated the Noise session (" +
+                                                 std::to_string(s->traffic_alts.size()) + " differing values were tried)");
 }
 
 noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo) {
@@ -279,10 +338,13 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
         guint32 len = static_cast<guint32>(body.size - noise::kTagSize);
         pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), len ? len : 1));
         pdu->plain_len = len;
-        if (s->cipher[dir].decrypt(pdu->counter, body, pdu->plain)) {
+        if (s->cipher[dir].decrypt(pdu->counter, body, pdu->plain) ||
+            try_traffic_alts(s, dir, pdu->counter, body, pdu->plain)) {
             pdu->status = ST_DECRYPTED;
+            settle_key(s);
         } else if (resync(s, dir, pdu, body)) {
             pdu->status = ST_DECRYPTED;
+            settle_key(s);
         } else {
             pdu->status = ST_BAD_TAG;
             pdu->plain = nullptr;  // never show unauthenticated bytes
@@ -589,6 +651,7 @@ bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
             sess->cipher[C2S].set_key(ByteView(t->c2s.data(), 32));
             sess->cipher[S2C].set_key(ByteView(t->s2c.data(), 32));
             sess->key_source = KS_TRAFFIC;
+            sess->key_line = t->line;
             sess->midstream = true;
             sess->counter_unknown[C2S] = sess->counter_unknown[S2C] = true;
             g_sessions[nc->session_id] = std::move(sess);

@@ -444,6 +444,7 @@ media::SrtpStatus try_roc(warp_pkt_t *rec, ByteView b, packet_info *pinfo, guint
         if (st == media::SrtpStatus::Ok) {
             rec->status = ST_GOOD;
             rec->key_id = c->id();
+            wacall_media().note_key_used(*rec->stream, *c);  // which of disagreeing key-log lines won
             return st;
         }
         // Too short or no payload is the same for every key: malformed, not a failed tag.
@@ -689,6 +690,7 @@ RtcpTry rtcp_unprotect(const MediaStream *s, ByteView b, packet_info *pinfo, gui
         r.status = media::srtcp_unprotect(c->keys.rtcp, e2e, out, b.size, info);
         if (r.status == media::SrtpStatus::Ok) {
             r.used = c.get();
+            wacall_media().note_key_used(*s, *c);
             break;
         }
     }

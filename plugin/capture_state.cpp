@@ -14,12 +14,28 @@ namespace {
 
 wacall::keys::KeyStore g_keys;
 wacall::call::CallRegistry *g_calls = nullptr;
-std::set<std::string> g_reported;  // key log problems already shown (file:line: message)
+std::set<std::string> g_reported;  // key log messages already shown (file:line: message)
+uint64_t g_serial_seen = ~uint64_t(0);
+size_t g_suppressed_reported = 0;
 
+// report_failure/report_warning: tshark prints them on stderr, the GUI shows a dialog. Every
+// problem is shown once, whatever refresh() returned (a missing file loads nothing new but must
+// still be said).
 void report_new_problems() {
+    if (g_keys.problem_serial() == g_serial_seen) return;  // nothing new: no scan per packet
+    g_serial_seen = g_keys.problem_serial();
     for (const auto &p : g_keys.problems()) {
         std::string text = p.file + (p.line ? ":" + std::to_string(p.line) : std::string()) + ": " + p.message;
-        if (g_reported.insert(text).second) report_warning("wacall key log: %s", text.c_str());
+        if (!g_reported.insert(text).second) continue;
+        if (p.kind == wacall::keys::Problem::File)
+            report_failure("wacall key log: %s", text.c_str());
+        else
+            report_warning("wacall key log: %s", text.c_str());
+    }
+    if (g_keys.suppressed() > g_suppressed_reported) {
+        g_suppressed_reported = g_keys.suppressed();
+        report_warning("wacall key log: %s: %zu more problem(s) not shown (only the first %zu of each kind are)",
+                       g_keys.source().c_str(), g_suppressed_reported, wacall::keys::KeyStore::kMaxProblems);
     }
 }
 
@@ -28,7 +44,13 @@ void report_new_problems() {
 wacall::keys::KeyStore &wacall_keys() { return g_keys; }
 
 void wacall_keys_refresh() {
-    if (g_keys.refresh()) report_new_problems();
+    g_keys.refresh();
+    report_new_problems();
+}
+
+void wacall_keys_report_used(uint32_t line, const std::string &what) {
+    std::string text = g_keys.source() + ":" + std::to_string(line) + ": " + what;
+    if (g_reported.insert(text).second) report_warning("wacall key log: %s", text.c_str());
 }
 
 wacall::call::CallRegistry &wacall_calls() {
@@ -48,6 +70,8 @@ void wacall_keys_set_path(const char *path) {
     if (p != g_keys.path()) {
         g_keys.set_path(p);
         g_reported.clear();
+        g_serial_seen = ~uint64_t(0);
+        g_suppressed_reported = 0;
     }
     wacall_keys_refresh();
 }

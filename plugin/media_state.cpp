@@ -179,9 +179,22 @@ const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const Medi
         // WAHKDF takes the epoch as its ikm exactly as it takes the 1:1 call key (digest §4.5).
         if (c->keys.derive(ikm, s.participant, true)) ring.list.push_back(std::move(c));
     };
-    if (const Bytes *ck = ks.call_key(s.call_id)) add(KeyCandidate::CallKey, 0, *ck);
+    const auto call_keys = ks.call_key_candidates(s.call_id);
+    for (size_t i = 0; i < call_keys.size(); i++) add(KeyCandidate::CallKey, uint32_t(i), *call_keys[i].key);
     for (const auto &e : ks.epochs(s.call_id)) add(KeyCandidate::Epoch, e.first, *e.second);
     return ring.list;
+}
+
+void MediaState::announce_key(const MediaStream &s, const KeyCandidate &c) {
+    c.announced = true;
+    if (c.kind != KeyCandidate::CallKey) return;
+    auto &ks = wacall_keys();
+    const auto cands = ks.call_key_candidates(s.call_id);
+    if (cands.size() < 2 || c.transaction_id >= cands.size()) return;
+    ks.prefer_call_key(s.call_id, c.transaction_id);
+    wacall_keys_report_used(cands[c.transaction_id].line,
+                            "call key for call-id " + s.call_id + " authenticated the call's media (" +
+                                std::to_string(cands.size()) + " differing values were tried)");
 }
 
 KeyCandidate *MediaState::find_key(const MediaStream &s, uint64_t id) {
@@ -218,8 +231,9 @@ media::HbhKeys *MediaState::hbh_keys(const std::string &call_id, HbhMode mode, H
 
 const std::vector<media::SFrameKey *> &MediaState::sframe_keys_for(const MediaStream &s) {
     MediaStream::SFrameKeys &e = s.sframe;
-    uint64_t cg = wacall_calls().generation(), kg = wacall_keys().generation();
-    if (e.calls_gen != cg || e.keys_gen != kg) {
+    uint64_t cg = wacall_calls().generation(), kg = wacall_keys().generation(), pg = wacall_keys().preferences();
+    if (e.calls_gen != cg || e.keys_gen != kg || e.prefs_gen != pg) {
+        e.prefs_gen = pg;
         e.list.clear();
         for (const auto &receiver : participants_cached(s.call_id)) {
             if (receiver == s.participant) continue;
@@ -233,13 +247,16 @@ const std::vector<media::SFrameKey *> &MediaState::sframe_keys_for(const MediaSt
 
 media::SFrameKey *MediaState::sframe_key(const std::string &call_id, const std::string &receiver) {
     std::string k = call_id + '\n' + receiver;
-    auto it = sframe_.find(k);
-    if (it != sframe_.end()) return it->second.get();
-    const Bytes *ck = wacall_keys().call_key(call_id);
+    const Bytes *ck = wacall_keys().call_key(call_id);  // the one that authenticated, if lines disagree
     if (!ck) return nullptr;
+    auto it = sframe_.find(k);
+    if (it != sframe_.end() && it->second.call_key == *ck) return it->second.key.get();
     auto key = std::make_unique<media::SFrameKey>();
     if (!key->derive(*ck, receiver)) return nullptr;
-    return (sframe_[k] = std::move(key)).get();
+    SFrameEntry &e = sframe_[k];
+    e.call_key = *ck;
+    e.key = std::move(key);
+    return e.key.get();
 }
 
 const std::string *MediaState::intern_call(const std::string &call_id) {

@@ -20,10 +20,12 @@
 
 // One key a stream's packets may be protected with: the 1:1 call key, or a group epoch
 // (<enc_rekey transaction-id>). Packets name neither, so each is tried; the one whose tag
-// verifies is recorded per packet.
+// verifies is recorded per packet. A key log may give a call several differing call keys (a
+// wrong one corrected later): each is a candidate of its own.
 struct KeyCandidate {
     enum Kind : uint8_t { CallKey = 0, Epoch = 1 } kind = CallKey;
-    uint32_t transaction_id = 0;
+    uint32_t transaction_id = 0;  // the epoch's; for CallKey the index among the call's key-log values
+    mutable bool announced = false;  // note_key_used() already ran for it
     wacall::media::StreamKeys keys;
     uint64_t id() const { return uint64_t(kind) << 32 | transaction_id; }
 };
@@ -59,7 +61,7 @@ private:
     MediaStream *next_ = nullptr;
     mutable Keyring *ring = nullptr;  // the sender's entry in MediaState::keys_
     struct SFrameKeys {
-        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0);
+        uint64_t keys_gen = ~uint64_t(0), calls_gen = ~uint64_t(0), prefs_gen = ~uint64_t(0);
         std::vector<wacall::media::SFrameKey *> list;
     };
     mutable SFrameKeys sframe;
@@ -89,6 +91,12 @@ public:
     // key log has none. Derived once per key-log generation, then cached.
     const std::vector<std::unique_ptr<KeyCandidate>> &keyring(const MediaStream &s);
     KeyCandidate *find_key(const MediaStream &s, uint64_t id);
+    // A candidate authenticated a packet of s: when the key log gave the call differing call
+    // keys, the winner becomes the call's key (SFrame) and its line is reported once. Cheap after
+    // the first call per candidate.
+    void note_key_used(const MediaStream &s, const KeyCandidate &c) {
+        if (!c.announced) announce_key(s, c);
+    }
     // Hop-by-hop keys of a call (relay <hbh_key>, then WA_HBH_KEY); nullptr when unknown.
     wacall::media::HbhKeys *hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use);
     // SFrame receive key (derived from the receiver's id, the reference direction).
@@ -116,6 +124,7 @@ public:
     void reset();
 
 private:
+    void announce_key(const MediaStream &s, const KeyCandidate &c);
     uint64_t clears_at_reset_ = 0;
     void add_signaled_streams();
     // The key log's calls are derived in two tiers: the audio stream of every participant first
@@ -159,7 +168,11 @@ private:
     };
     std::unordered_map<std::string, Participants> participants_;
     std::unordered_map<std::string, std::unique_ptr<wacall::media::HbhKeys>> hbh_;
-    std::unordered_map<std::string, std::unique_ptr<wacall::media::SFrameKey>> sframe_;
+    struct SFrameEntry {
+        wacall::Bytes call_key;  // the call key it was derived from (the preferred one may change)
+        std::unique_ptr<wacall::media::SFrameKey> key;
+    };
+    std::unordered_map<std::string, SFrameEntry> sframe_;
     std::unordered_map<std::string, std::unique_ptr<std::string>> calls_;
 };
 

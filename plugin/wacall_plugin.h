@@ -25,9 +25,12 @@ void warp_handoff();
 void wacall_register_tap_listeners();
 
 // The key store behind the `wacall.keylog_file` preference. wacall_keys_refresh() re-reads the
-// file when it changed (cheap stat otherwise) and reports each new unusable line once.
+// file when it changed (cheap stat otherwise) and reports each new problem once (file problems
+// as failures, lines as warnings; past the cap, one line with the count).
 wacall::keys::KeyStore &wacall_keys();
 void wacall_keys_refresh();
+// Says once (stderr / GUI) which key-log line's key authenticated, when lines disagreed.
+void wacall_keys_report_used(uint32_t line, const std::string &what);
 
 // The call model of the open capture file (filled on the first pass, in frame order).
 wacall::call::CallRegistry &wacall_calls();

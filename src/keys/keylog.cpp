@@ -19,7 +19,8 @@ namespace wacall::keys {
 namespace {
 
 constexpr size_t kMaxFields = 8;
-constexpr size_t kMaxProblems = 1000;    // a garbage file must not grow memory without bound
+constexpr size_t kMaxProblems = KeyStore::kMaxProblems;
+constexpr size_t kMaxCandidates = KeyStore::kMaxCandidates;
 // Bytes kept from the start and from the end of what was parsed, to recognise a file rewritten
 // in place (not merely appended to) without re-reading it all.
 constexpr size_t kHead = 256;
@@ -47,6 +48,37 @@ bool hex32(std::string_view s, Key32 &out, std::string &err) {
         out[i] = static_cast<uint8_t>(hi << 4 | lo);
     }
     return true;
+}
+
+// Text from the file as it may be shown in a message: bytes outside printable ASCII (a NUL, a
+// stray byte-order mark) would be invisible or cut the message short, so they are written \xNN.
+std::string printable(std::string_view s, size_t max = 64) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < max; i++) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    if (s.size() > max) out += "...";
+    return out;
+}
+
+// UTF-16 text (Windows editors, PowerShell's `>`): by its byte-order mark, or by the NUL that
+// follows or precedes every ASCII character of a label. Sets `bom` to the bytes to skip.
+const char *utf16_encoding(const std::string &d, size_t &bom) {
+    bom = 0;
+    auto u = [&](size_t i) { return static_cast<unsigned char>(d[i]); };
+    if (d.size() >= 2 && u(0) == 0xFF && u(1) == 0xFE) return bom = 2, "UTF-16LE";
+    if (d.size() >= 2 && u(0) == 0xFE && u(1) == 0xFF) return bom = 2, "UTF-16BE";
+    if (d.size() >= 4 && u(0) && !u(1) && u(2) && !u(3)) return "UTF-16LE";
+    if (d.size() >= 4 && !u(0) && u(1) && !u(2) && u(3)) return "UTF-16BE";
+    return nullptr;
 }
 
 bool parse_u32(std::string_view s, uint32_t &out) {
@@ -96,9 +128,17 @@ FileStat stat_file(const std::string &path) {
 
 }  // namespace
 
-void KeyStore::problem(const std::string &name, size_t line_no, std::string msg) {
-    if (problems_.size() >= kMaxProblems) return;
-    problems_.push_back({name, line_no, std::move(msg)});
+void KeyStore::problem(const std::string &name, size_t line_no, std::string msg, Problem::Kind kind) {
+    problem_serial_++;
+    if (kind == Problem::Line || kind == Problem::Conflict) {
+        size_t &n = kind == Problem::Conflict ? conflict_problems_ : line_problems_;
+        if (n >= kMaxProblems) {
+            suppressed_++;  // counted, and said once by whoever reports problems
+            return;
+        }
+        n++;
+    }
+    problems_.push_back({name, line_no, std::move(msg), kind});
 }
 
 void KeyStore::clear() {
@@ -106,12 +146,19 @@ void KeyStore::clear() {
     noise_traffic_.clear();
     noise_private_.clear();
     call_keys_.clear();
+    call_key_alts_.clear();
+    call_key_pref_.clear();
+    traffic_alts_.clear();
+    private_alts_.clear();
     participants_.clear();
     epochs_.clear();
     tag_lens_.clear();
     relay_keys_.clear();
     hbh_keys_.clear();
     problems_.clear();
+    line_problems_ = conflict_problems_ = suppressed_ = 0;
+    problem_serial_++;
+    encoding_.clear();
     have_stat_ = false;
     file_problem_ = false;
     consumed_ = 0;
@@ -121,12 +168,14 @@ void KeyStore::clear() {
     tail_.clear();
     tail_undo_.clear();
     tail_problems_ = 0;
+    tail_suppressed_ = 0;
     generation_++;
 }
 
 void KeyStore::set_path(std::string path) {
     if (path == path_) return;
     path_ = std::move(path);
+    source_ = path_;
     clear();
 }
 
@@ -150,7 +199,53 @@ const NoisePrivate *KeyStore::noise_private(ByteView pub) const {
 
 const Bytes *KeyStore::call_key(const std::string &call_id) const {
     auto it = call_keys_.find(call_id);
-    return it == call_keys_.end() ? nullptr : &it->second;
+    if (it == call_keys_.end()) return nullptr;
+    auto pref = call_key_pref_.find(call_id);
+    if (pref != call_key_pref_.end() && pref->second > 0) {
+        auto alts = call_key_alts_.find(call_id);
+        if (alts != call_key_alts_.end() && pref->second <= alts->second.size()) return &alts->second[pref->second - 1].key;
+    }
+    return &it->second.key;
+}
+
+std::vector<CallKeyCandidate> KeyStore::call_key_candidates(const std::string &call_id) const {
+    std::vector<CallKeyCandidate> out;
+    auto it = call_keys_.find(call_id);
+    if (it == call_keys_.end()) return out;
+    out.push_back({&it->second.key, it->second.line});
+    auto alts = call_key_alts_.find(call_id);
+    if (alts != call_key_alts_.end())
+        for (const auto &e : alts->second) out.push_back({&e.key, e.line});
+    return out;
+}
+
+void KeyStore::prefer_call_key(const std::string &call_id, size_t index) {
+    auto &pref = call_key_pref_[call_id];
+    if (pref == index) return;
+    pref = static_cast<uint32_t>(index);
+    preferences_++;
+}
+
+std::vector<const NoiseTraffic *> KeyStore::noise_traffic_candidates(ByteView pub) const {
+    std::vector<const NoiseTraffic *> out;
+    if (const NoiseTraffic *t = noise_traffic(pub)) {
+        out.push_back(t);
+        auto alts = traffic_alts_.find(t->client_eph_pub);
+        if (alts != traffic_alts_.end())
+            for (const auto &a : alts->second) out.push_back(&a);
+    }
+    return out;
+}
+
+std::vector<const NoisePrivate *> KeyStore::noise_private_candidates(ByteView pub) const {
+    std::vector<const NoisePrivate *> out;
+    if (const NoisePrivate *p = noise_private(pub)) {
+        out.push_back(p);
+        auto alts = private_alts_.find(p->client_eph_pub);
+        if (alts != private_alts_.end())
+            for (const auto &a : alts->second) out.push_back(&a);
+    }
+    return out;
 }
 
 const std::vector<std::string> &KeyStore::participants(const std::string &call_id) const {
@@ -197,13 +292,28 @@ const std::string *KeyStore::relay_key(const std::string &call_id) const {
 
 bool KeyStore::add_call_key(const std::string &call_id, const Bytes &key, size_t line_no,
                             const std::string &name, std::vector<Undo> *undo) {
-    auto ins = call_keys_.emplace(call_id, key);
-    if (!ins.second) {
-        if (ins.first->second != key)
-            problem(name, line_no, "call key for call-id " + call_id + " disagrees with an earlier line; keeping the first");
+    const auto line = static_cast<uint32_t>(line_no);
+    auto ins = call_keys_.emplace(call_id, CallKeyEntry{key, line});
+    if (ins.second) {
+        if (undo) undo->push_back({Undo::CallKey, call_id, {}});
+        return true;
+    }
+    // A disagreeing value is kept as a candidate: a wrong key corrected by a later line (the
+    // live workflow) must still decrypt. The one that authenticates is used.
+    if (ins.first->second.key == key) return false;
+    auto &alts = call_key_alts_[call_id];
+    for (const auto &a : alts)
+        if (a.key == key) return false;
+    const std::string id = printable(call_id);
+    if (alts.size() + 1 >= kMaxCandidates) {
+        conflict(name, line_no, "call key for call-id " + id + " is its " + std::to_string(alts.size() + 2) +
+                                    "th differing value; only " + std::to_string(kMaxCandidates) + " are tried, this one is ignored");
         return false;
     }
-    if (undo) undo->push_back({Undo::CallKey, call_id, {}});
+    alts.push_back(CallKeyEntry{key, line});
+    conflict(name, line_no, "call key for call-id " + id + " differs from line " + std::to_string(ins.first->second.line) +
+                                "; both are tried and the one that authenticates is used");
+    if (undo) undo->push_back({Undo::CallKeyAlt, call_id, {}});
     return true;
 }
 
@@ -285,6 +395,8 @@ bool KeyStore::parse_json(const std::string &line, size_t line_no, const std::st
 bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::string &name, bool *changed,
                           std::vector<Undo> *undo) {
     if (n && p[n - 1] == '\r') n--;  // CRLF
+    // A UTF-8 byte-order mark (Windows editors) is not part of the first label.
+    if (line_no == 1 && n >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, n -= 3;
     if (n > kMaxLine) {
         problem(name, line_no, "line too long (" + std::to_string(n) + " characters, limit " + std::to_string(kMaxLine) + ")");
         return false;
@@ -312,7 +424,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
              label == "WA_HBH_KEY")
         want = 3;
     else {
-        problem(name, line_no, "unknown label \"" + std::string(label.substr(0, 64)) + "\"");
+        problem(name, line_no, "unknown label \"" + printable(label) + "\"");
         return false;
     }
     if (nf != want) {
@@ -332,25 +444,40 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
                 return false;
             }
         }
-        if (traffic) {
-            NoiseTraffic v{k[0], k[1], k[2]};
-            auto ins = noise_traffic_.emplace(k[0], v);
-            if (!ins.second) {
-                if (ins.first->second.c2s != v.c2s || ins.first->second.s2c != v.s2c)
-                    problem(name, line_no, "WA_NOISE_TRAFFIC disagrees with an earlier line for the same public key; keeping the first");
+        // Disagreeing lines for one session are kept as candidates, like call keys: the one whose
+        // AEAD tags verify wins.
+        auto keep = [&](auto &firsts, auto &alts, const auto &v, auto same, Undo::Kind first_kind, Undo::Kind alt_kind) {
+            auto ins = firsts.emplace(k[0], v);
+            if (ins.second) {
+                if (undo) undo->push_back({first_kind, key_str(k[0]), {}});
+                return true;
+            }
+            if (same(ins.first->second, v)) return false;
+            auto &list = alts[k[0]];
+            for (const auto &a : list)
+                if (same(a, v)) return false;
+            if (list.size() + 1 >= kMaxCandidates) {
+                conflict(name, line_no, std::string(label) + " is the " + std::to_string(list.size() + 2) +
+                                            "th differing value for this public key; only " +
+                                            std::to_string(kMaxCandidates) + " are tried, this one is ignored");
                 return false;
             }
-            if (undo) undo->push_back({Undo::Traffic, key_str(k[0]), {}});
-        } else {
-            NoisePrivate v{k[0], k[1], k[2]};
-            auto ins = noise_private_.emplace(k[0], v);
-            if (!ins.second) {
-                if (ins.first->second.eph_priv != v.eph_priv || ins.first->second.static_priv != v.static_priv)
-                    problem(name, line_no, "WA_NOISE_PRIVATE disagrees with an earlier line for the same public key; keeping the first");
-                return false;
-            }
-            if (undo) undo->push_back({Undo::Private, key_str(k[0]), {}});
-        }
+            list.push_back(v);
+            conflict(name, line_no, std::string(label) + " differs from line " + std::to_string(ins.first->second.line) +
+                                        " for the same public key; both are tried and the one that authenticates is used");
+            if (undo) undo->push_back({alt_kind, key_str(k[0]), {}});
+            return true;
+        };
+        const auto line = static_cast<uint32_t>(line_no);
+        bool added = traffic ? keep(noise_traffic_, traffic_alts_, NoiseTraffic{k[0], k[1], k[2], line},
+                                    [](const NoiseTraffic &a, const NoiseTraffic &b) { return a.c2s == b.c2s && a.s2c == b.s2c; },
+                                    Undo::Traffic, Undo::TrafficAlt)
+                             : keep(noise_private_, private_alts_, NoisePrivate{k[0], k[1], k[2], line},
+                                    [](const NoisePrivate &a, const NoisePrivate &b) {
+                                        return a.eph_priv == b.eph_priv && a.static_priv == b.static_priv;
+                                    },
+                                    Undo::Private, Undo::PrivateAlt);
+        if (!added) return false;
         *changed = true;
         return true;
     }
@@ -385,7 +512,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         auto ins = epochs_.emplace(ek, v);
         if (!ins.second) {
             if (ins.first->second != v)
-                problem(name, line_no, "WA_CALL_EPOCH disagrees with an earlier line for the same call and transaction; keeping the first");
+                conflict(name, line_no, "WA_CALL_EPOCH disagrees with an earlier line for the same call and transaction; keeping the first");
             return false;
         }
         if (undo) undo->push_back({Undo::Epoch, ek, {}});
@@ -401,7 +528,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         auto ins = tag_lens_.emplace(call_id, int(n_tag));
         if (!ins.second) {
             if (ins.first->second != int(n_tag))
-                problem(name, line_no, "WA_WARP_TAG_LEN disagrees with an earlier line; keeping the first");
+                conflict(name, line_no, "WA_WARP_TAG_LEN disagrees with an earlier line; keeping the first");
             return false;
         }
         if (undo) undo->push_back({Undo::TagLen, call_id, {}});
@@ -417,7 +544,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         auto ins = hbh_keys_.emplace(call_id, v);
         if (!ins.second) {
             if (ins.first->second != v)
-                problem(name, line_no, "WA_HBH_KEY disagrees with an earlier line; keeping the first");
+                conflict(name, line_no, "WA_HBH_KEY disagrees with an earlier line; keeping the first");
             return false;
         }
         if (undo) undo->push_back({Undo::HbhKey, call_id, {}});
@@ -428,7 +555,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
     auto ins = relay_keys_.emplace(call_id, std::string(f[2]));
     if (!ins.second) {
         if (ins.first->second != f[2])
-            problem(name, line_no, "WA_RELAY_KEY disagrees with an earlier line; keeping the first");
+            conflict(name, line_no, "WA_RELAY_KEY disagrees with an earlier line; keeping the first");
         return false;
     }
     if (undo) undo->push_back({Undo::RelayKey, call_id, {}});
@@ -437,6 +564,7 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
 }
 
 bool KeyStore::load_text(const std::string &text, const std::string &name) {
+    source_ = name;
     bool changed = false;
     size_t line_no = 0, pos = 0;
     while (pos < text.size()) {
@@ -451,12 +579,24 @@ bool KeyStore::load_text(const std::string &text, const std::string &name) {
 
 // ---- following a file -------------------------------------------------------------------------
 
+namespace {
+template <typename Map, typename K> void pop_alt(Map &m, const K &k) {
+    auto it = m.find(k);
+    if (it == m.end()) return;
+    it->second.pop_back();
+    if (it->second.empty()) m.erase(it);
+}
+}  // namespace
+
 void KeyStore::undo_tail() {
     for (auto it = tail_undo_.rbegin(); it != tail_undo_.rend(); ++it) {
         switch (it->kind) {
         case Undo::Traffic: noise_traffic_.erase(str_key(it->a)); break;
         case Undo::Private: noise_private_.erase(str_key(it->a)); break;
         case Undo::CallKey: call_keys_.erase(it->a); break;
+        case Undo::CallKeyAlt: pop_alt(call_key_alts_, it->a); break;
+        case Undo::TrafficAlt: pop_alt(traffic_alts_, str_key(it->a)); break;
+        case Undo::PrivateAlt: pop_alt(private_alts_, str_key(it->a)); break;
         case Undo::Epoch: epochs_.erase(it->a); break;
         case Undo::TagLen: tag_lens_.erase(it->a); break;
         case Undo::RelayKey: relay_keys_.erase(it->a); break;
@@ -476,8 +616,16 @@ void KeyStore::undo_tail() {
         }
     }
     tail_undo_.clear();
-    problems_.resize(problems_.size() >= tail_problems_ ? problems_.size() - tail_problems_ : 0);
+    const size_t keep = problems_.size() >= tail_problems_ ? problems_.size() - tail_problems_ : 0;
+    for (size_t i = keep; i < problems_.size(); i++) {
+        if (problems_[i].kind == Problem::Line) line_problems_--;
+        if (problems_[i].kind == Problem::Conflict) conflict_problems_--;
+    }
+    problems_.resize(keep);
+    suppressed_ -= tail_suppressed_ <= suppressed_ ? tail_suppressed_ : suppressed_;
+    if (tail_problems_ || tail_suppressed_) problem_serial_++;
     tail_problems_ = 0;
+    tail_suppressed_ = 0;
     tail_.clear();
 }
 
@@ -486,9 +634,14 @@ bool KeyStore::read_from(size_t offset, std::string &out, size_t max_len) const 
     // a file that opens but cannot be read, e.g. on a failing disk or /proc/self/mem) whatever
     // the stream's exception mask. refresh() runs inside dissectors, called from C: no exception
     // may leave it, so a read error is a failed read like any other.
+    read_error_.clear();
     try {
+        errno = 0;
         std::ifstream in(path_, std::ios::binary);
-        if (!in) return false;
+        if (!in) {
+            read_error_ = errno ? std::strerror(errno) : "cannot open";
+            return false;
+        }
         in.seekg(static_cast<std::streamoff>(offset));
         if (!in) return false;
         if (max_len == SIZE_MAX) {
@@ -498,8 +651,10 @@ bool KeyStore::read_from(size_t offset, std::string &out, size_t max_len) const 
             in.read(&out[0], static_cast<std::streamsize>(max_len));
             out.resize(static_cast<size_t>(in.gcount()));
         }
+        if (in.bad()) read_error_ = errno ? std::strerror(errno) : "read error";
         return !in.bad();
     } catch (const std::exception &) {
+        read_error_ = errno ? std::strerror(errno) : "read error";
         out.clear();
         return false;
     }
@@ -510,10 +665,12 @@ bool KeyStore::reload() {
     clear();  // bumps generation
     std::string data;
     if (!read_from(0, data)) {
-        problem(path_, 0, "cannot read key log file");
+        file_problem(read_error_.empty() ? "cannot read key log file" : "cannot read key log file: " + read_error_);
         file_problem_ = true;
         return true;
     }
+    size_t bom = 0;
+    if (const char *enc = utf16_encoding(data, bom)) return load_utf16(data, enc, bom);
     // Complete lines are committed; an unterminated last line is parsed tentatively.
     bool changed = false;
     size_t pos = 0;
@@ -528,9 +685,40 @@ bool KeyStore::reload() {
     last_bytes_ = data.substr(pos > kFingerprint ? pos - kFingerprint : 0, pos > kFingerprint ? kFingerprint : pos);
     if (pos < data.size()) {
         tail_ = data.substr(pos);
-        size_t before = problems_.size();
+        size_t before = problems_.size(), before_suppressed = suppressed_;
         parse_line(tail_.data(), tail_.size(), lines_ + 1, path_, &changed, &tail_undo_);
         tail_problems_ = problems_.size() - before;
+        tail_suppressed_ = suppressed_ - before_suppressed;
+    }
+    return true;
+}
+
+// A UTF-16 file is converted and parsed whole, every time it changes (it is rare, and offsets in
+// the converted text are not file offsets). Each line is committed: there is no tail to undo.
+bool KeyStore::load_utf16(const std::string &data, const char *enc, size_t bom) {
+    GError *err = nullptr;
+    gsize read = 0, written = 0;
+    // An odd trailing byte is half a character still being written.
+    const size_t len = (data.size() - bom) & ~size_t(1);
+    gchar *text = g_convert(data.data() + bom, static_cast<gssize>(len), "UTF-8", enc, &read, &written, &err);
+    if (!text) {
+        file_problem(std::string("key log is ") + enc + " text that cannot be converted to UTF-8 (" +
+                     (err && err->message ? err->message : "invalid") + "); save it as UTF-8");
+        if (err) g_error_free(err);
+        file_problem_ = true;
+        return true;
+    }
+    std::string utf8(text, written);
+    g_free(text);
+    encoding_ = enc;
+    problem(path_, 0, std::string("key log is ") + enc + " text; read as UTF-16 (UTF-8 or ASCII is expected)", Problem::Note);
+    bool changed = false;
+    size_t pos = 0;
+    while (pos < utf8.size()) {
+        size_t nl = utf8.find('\n', pos);
+        size_t end = nl == std::string::npos ? utf8.size() : nl;
+        parse_line(utf8.data() + pos, end - pos, ++lines_, path_, &changed, nullptr);
+        pos = end + 1;
     }
     return true;
 }
@@ -543,9 +731,9 @@ bool KeyStore::refresh() {
     if (!fs.ok || !fs.is_regular) {
         // Keys already loaded stay usable (the file may be rotated); report the file once.
         if (!file_problem_) {
-            problem(path_, 0, !fs.ok    ? "cannot open key log file: " + fs.err
-                              : fs.is_dir ? std::string("key log path is a directory")
-                                          : std::string("key log path is not a regular file (FIFO, device or socket)"));
+            file_problem(!fs.ok    ? "cannot open key log file: " + fs.err
+                         : fs.is_dir ? std::string("key log path is a directory")
+                                     : std::string("key log path is not a regular file (FIFO, device or socket)"));
             file_problem_ = true;
             have_stat_ = false;
             generation_++;
@@ -563,7 +751,7 @@ bool KeyStore::refresh() {
     st_ctime_ns_ = fs.ctime_ns;
     st_dev_ = fs.dev;
     st_ino_ = fs.ino;
-    if (!same_file || fs.size < seen || file_problem_) {
+    if (!same_file || fs.size < seen || file_problem_ || !encoding_.empty()) {
         // Replaced, shrunk, or unreadable last time: start over.
         bool r = reload();
         // The stat is kept even when the file could not be read: an unreadable file is retried
@@ -624,10 +812,11 @@ bool KeyStore::refresh() {
     }
     if (pos < data.size()) {
         tail_ = data.substr(pos);
-        size_t before = problems_.size();
+        size_t before = problems_.size(), before_suppressed = suppressed_;
         parse_line(tail_.data(), tail_.size(), lines_ + 1, path_, &changed, &tail_undo_);
         tail_problems_ = problems_.size() - before;
-        if (tail_problems_) changed = true;
+        tail_suppressed_ = suppressed_ - before_suppressed;
+        if (tail_problems_ || tail_suppressed_) changed = true;
     }
     if (changed) generation_++;
     return changed;

@@ -28,8 +28,15 @@
 // (optional strings) give participants. Other members are ignored.
 //
 // A line that cannot be used, or a duplicate that disagrees with an earlier value, becomes a
-// Problem {file, line, message}; the first value stays and the rest of the file is still used.
-// Duplicates that agree are silent.
+// Problem {file, line, message}; the rest of the file is still used. Duplicates that agree are
+// silent. Keys that authenticate something (WA_CALL_KEY and its JSON form, WA_NOISE_TRAFFIC,
+// WA_NOISE_PRIVATE) are kept as candidates when they disagree (up to kMaxCandidates per call or
+// session): the dissectors try each and the one that authenticates wins. For the other labels
+// the first value stays.
+//
+// A UTF-8 byte-order mark is skipped; a UTF-16 file (with or without its BOM) is converted.
+// Line problems are capped at kMaxProblems (malformed lines and disagreements each); the rest are
+// counted in suppressed(). Problems with the file itself are never capped.
 #pragma once
 
 #include "common/bytes.h"
@@ -49,23 +56,39 @@ struct NoiseTraffic {
     Key32 client_eph_pub{};
     Key32 c2s{};  // client-to-server transport key
     Key32 s2c{};  // server-to-client transport key
+    uint32_t line = 0;  // key-log line it came from
 };
 
 struct NoisePrivate {
     Key32 client_eph_pub{};
     Key32 eph_priv{};
     Key32 static_priv{};
+    uint32_t line = 0;
+};
+
+// One value a call's key may have, with the line that gave it.
+struct CallKeyCandidate {
+    const Bytes *key;
+    uint32_t line;
 };
 
 struct Problem {
+    // File: the file itself cannot be used (never capped); Note: the file was used but not as
+    // written (UTF-16; never capped); Line: a line that cannot be used; Conflict: a duplicate that
+    // disagrees with an earlier line. Line and Conflict are capped separately so a file of
+    // garbage cannot hide a disagreeing key.
+    enum Kind : uint8_t { File, Note, Line, Conflict };
     std::string file;
     size_t line = 0;  // 1-based; 0 for a problem with the file itself
     std::string message;
+    Kind kind = Line;
 };
 
 class KeyStore {
 public:
     static constexpr size_t kMaxLine = 4096;
+    static constexpr size_t kMaxProblems = 1000;   // per kind (Line, Conflict): memory stays bounded
+    static constexpr size_t kMaxCandidates = 8;    // differing values kept per call key / Noise session
 
     // Sets the key log path. A different path drops everything loaded so far; the next
     // refresh() reads the new file. An empty path means "no key log".
@@ -86,7 +109,19 @@ public:
 
     const NoiseTraffic *noise_traffic(ByteView client_eph_pub) const;
     const NoisePrivate *noise_private(ByteView client_eph_pub) const;
+    // The preferred call key: the one prefer_call_key() named, else the first line's.
     const Bytes *call_key(const std::string &call_id) const;
+    // Every differing value of a call's key in file order (the first line's first); empty if none.
+    std::vector<CallKeyCandidate> call_key_candidates(const std::string &call_id) const;
+    // Records which candidate (index into call_key_candidates) authenticated, so call_key()
+    // returns it from now on. Bumps preferences(), not generation(): nothing is added or dropped.
+    void prefer_call_key(const std::string &call_id, size_t index);
+    uint64_t preferences() const { return preferences_; }
+    // Every differing value for a Noise session (the first line's first).
+    std::vector<const NoiseTraffic *> noise_traffic_candidates(ByteView client_eph_pub) const;
+    std::vector<const NoisePrivate *> noise_private_candidates(ByteView client_eph_pub) const;
+    // The name problems and lines refer to: the path, or load_text()'s name.
+    const std::string &source() const { return source_; }
     // Normalised participant ids in first-seen order (empty vector when none).
     const std::vector<std::string> &participants(const std::string &call_id) const;
     const Bytes *epoch(const std::string &call_id, uint32_t transaction_id) const;
@@ -99,6 +134,12 @@ public:
     const std::string *relay_key(const std::string &call_id) const;
 
     const std::vector<Problem> &problems() const { return problems_; }
+    // Line problems not kept in problems() because their kind reached kMaxProblems.
+    size_t suppressed() const { return suppressed_; }
+    // Bumps whenever problems() or suppressed() change, so a caller can skip rescanning them.
+    uint64_t problem_serial() const { return problem_serial_; }
+    // "UTF-16LE"/"UTF-16BE" when the file was read as UTF-16, else empty.
+    const std::string &encoding() const { return encoding_; }
     // Bumps on every change so callers can invalidate caches keyed on the store.
     uint64_t generation() const { return generation_; }
     // Bumps whenever everything loaded so far is dropped (new path, file shrunk or replaced):
@@ -119,6 +160,8 @@ public:
         std::vector<const NoiseTraffic *> out;
         out.reserve(noise_traffic_.size());
         for (const auto &kv : noise_traffic_) out.push_back(&kv.second);
+        for (const auto &kv : traffic_alts_)
+            for (const auto &t : kv.second) out.push_back(&t);
         return out;
     }
 
@@ -132,7 +175,9 @@ private:
     };
     // What a tentatively parsed (unterminated) last line added, so it can be undone.
     struct Undo {
-        enum Kind : uint8_t { Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey, HbhKey } kind;
+        enum Kind : uint8_t {
+            Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey, HbhKey, TrafficAlt, PrivateAlt, CallKeyAlt
+        } kind;
         std::string a;  // map key (call id, raw public key, epoch key)
         std::string b;  // participant id
     };
@@ -143,24 +188,43 @@ private:
                     std::vector<Undo> *undo);
     bool parse_json(const std::string &line, size_t line_no, const std::string &name, bool *changed,
                     std::vector<Undo> *undo);
-    void problem(const std::string &name, size_t line_no, std::string msg);
+    void problem(const std::string &name, size_t line_no, std::string msg, Problem::Kind kind = Problem::Line);
+    void conflict(const std::string &name, size_t line_no, std::string msg) {
+        problem(name, line_no, std::move(msg), Problem::Conflict);
+    }
+    void file_problem(std::string msg) { problem(path_, 0, std::move(msg), Problem::File); }
     bool add_call_key(const std::string &call_id, const Bytes &key, size_t line_no, const std::string &name,
                       std::vector<Undo> *undo);
     bool add_participant(const std::string &call_id, const std::string &jid, size_t line_no,
                          const std::string &name, std::vector<Undo> *undo);
     void undo_tail();
     bool reload();
+    bool load_utf16(const std::string &data, const char *encoding, size_t bom);
     bool read_from(size_t offset, std::string &out, size_t max_len = SIZE_MAX) const;
 
     std::unordered_map<Key32, NoiseTraffic, Key32Hash> noise_traffic_;
     std::unordered_map<Key32, NoisePrivate, Key32Hash> noise_private_;
-    std::unordered_map<std::string, Bytes> call_keys_;
+    struct CallKeyEntry {
+        Bytes key;
+        uint32_t line;
+    };
+    std::unordered_map<std::string, CallKeyEntry> call_keys_;
+    // Differing values after the first (rare: kept apart so the common case costs nothing).
+    std::unordered_map<std::string, std::vector<CallKeyEntry>> call_key_alts_;
+    std::unordered_map<std::string, uint32_t> call_key_pref_;  // index into the candidates
+    std::unordered_map<Key32, std::vector<NoiseTraffic>, Key32Hash> traffic_alts_;
+    std::unordered_map<Key32, std::vector<NoisePrivate>, Key32Hash> private_alts_;
     std::unordered_map<std::string, std::vector<std::string>> participants_;
     std::unordered_map<std::string, Bytes> epochs_;  // call-id '\n' transaction-id
     std::unordered_map<std::string, int> tag_lens_;
     std::unordered_map<std::string, std::string> relay_keys_;
     std::unordered_map<std::string, Bytes> hbh_keys_;
     std::vector<Problem> problems_;
+    size_t line_problems_ = 0, conflict_problems_ = 0, suppressed_ = 0;
+    uint64_t problem_serial_ = 0, preferences_ = 0;
+    std::string source_;
+    std::string encoding_;
+    mutable std::string read_error_;  // why the last read_from() failed
     uint64_t generation_ = 0;
     uint64_t clears_ = 0;
 
@@ -176,6 +240,7 @@ private:
     std::string tail_;            // unterminated last line parsed tentatively
     std::vector<Undo> tail_undo_; // what tail_ added
     size_t tail_problems_ = 0;    // problems tail_ added (at the end of problems_)
+    size_t tail_suppressed_ = 0;  // and those it added to suppressed_
 };
 
 }  // namespace wacall::keys

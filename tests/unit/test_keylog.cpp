@@ -162,7 +162,7 @@ TEST(KeyLog, BadLinesAreReportedAndTheRestIsUsed) {
     EXPECT_TRUE(has_problem(ks, 4, "not hex"));
     EXPECT_TRUE(has_problem(ks, 5, "needs 2 fields, got 3"));
     EXPECT_TRUE(has_problem(ks, 6, "needs 3 fields, got 2"));
-    EXPECT_TRUE(has_problem(ks, 7, "disagrees"));
+    EXPECT_TRUE(has_problem(ks, 7, "differs from line 1"));
     EXPECT_TRUE(has_problem(ks, 9, "too long"));
     EXPECT_TRUE(has_problem(ks, 10, "not a JID"));
     EXPECT_TRUE(has_problem(ks, 11, "transaction-id"));
@@ -173,8 +173,11 @@ TEST(KeyLog, BadLinesAreReportedAndTheRestIsUsed) {
     EXPECT_TRUE(has_problem(ks, 18, "not hex"));
     EXPECT_EQ(ks.problems().size(), 14u);
     for (const auto &p : ks.problems()) EXPECT_EQ(p.file, "bad.log");
-    // The first value of a disagreeing duplicate stays; the good lines are used.
+    // Both values of the disagreeing call key are candidates, the first preferred until another
+    // authenticates; the good lines are used.
     EXPECT_EQ(to_hex(*ks.call_key("good1")), K1);
+    ASSERT_EQ(ks.call_key_candidates("good1").size(), 2u);
+    EXPECT_EQ(ks.call_key_candidates("good1")[1].line, 7u);
     ASSERT_NE(ks.call_key("good2"), nullptr);
     EXPECT_EQ(ks.call_key("c"), nullptr);
     EXPECT_EQ(ks.call_key("long"), nullptr);
@@ -211,7 +214,7 @@ TEST(KeyLog, JsonLines) {
     EXPECT_TRUE(has_problem(ks, 5, "invalid JSON"));
     EXPECT_TRUE(has_problem(ks, 6, "not a string"));
     EXPECT_TRUE(has_problem(ks, 7, "call_id"));
-    EXPECT_TRUE(has_problem(ks, 8, "disagrees"));
+    EXPECT_TRUE(has_problem(ks, 8, "differs from line 1"));
     EXPECT_EQ(ks.problems().size(), 6u);
     EXPECT_EQ(ks.call_key_count(), 2u);
 }
@@ -397,4 +400,212 @@ TEST(KeyLog, EpochsPerCallAndHbhKey) {
     EXPECT_EQ(ks.hbh_key("G2"), nullptr);
     EXPECT_TRUE(has_problem(ks, 5, "60 hex digits"));
     EXPECT_TRUE(has_problem(ks, 6, "disagrees"));
+}
+
+// ---- issue 16: bad input is said, nothing is silently lost -------------------------------------
+
+namespace {
+
+std::string utf16(const std::string &ascii, bool le, bool bom) {
+    std::string out;
+    if (bom) out += le ? "\xFF\xFE" : "\xFE\xFF";
+    for (char c : ascii) {
+        if (le) out += c, out += '\0';
+        else out += '\0', out += c;
+    }
+    return out;
+}
+
+size_t count_kind(const KeyStore &ks, Problem::Kind kind) {
+    size_t n = 0;
+    for (const auto &p : ks.problems()) n += p.kind == kind;
+    return n;
+}
+
+}  // namespace
+
+TEST(KeyLogBadInput, Utf8ByteOrderMarkIsSkipped) {
+    KeyStore ks;
+    EXPECT_TRUE(ks.load_text("\xEF\xBB\xBFWA_CALL_KEY bom " + K1 + "\r\n", "bom.txt"));
+    EXPECT_TRUE(ks.problems().empty()) << ks.problems()[0].message;
+    ASSERT_NE(ks.call_key("bom"), nullptr);
+    // From a file too, then grown: the mark is only skipped on line 1.
+    TempFile f;
+    f.write("\xEF\xBB\xBFWA_CALL_KEY a " + K1 + "\n", false);
+    KeyStore kf;
+    kf.set_path(f.path);
+    EXPECT_TRUE(kf.refresh());
+    EXPECT_NE(kf.call_key("a"), nullptr);
+    f.write("\xEF\xBB\xBFWA_CALL_KEY b " + K2 + "\n", true);
+    kf.refresh();  // loads nothing new: false, but the problem is recorded
+    EXPECT_EQ(kf.call_key("b"), nullptr);
+    ASSERT_EQ(kf.problems().size(), 1u);
+    EXPECT_EQ(kf.problems()[0].line, 2u);
+    // The stray mark is visible in the message, not an invisible prefix inside the quotes.
+    EXPECT_NE(kf.problems()[0].message.find("\"\\xef\\xbb\\xbfWA_CALL_KEY\""), std::string::npos)
+        << kf.problems()[0].message;
+}
+
+TEST(KeyLogBadInput, ControlBytesInALabelAreEscapedNotCut) {
+    KeyStore ks;
+    ks.load_text(std::string("WA_\0CALL_KEY x y\n", 17), "nul.txt");
+    ASSERT_EQ(ks.problems().size(), 1u);
+    const std::string &m = ks.problems()[0].message;
+    EXPECT_EQ(m.find('\0'), std::string::npos);
+    EXPECT_NE(m.find("\"WA_\\x00CALL_KEY\""), std::string::npos) << m;
+}
+
+TEST(KeyLogBadInput, Utf16FilesAreReadAndSaidSo) {
+    const std::string text = "# keys\r\nWA_CALL_KEY le " + K1 + "\r\nWA_PARTICIPANT le 111@lid\r\n";
+    for (bool le : {true, false}) {
+        for (bool bom : {true, false}) {
+            TempFile f;
+            f.write(utf16(text, le, bom), false);
+            KeyStore ks;
+            ks.set_path(f.path);
+            EXPECT_TRUE(ks.refresh());
+            ASSERT_NE(ks.call_key("le"), nullptr) << le << bom;
+            EXPECT_EQ(to_hex(*ks.call_key("le")), lower(K1));
+            EXPECT_EQ(ks.participants("le").size(), 1u);
+            EXPECT_EQ(ks.encoding(), le ? "UTF-16LE" : "UTF-16BE");
+            ASSERT_EQ(ks.problems().size(), 1u);
+            EXPECT_EQ(ks.problems()[0].kind, Problem::Note);
+            EXPECT_NE(ks.problems()[0].message.find(le ? "UTF-16LE" : "UTF-16BE"), std::string::npos);
+            // Appending (in UTF-16) is followed like any other growth.
+            f.write(utf16("WA_CALL_KEY more " + K2 + "\r\n", le, false), true);
+            EXPECT_TRUE(ks.refresh());
+            EXPECT_NE(ks.call_key("more"), nullptr);
+            EXPECT_NE(ks.call_key("le"), nullptr);
+        }
+    }
+    // A line problem in a UTF-16 file names the right line and is not cut at a NUL.
+    TempFile g;
+    g.write(utf16("WA_CALL_KEY ok " + K1 + "\nWA_NOPE x\n", true, true), false);
+    KeyStore kg;
+    kg.set_path(g.path);
+    kg.refresh();
+    ASSERT_EQ(count_kind(kg, Problem::Line), 1u);
+    EXPECT_TRUE(has_problem(kg, 2, "unknown label \"WA_NOPE\""));
+    // Not valid UTF-16 (a lone surrogate): rejected as a file problem naming UTF-16.
+    TempFile h;
+    h.write(std::string("\xFF\xFE", 2) + std::string("W\0A\0\x00\xD8\n\0", 8), false);
+    KeyStore kh;
+    kh.set_path(h.path);
+    kh.refresh();
+    ASSERT_EQ(count_kind(kh, Problem::File), 1u);
+    EXPECT_NE(kh.problems()[0].message.find("UTF-16LE"), std::string::npos) << kh.problems()[0].message;
+}
+
+TEST(KeyLogBadInput, PastTheCapTheRestIsCountedAndConflictsAndFileProblemsStillShown) {
+    std::string text = "WA_CALL_KEY c " + K1 + "\n";
+    for (int i = 0; i < 1500; i++) text += "WA_BOGUS " + std::to_string(i) + "\n";
+    text += "WA_CALL_KEY c " + K2 + "\n";  // line 1502: a disagreement after the garbage
+    KeyStore ks;
+    ks.load_text(text, "big.txt");
+    EXPECT_EQ(count_kind(ks, Problem::Line), KeyStore::kMaxProblems);
+    EXPECT_EQ(ks.suppressed(), 1500u - KeyStore::kMaxProblems);
+    EXPECT_TRUE(has_problem(ks, 1502, "differs from line 1"));
+    EXPECT_EQ(ks.call_key_candidates("c").size(), 2u);
+
+    // A file problem after the cap is still recorded, and problem_serial() moves although
+    // refresh() loaded nothing (the glue reports by the serial, not by refresh()'s result).
+    TempFile f;
+    f.write(text, false);
+    KeyStore kf;
+    kf.set_path(f.path);
+    EXPECT_TRUE(kf.refresh());
+    EXPECT_EQ(kf.suppressed(), 500u);
+    std::remove(f.path.c_str());
+    uint64_t serial = kf.problem_serial();
+    EXPECT_FALSE(kf.refresh());
+    EXPECT_NE(kf.problem_serial(), serial);
+    ASSERT_EQ(count_kind(kf, Problem::File), 1u);
+    EXPECT_EQ(kf.problems().back().kind, Problem::File);
+    EXPECT_NE(kf.problems().back().message.find("No such file"), std::string::npos);
+    EXPECT_NE(kf.call_key("c"), nullptr);  // keys already loaded stay usable
+}
+
+TEST(KeyLogBadInput, MissingDirectoryAndFifoAreFileProblemsThatMoveTheSerial) {
+    TempFile f;
+    const std::string fifo = f.path + ".fifo";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    for (const std::string &path : {std::string("/nonexistent/wacall.keys"), std::string("/tmp"), fifo}) {
+        KeyStore ks;
+        ks.set_path(path);
+        uint64_t serial = ks.problem_serial();
+        EXPECT_FALSE(ks.refresh());
+        EXPECT_NE(ks.problem_serial(), serial) << path;
+        ASSERT_EQ(ks.problems().size(), 1u);
+        EXPECT_EQ(ks.problems()[0].kind, Problem::File);
+        EXPECT_EQ(ks.problems()[0].file, path);
+        serial = ks.problem_serial();
+        EXPECT_FALSE(ks.refresh());
+        EXPECT_EQ(ks.problem_serial(), serial);  // once
+    }
+    std::remove(fifo.c_str());
+}
+
+TEST(KeyLogBadInput, DisagreeingCallKeysAreBoundedCandidates) {
+    std::string text;
+    for (int i = 0; i < 10; i++) {
+        std::string k = K1;
+        k[63] = "0123456789"[i];
+        text += "WA_CALL_KEY c " + k + "\n";  // lines 1..10, all different
+    }
+    text += "WA_CALL_KEY c " + K1.substr(0, 63) + "3\n";  // 11: same as line 4: silent
+    KeyStore ks;
+    ks.load_text(text, "many.txt");
+    auto c = ks.call_key_candidates("c");
+    ASSERT_EQ(c.size(), KeyStore::kMaxCandidates);
+    for (size_t i = 0; i < c.size(); i++) EXPECT_EQ(c[i].line, i + 1);
+    EXPECT_TRUE(has_problem(ks, 2, "differs from line 1"));
+    EXPECT_TRUE(has_problem(ks, 9, "this one is ignored"));
+    EXPECT_TRUE(has_problem(ks, 10, "this one is ignored"));
+    EXPECT_EQ(ks.problems().size(), 9u);
+    // The winner becomes the call's key; nothing is added or dropped, so no new generation.
+    uint64_t g = ks.generation(), p = ks.preferences();
+    EXPECT_EQ(ks.call_key("c"), c[0].key);
+    ks.prefer_call_key("c", 5);
+    EXPECT_EQ(ks.call_key("c"), c[5].key);
+    EXPECT_EQ(ks.generation(), g);
+    EXPECT_NE(ks.preferences(), p);
+}
+
+TEST(KeyLogBadInput, DisagreeingNoiseLinesAreCandidatesWithTheirLines) {
+    const std::string text = "WA_NOISE_TRAFFIC " + K1 + " " + K2 + " " + K3 + "\n"
+                             "WA_NOISE_TRAFFIC " + K1 + " " + K3 + " " + K2 + "\n"
+                             "WA_NOISE_TRAFFIC " + K1 + " " + K2 + " " + K3 + "\n"  // agrees with line 1
+                             "WA_NOISE_PRIVATE " + K1 + " " + K2 + " " + K3 + "\n"
+                             "WA_NOISE_PRIVATE " + K1 + " " + K3 + " " + K3 + "\n";
+    KeyStore ks;
+    ks.load_text(text, "n.txt");
+    Bytes pub = H(K1);
+    auto t = ks.noise_traffic_candidates(ByteView(pub));
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_EQ(t[0]->line, 1u);
+    EXPECT_EQ(t[1]->line, 2u);
+    EXPECT_EQ(to_hex(Bytes(t[1]->c2s.begin(), t[1]->c2s.end())), K3);
+    EXPECT_EQ(ks.all_noise_traffic().size(), 2u);  // mid-stream pickup tries both
+    auto p = ks.noise_private_candidates(ByteView(pub));
+    ASSERT_EQ(p.size(), 2u);
+    EXPECT_EQ(p[1]->line, 5u);
+    EXPECT_TRUE(has_problem(ks, 2, "differs from line 1"));
+    EXPECT_TRUE(has_problem(ks, 5, "differs from line 4"));
+    EXPECT_EQ(ks.problems().size(), 2u);
+}
+
+TEST(KeyLogBadInput, AnUnfinishedDisagreeingLineIsTakenBackWhenCompletedDifferently) {
+    TempFile f;
+    f.write("WA_CALL_KEY a " + K1 + "\nWA_CALL_KEY a " + K2, false);  // line 2 unterminated
+    KeyStore ks;
+    ks.set_path(f.path);
+    EXPECT_TRUE(ks.refresh());
+    EXPECT_EQ(ks.call_key_candidates("a").size(), 2u);
+    EXPECT_EQ(ks.problems().size(), 1u);
+    f.write("WA_CALL_KEY a " + K1 + "\nWA_CALL_KEY a " + K3 + "\n", false);  // line 2 finished differently
+    EXPECT_TRUE(ks.refresh());
+    auto c = ks.call_key_candidates("a");
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(to_hex(*c[1].key), K3);
+    EXPECT_EQ(ks.problems().size(), 1u);
 }

@@ -334,7 +334,7 @@ TEST(ReliabilityKeyLog, ProblemsAreReportedOnceAcrossRefreshesAndAfterAShrink) {
     ks.set_path(f.path);
     EXPECT_TRUE(ks.refresh());
     EXPECT_EQ(count_problems(ks, 2, "unknown label"), 1u);
-    EXPECT_EQ(count_problems(ks, 3, "disagrees"), 1u);
+    EXPECT_EQ(count_problems(ks, 3, "differs from line 1"), 1u);
     EXPECT_EQ(ks.problems().size(), 2u);
     for (const auto &p : ks.problems()) EXPECT_EQ(p.file, f.path);
     EXPECT_FALSE(ks.refresh());
