@@ -9,6 +9,7 @@
 #include "report/calls_report.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 #include <map>
@@ -95,16 +96,37 @@ void calls_draw(void *p) {
 
 void calls_finish(void *p) { delete static_cast<CallsReport *>(p); }
 
+// tshark matches -z arguments by prefix ("wacall,callsx" reaches calls_init): anything but the
+// name itself or the name and a comma is refused. Refusals exit 1 after a usage line, as stock
+// taps do (io,stat, conv, sip,stat, expert).
+[[noreturn]] void tap_arg_error(const std::string &msg, const char *usage) {
+    report_failure("%s\n  usage: %s", msg.c_str(), usage);
+    std::exit(1);
+}
+
+// The text after "NAME," (nullptr for NAME alone); refuses anything else.
+const char *tap_args(const char *opt_arg, const char *name, const char *usage) {
+    const size_t n = strlen(name);
+    if (!opt_arg || strcmp(opt_arg, name) == 0) return nullptr;
+    if (strncmp(opt_arg, name, n) != 0 || opt_arg[n] != ',')
+        tap_arg_error(std::string("invalid -z argument \"") + (opt_arg ? opt_arg : "") + "\"", usage);
+    return opt_arg + n + 1;
+}
+
+constexpr char kCallsUsage[] = "-z wacall,calls[,FILTER]  (FILTER: a display filter, e.g. wacall.call_id == \"...\")";
+constexpr char kVoipUsage[] = "-z wacall,voip  (no arguments)";
+
 void calls_init(const char *opt_arg, void *) {
-    const char *filter = nullptr;
-    if (opt_arg && g_str_has_prefix(opt_arg, "wacall,calls,")) filter = opt_arg + strlen("wacall,calls,");
+    const char *filter = tap_args(opt_arg, "wacall,calls", kCallsUsage);
+    if (filter && !*filter) filter = nullptr;
     auto *r = new CallsReport();
     GString *err = register_tap_listener("wacall_calls", r, filter, TL_REQUIRES_NOTHING, calls_reset, calls_packet,
                                          calls_draw, calls_finish);
     if (err) {
-        report_failure("Couldn't register wacall,calls tap: %s", err->str);
+        std::string m = std::string("Couldn't register wacall,calls tap: ") + err->str;
         g_string_free(err, TRUE);
         delete r;
+        tap_arg_error(m, kCallsUsage);
     }
 }
 
@@ -150,7 +172,9 @@ void voip_draw(void *p) {
 
 void voip_finish(void *p) { delete static_cast<VoipLog *>(p); }
 
-void voip_init(const char *, void *) {
+void voip_init(const char *opt_arg, void *) {
+    if (const char *extra = tap_args(opt_arg, "wacall,voip", kVoipUsage))
+        tap_arg_error(std::string("-z wacall,voip takes no arguments, got \"") + extra + "\"", kVoipUsage);
     auto *log = new VoipLog();
     GString *err = register_tap_listener("voip", log, nullptr, TL_REQUIRES_NOTHING, voip_reset, voip_packet, voip_draw,
                                          voip_finish);

@@ -21,6 +21,7 @@ extern "C" {
 #include "wabinary/decoder.h"
 #include "wabinary/dictionary.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -50,6 +51,7 @@ struct corpus_item_t {
 
 struct Listener {
     std::string file;
+    FILE *out = nullptr;  // opened when the option is read, so a bad path fails before the capture is read
     corpus::Exporter exporter;
     std::set<std::pair<guint32, guint32>> seen;
     int hf_direction = -1;
@@ -95,15 +97,28 @@ void corpus_draw(void *tapdata) {
         std::fflush(stdout);
         return;
     }
-    FILE *f = std::fopen(l->file.c_str(), "w");
-    if (!f || std::fputs(text.c_str(), f) < 0 || std::fclose(f) != 0) {
-        std::fprintf(stderr, "wacall corpus: cannot write %s\n", l->file.c_str());
-        return;
+    FILE *f = l->out;
+    l->out = nullptr;
+    errno = 0;
+    bool ok = std::fputs(text.c_str(), f) >= 0 && std::fflush(f) == 0;
+    int err = errno;
+    if (std::fclose(f) != 0 && ok) ok = false, err = errno;
+    if (!ok) {
+        // A write error (disk full, quota) after the capture was read: said with its reason, and
+        // tshark exits non-zero as it does when -w cannot be written.
+        std::fflush(stdout);
+        std::fprintf(stderr, "tshark: wacall corpus: cannot write %s: %s\n", l->file.c_str(),
+                     err ? g_strerror(err) : "write error");
+        std::exit(2);
     }
     std::printf("wacall corpus: %zu record(s) written to %s\n", l->exporter.size(), l->file.c_str());
 }
 
-void corpus_finish(void *tapdata) { delete static_cast<Listener *>(tapdata); }
+void corpus_finish(void *tapdata) {
+    auto *l = static_cast<Listener *>(tapdata);
+    if (l->out) std::fclose(l->out);
+    delete l;
+}
 
 [[noreturn]] void usage_error(const std::string &msg) {
     std::fprintf(stderr,
@@ -146,12 +161,25 @@ void corpus_init(const char *opt_arg, void *) {
     }
     auto *l = new Listener(std::move(o));
     l->file = file;
+    if (!file.empty()) {
+        errno = 0;
+        l->out = std::fopen(file.c_str(), "w");
+        if (!l->out) {
+            int err = errno;
+            delete l;
+            // Like stock taps and -w: a file that cannot be written stops tshark before the capture is read.
+            std::fprintf(stderr, "tshark: wacall corpus: cannot write %s: %s\n", file.c_str(),
+                         err ? g_strerror(err) : "cannot open");
+            std::exit(1);
+        }
+    }
     // The filter names wanoise.direction so the field is built (the stanza's direction).
     GString *err = register_tap_listener("wacall_corpus", l, "wabinary || wanoise.direction", TL_REQUIRES_PROTO_TREE,
                                          nullptr, corpus_packet, corpus_draw, corpus_finish);
     if (err) {
         std::string m = err->str;
         g_string_free(err, TRUE);
+        if (l->out) std::fclose(l->out);
         delete l;
         usage_error("cannot register the wacall corpus tap: " + m);
     }

@@ -553,6 +553,22 @@ def make_badkey(out):
                 "key log with a wrong c2s key: every c2s frame fails GCM, every s2c frame decrypts")
 
 
+def make_ack_error(out):
+    """The server refuses an offer: <ack type="offer"> with <error code="404" text="item-not-found">."""
+    cap = Capture()
+    conn = Conn(TcpCarrier(cap.add(flow(42011, 443, T0 + 2500))), "ackerr", "ackerr").open()
+    conn.handshake_xx()
+    c = S.Call(sid("ackerr", 32), ALICE_DEV)
+    oid = sid(c.call_id + "o")
+    conn.tx("c2s", call(S.offer(c, [(BOB_DEV0, S.enc(S.det_bytes("ae", 60)))]), to=f"{BOB}@lid", id=oid))
+    conn.tx("s2c", S.ack(oid, "offer", frm=SERVER, error=("404", "item-not-found")))
+    conn.carrier.close()
+    out.keylog("sig-ack-error.keys", ["# sig-ack-error: transport keys", conn.traffic_line()])
+    out.capture("sig-ack-error.pcap", cap, [conn], "sig-ack-error.keys",
+                "an offer the server refuses: the call ack carries <error code=404 text=item-not-found>",
+                ack_error={"code": 404, "text": "item-not-found", "call_id": c.call_id})
+
+
 def make_cut(out):
     cap = Capture()
     a = Conn(TcpCarrier(cap.add(flow(43001, 443, T0 + 2100))), "cut-end", "cutend").open()
@@ -697,6 +713,7 @@ def main(outdir, with_media=True):
     make_badkey(out)
     make_cut(out)
     make_corrupt(out)
+    make_ack_error(out)  # added last: the captures above keep their bytes
     out.manifest["captures"] += [
         {"name": "sig-nokey", "pcap": "sig-tcp443.pcap", "keylog": None, "same_frames_as": "sig-tcp443",
          "description": "sig-tcp443.pcap without any key log",
