@@ -475,6 +475,7 @@ void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
     // The ROC search runs for the first few packets of a stream only, so a stream that never
     // authenticates (wrong key) costs one attempt per packet, not sixteen.
     unsigned &searches = sender.roc_searches;
+    ms.fresh_search_on_new_keys(sender);  // a key appended to the key log gets its own ROC search
     if (st == media::SrtpStatus::BadTag && !roc.started() && searches < kRocSearchPackets) {
         searches++;
         for (guint32 r = 0; st == media::SrtpStatus::BadTag && r <= kMaxInitialRoc; r++)

@@ -167,10 +167,12 @@ const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const Medi
     auto &ks = wacall_keys();
     if (!s.ring) s.ring = &keys_[s.call_id + '\n' + s.participant];
     Keyring &ring = *s.ring;
-    if (ring.keys_gen == ks.generation() && !ring.list.empty()) return ring.list;
-    wacall_keys_refresh();  // a stat() only while keys are missing: the key log may have grown
+    if (ring.keys_gen == ks.generation() && ring.authenticated) return ring.list;
+    // A stat() only while no key has authenticated this sender: the key log may have grown.
+    wacall_keys_refresh();
     if (ring.keys_gen == ks.generation()) return ring.list;
     ring.keys_gen = ks.generation();
+    ring.authenticated = false;
     ring.list.clear();
     auto add = [&](KeyCandidate::Kind kind, uint32_t tx, const Bytes &ikm) {
         auto c = std::make_unique<KeyCandidate>();
@@ -187,6 +189,7 @@ const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const Medi
 
 void MediaState::announce_key(const MediaStream &s, const KeyCandidate &c) {
     c.announced = true;
+    if (s.ring) s.ring->authenticated = true;
     if (c.kind != KeyCandidate::CallKey) return;
     auto &ks = wacall_keys();
     const auto cands = ks.call_key_candidates(s.call_id);
@@ -195,6 +198,13 @@ void MediaState::announce_key(const MediaStream &s, const KeyCandidate &c) {
     wacall_keys_report_used(cands[c.transaction_id].line,
                             "call key for call-id " + s.call_id + " authenticated the call's media (" +
                                 std::to_string(cands.size()) + " differing values were tried)");
+}
+
+void MediaState::fresh_search_on_new_keys(MediaStream::FirstPass &fp) const {
+    const uint64_t g = wacall_keys().generation();
+    if (fp.searched_keys == g) return;
+    fp.searched_keys = g;
+    fp.roc_searches = 0;
 }
 
 KeyCandidate *MediaState::find_key(const MediaStream &s, uint64_t id) {

@@ -34,6 +34,9 @@ struct KeyCandidate {
 struct Keyring {
     uint64_t keys_gen = ~uint64_t(0);
     std::vector<std::unique_ptr<KeyCandidate>> list;
+    // A candidate authenticated a packet since the ring was built. Until then every packet
+    // re-checks the key log (a stat): a corrected key may be appended while the capture is open.
+    bool authenticated = false;
 };
 
 // One SSRC seen in the capture: who sent it (references into MediaState's string pool) and the
@@ -53,6 +56,7 @@ struct MediaStream {
         wacall::media::RocEstimator roc;
         uint64_t last_key = 0;      // the candidate that last authenticated a packet (tried first), 0 if none
         unsigned roc_searches = 0;  // packets that went through the initial ROC search while unauthenticated
+        uint64_t searched_keys = 0; // key-log generation roc_searches counts for
     };
     mutable FirstPass first_pass;
 
@@ -97,6 +101,10 @@ public:
     void note_key_used(const MediaStream &s, const KeyCandidate &c) {
         if (!c.announced) announce_key(s, c);
     }
+    // The initial ROC search is bounded per stream; a key-log change (a corrected key appended
+    // while the capture is open) starts a new budget, or a stream met at ROC > 0 would never
+    // authenticate with the new key.
+    void fresh_search_on_new_keys(MediaStream::FirstPass &fp) const;
     // Hop-by-hop keys of a call (relay <hbh_key>, then WA_HBH_KEY); nullptr when unknown.
     wacall::media::HbhKeys *hbh_keys(const std::string &call_id, HbhMode mode, HbhUse use);
     // SFrame receive key (derived from the receiver's id, the reference direction).

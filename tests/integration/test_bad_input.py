@@ -258,3 +258,61 @@ def test_corpus_write_error_at_the_end_is_named_and_exits_non_zero(tshark, caps)
     p = tshark("-r", pcap, "-o", f"wacall.keylog_file:{keylog}", "-q", "-z", "wacall,corpus,/dev/full", check=False)
     assert p.returncode == 2
     assert p.stderr.strip() == "tshark: wacall corpus: cannot write /dev/full: No space left on device"
+
+
+def test_corrected_call_key_appended_while_the_capture_is_read_decrypts_what_follows(tshark, caps, tmp_path):
+    """The live workflow: tshark reads a capture as it arrives (a pipe) with a wrong call key;
+    the corrected line is appended half-way; the packets after it decrypt."""
+    import struct
+    import subprocess
+    import time
+    pcap, keylog = cap_paths(caps, "media-only")
+    _, wrong = cap_paths(caps, "media-wrongkey")
+    call_id = caps["by_name"]["media-only"]["call_id"]
+    data = open(pcap, "rb").read()
+    assert struct.unpack("<I", data[:4])[0] == 0xA1B2C3D4  # classic little-endian pcap
+    records, pos = [], 24
+    while pos < len(data):
+        caplen = struct.unpack("<I", data[pos + 8:pos + 12])[0]
+        records.append(data[pos:pos + 16 + caplen])
+        pos += 16 + caplen
+    half = len(records) // 2
+    kl = tmp_path / "live.keys"
+    good = open(keylog).read()
+    kl.write_text("".join(l for l in open(wrong) if l.startswith("WA_CALL_KEY")) +
+                  "".join(l for l in good.splitlines(True) if not l.startswith("WA_CALL_KEY")))
+    env = dict(os.environ, WACALL_BUILD_DIR=os.environ.get("WACALL_BUILD_DIR", os.path.join(os.path.dirname(RUNNER), "..", "build")))
+    p = subprocess.Popen([RUNNER, "-r", "-", "-l", "-o", f"wacall.keylog_file:{kl}", "-Y", "warp",
+                          "-T", "fields", "-e", "frame.number", "-e", "warp.decrypted"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p.stdin.write(data[:24] + b"".join(records[:half]))
+    p.stdin.flush()
+    # Wait until tshark has shown the first half, then correct the key log.
+    first = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = p.stdout.readline().decode()
+        if not line:
+            break
+        first.append(line.split())
+        if int(first[-1][0]) >= half - 5:
+            break
+    with open(kl, "a") as f:
+        f.write("".join(l for l in good.splitlines(True) if l.startswith("WA_CALL_KEY")))
+    time.sleep(0.1)  # a different mtime is not needed: the size changes
+    p.stdin.write(b"".join(records[half:]))
+    p.stdin.close()
+    rest = [l.split() for l in p.stdout.read().decode().splitlines()]
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 0
+    before = [r for r in first if len(r) == 2]
+    after = {int(r[0]): r[1] for r in rest if len(r) == 2 and int(r[0]) > half}
+    assert before and all(r[1] in ("0", "False") for r in before)  # the wrong key: nothing decrypted
+    # After the correction, exactly what the right key alone decrypts (the capture's two
+    # deliberately corrupted packets stay ciphertext either way).
+    ref = {int(r[0]): r[1] for r in (l.split() for l in tshark(
+        "-r", pcap, "-o", f"wacall.keylog_file:{keylog}", "-Y", "warp", "-T", "fields", "-e", "frame.number",
+        "-e", "warp.decrypted").stdout.splitlines()) if len(r) == 2 and int(r[0]) > half}
+    assert len(after) > 300 and after == ref
+    assert sum(v == "1" for v in after.values()) >= len(after) - 1
+    assert f"call key for call-id {call_id} authenticated the call's media (2 differing values were tried)" in err, err

@@ -609,3 +609,21 @@ TEST(KeyLogBadInput, AnUnfinishedDisagreeingLineIsTakenBackWhenCompletedDifferen
     EXPECT_EQ(to_hex(*c[1].key), K3);
     EXPECT_EQ(ks.problems().size(), 1u);
 }
+
+TEST(KeyLogBadInput, ACorrectedKeyAppendedLaterBecomesACandidate) {
+    TempFile f;
+    f.write("WA_CALL_KEY a " + K1 + "\n", false);  // the wrong key
+    KeyStore ks;
+    ks.set_path(f.path);
+    EXPECT_TRUE(ks.refresh());
+    const uint64_t g = ks.generation(), clears = ks.clears();
+    f.write("# corrected\nWA_CALL_KEY a " + K2 + "\n", true);
+    EXPECT_TRUE(ks.refresh());  // growth: a new candidate is something new
+    EXPECT_NE(ks.generation(), g);
+    EXPECT_EQ(ks.clears(), clears);  // nothing dropped: packets already authenticated stay valid
+    auto c = ks.call_key_candidates("a");
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[1].line, 3u);
+    EXPECT_EQ(to_hex(*c[1].key), lower(K2));
+    EXPECT_TRUE(has_problem(ks, 3, "differs from line 1; both are tried"));
+}
