@@ -19,8 +19,6 @@ namespace wacall::keys {
 namespace {
 
 constexpr size_t kMaxFields = 8;
-constexpr size_t kMaxProblems = KeyStore::kMaxProblems;
-constexpr size_t kMaxCandidates = KeyStore::kMaxCandidates;
 // Bytes kept from the start and from the end of what was parsed, to recognise a file rewritten
 // in place (not merely appended to) without re-reading it all.
 constexpr size_t kHead = 256;
