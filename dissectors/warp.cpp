@@ -279,7 +279,7 @@ void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s, bool wi
 // Which key authenticated the packet: shown for group epochs (a 1:1 call has only its call key,
 // and every item costs tree-building time on every packet).
 void add_key_used(proto_tree *t, tvbuff_t *tvb, guint64 key_id) {
-    if ((key_id >> 32) != KeyCandidate::Epoch) return;
+    if (KeyCandidate::kind_of(key_id) != KeyCandidate::Epoch) return;
     proto_item *pi = proto_tree_add_uint(t, hf_key, tvb, 0, 0, KeyCandidate::Epoch);
     proto_item_set_generated(pi);
     pi = proto_tree_add_uint(t, hf_epoch, tvb, 0, 0, static_cast<guint32>(key_id));

@@ -174,24 +174,37 @@ const std::vector<std::unique_ptr<KeyCandidate>> &MediaState::keyring(const Medi
     ring.keys_gen = ks.generation();
     ring.authenticated = false;
     ring.list.clear();
-    auto add = [&](KeyCandidate::Kind kind, uint32_t tx, const Bytes &ikm) {
+    auto add = [&](KeyCandidate::Kind kind, uint32_t tx, const Bytes &ikm, uint32_t epoch_index = 0) {
         auto c = std::make_unique<KeyCandidate>();
         c->kind = kind;
         c->transaction_id = tx;
+        c->epoch_index = static_cast<uint8_t>(epoch_index);
         // WAHKDF takes the epoch as its ikm exactly as it takes the 1:1 call key (digest §4.5).
         if (c->keys.derive(ikm, s.participant, true)) ring.list.push_back(std::move(c));
     };
     const auto call_keys = ks.call_key_candidates(s.call_id);
     for (size_t i = 0; i < call_keys.size(); i++) add(KeyCandidate::CallKey, uint32_t(i), *call_keys[i].key);
-    for (const auto &e : ks.epochs(s.call_id)) add(KeyCandidate::Epoch, e.first, *e.second);
+    for (const auto &e : ks.epoch_candidates(s.call_id)) add(KeyCandidate::Epoch, e.transaction_id, *e.key, e.index);
     return ring.list;
 }
 
 void MediaState::announce_key(const MediaStream &s, const KeyCandidate &c) {
     c.announced = true;
     if (s.ring) s.ring->authenticated = true;
-    if (c.kind != KeyCandidate::CallKey) return;
     auto &ks = wacall_keys();
+    if (c.kind == KeyCandidate::Epoch) {
+        uint32_t n = 0, line = 0;
+        for (const auto &e : ks.epoch_candidates(s.call_id))
+            if (e.transaction_id == c.transaction_id) {
+                n++;
+                if (e.index == c.epoch_index) line = e.line;
+            }
+        if (n >= 2 && line)
+            wacall_keys_report_used(line, "WA_CALL_EPOCH for call-id " + s.call_id + " transaction " +
+                                              std::to_string(c.transaction_id) + " authenticated the call's media (" +
+                                              std::to_string(n) + " differing values were tried)");
+        return;
+    }
     const auto cands = ks.call_key_candidates(s.call_id);
     if (cands.size() < 2 || c.transaction_id >= cands.size()) return;
     ks.prefer_call_key(s.call_id, c.transaction_id);

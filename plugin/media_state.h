@@ -25,9 +25,12 @@
 struct KeyCandidate {
     enum Kind : uint8_t { CallKey = 0, Epoch = 1 } kind = CallKey;
     uint32_t transaction_id = 0;  // the epoch's; for CallKey the index among the call's key-log values
+    uint8_t epoch_index = 0;      // which of an epoch's differing key-log values (0: the first line's)
     mutable bool announced = false;  // note_key_used() already ran for it
     wacall::media::StreamKeys keys;
-    uint64_t id() const { return uint64_t(kind) << 32 | transaction_id; }
+    // Bits 0-31 transaction-id (call key: index), 32-39 kind, 40-47 epoch_index.
+    uint64_t id() const { return uint64_t(epoch_index) << 40 | uint64_t(kind) << 32 | transaction_id; }
+    static Kind kind_of(uint64_t id) { return Kind(id >> 32 & 0xFF); }
 };
 
 // The key ring of one sender, shared by every SSRC of that sender.

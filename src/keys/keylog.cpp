@@ -150,6 +150,7 @@ void KeyStore::clear() {
     private_alts_.clear();
     participants_.clear();
     epochs_.clear();
+    epoch_alts_.clear();
     tag_lens_.clear();
     relay_keys_.clear();
     hbh_keys_.clear();
@@ -254,7 +255,7 @@ const std::vector<std::string> &KeyStore::participants(const std::string &call_i
 
 const Bytes *KeyStore::epoch(const std::string &call_id, uint32_t transaction_id) const {
     auto it = epochs_.find(epoch_key(call_id, transaction_id));
-    return it == epochs_.end() ? nullptr : &it->second;
+    return it == epochs_.end() ? nullptr : &it->second.key;
 }
 
 int KeyStore::warp_tag_len(const std::string &call_id) const {
@@ -270,9 +271,22 @@ std::vector<std::pair<uint32_t, const Bytes *>> KeyStore::epochs(const std::stri
         uint32_t tx = 0;
         if (kv.first.compare(0, prefix.size(), prefix) == 0 &&
             parse_decimal_u32(std::string_view(kv.first).substr(prefix.size()), tx))
-            out.emplace_back(tx, &kv.second);
+            out.emplace_back(tx, &kv.second.key);
     }
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    return out;
+}
+
+std::vector<EpochCandidate> KeyStore::epoch_candidates(const std::string &call_id) const {
+    std::vector<EpochCandidate> out;
+    for (const auto &e : epochs(call_id)) {
+        const std::string ek = epoch_key(call_id, e.first);
+        out.push_back({e.first, 0, e.second, epochs_.find(ek)->second.line});
+        auto alts = epoch_alts_.find(ek);
+        if (alts == epoch_alts_.end()) continue;
+        for (size_t i = 0; i < alts->second.size(); i++)
+            out.push_back({e.first, static_cast<uint32_t>(i + 1), &alts->second[i].key, alts->second[i].line});
+    }
     return out;
 }
 
@@ -507,13 +521,27 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         }
         std::string ek = epoch_key(call_id, tx);
         Bytes v(k.begin(), k.end());
-        auto ins = epochs_.emplace(ek, v);
-        if (!ins.second) {
-            if (ins.first->second != v)
-                conflict(name, line_no, "WA_CALL_EPOCH disagrees with an earlier line for the same call and transaction; keeping the first");
+        auto ins = epochs_.emplace(ek, CallKeyEntry{v, static_cast<uint32_t>(line_no)});
+        if (ins.second) {
+            if (undo) undo->push_back({Undo::Epoch, ek, {}});
+            *changed = true;
+            return true;
+        }
+        // A disagreeing epoch is a candidate too: the media plane tries every value.
+        if (ins.first->second.key == v) return false;
+        auto &alts = epoch_alts_[ek];
+        for (const auto &a : alts)
+            if (a.key == v) return false;
+        if (alts.size() + 1 >= kMaxCandidates) {
+            conflict(name, line_no, "WA_CALL_EPOCH is the " + std::to_string(alts.size() + 2) +
+                                        "th differing value for this call and transaction; only " +
+                                        std::to_string(kMaxCandidates) + " are tried, this one is ignored");
             return false;
         }
-        if (undo) undo->push_back({Undo::Epoch, ek, {}});
+        alts.push_back(CallKeyEntry{v, static_cast<uint32_t>(line_no)});
+        conflict(name, line_no, "WA_CALL_EPOCH differs from line " + std::to_string(ins.first->second.line) +
+                                    " for the same call and transaction; both are tried and the one that authenticates is used");
+        if (undo) undo->push_back({Undo::EpochAlt, ek, {}});
         *changed = true;
         return true;
     }
@@ -593,6 +621,7 @@ void KeyStore::undo_tail() {
         case Undo::Private: noise_private_.erase(str_key(it->a)); break;
         case Undo::CallKey: call_keys_.erase(it->a); break;
         case Undo::CallKeyAlt: pop_alt(call_key_alts_, it->a); break;
+        case Undo::EpochAlt: pop_alt(epoch_alts_, it->a); break;
         case Undo::TrafficAlt: pop_alt(traffic_alts_, str_key(it->a)); break;
         case Undo::PrivateAlt: pop_alt(private_alts_, str_key(it->a)); break;
         case Undo::Epoch: epochs_.erase(it->a); break;

@@ -72,6 +72,15 @@ struct CallKeyCandidate {
     uint32_t line;
 };
 
+// One value a group-call epoch may have: its transaction-id, which of the differing values for
+// that transaction it is (0 = the first line's), and the line.
+struct EpochCandidate {
+    uint32_t transaction_id;
+    uint32_t index;
+    const Bytes *key;
+    uint32_t line;
+};
+
 struct Problem {
     // File: the file itself cannot be used (never capped); Note: the file was used but not as
     // written (UTF-16; never capped); Line: a line that cannot be used; Conflict: a duplicate that
@@ -125,8 +134,10 @@ public:
     // Normalised participant ids in first-seen order (empty vector when none).
     const std::vector<std::string> &participants(const std::string &call_id) const;
     const Bytes *epoch(const std::string &call_id, uint32_t transaction_id) const;
-    // Every epoch of a call as (transaction-id, key), ordered by transaction-id.
+    // Every epoch of a call as (transaction-id, key), ordered by transaction-id (first values).
     std::vector<std::pair<uint32_t, const Bytes *>> epochs(const std::string &call_id) const;
+    // Every value of every epoch of a call, by transaction-id, then in file order.
+    std::vector<EpochCandidate> epoch_candidates(const std::string &call_id) const;
     // 30-byte hop-by-hop key of WA_HBH_KEY, or nullptr.
     const Bytes *hbh_key(const std::string &call_id) const;
     // 0 when no WA_WARP_TAG_LEN line names the call.
@@ -176,7 +187,8 @@ private:
     // What a tentatively parsed (unterminated) last line added, so it can be undone.
     struct Undo {
         enum Kind : uint8_t {
-            Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey, HbhKey, TrafficAlt, PrivateAlt, CallKeyAlt
+            Traffic, Private, CallKey, Participant, Epoch, TagLen, RelayKey, HbhKey, TrafficAlt, PrivateAlt, CallKeyAlt,
+            EpochAlt
         } kind;
         std::string a;  // map key (call id, raw public key, epoch key)
         std::string b;  // participant id
@@ -215,7 +227,8 @@ private:
     std::unordered_map<Key32, std::vector<NoiseTraffic>, Key32Hash> traffic_alts_;
     std::unordered_map<Key32, std::vector<NoisePrivate>, Key32Hash> private_alts_;
     std::unordered_map<std::string, std::vector<std::string>> participants_;
-    std::unordered_map<std::string, Bytes> epochs_;  // call-id '\n' transaction-id
+    std::unordered_map<std::string, CallKeyEntry> epochs_;  // call-id '\n' transaction-id
+    std::unordered_map<std::string, std::vector<CallKeyEntry>> epoch_alts_;
     std::unordered_map<std::string, int> tag_lens_;
     std::unordered_map<std::string, std::string> relay_keys_;
     std::unordered_map<std::string, Bytes> hbh_keys_;

@@ -316,3 +316,29 @@ def test_corrected_call_key_appended_while_the_capture_is_read_decrypts_what_fol
     assert len(after) > 300 and after == ref
     assert sum(v == "1" for v in after.values()) >= len(after) - 1
     assert f"call key for call-id {call_id} authenticated the call's media (2 differing values were tried)" in err, err
+
+
+def test_wrong_group_epochs_before_the_right_ones_still_decrypt(tshark, caps, tmp_path):
+    pcap, keylog = cap_paths(caps, "media-group")
+    call_id = caps["by_name"]["media-group"]["call_id"]
+    lines, bad_lines = [], {}
+    for l in open(keylog).read().splitlines():
+        if l.startswith("WA_CALL_EPOCH"):
+            f = l.split()
+            lines.append(f"WA_CALL_EPOCH {f[1]} {f[2]} {'33' * 32}")
+            bad_lines[f[2]] = len(lines) + 1  # the right line follows the wrong one
+        lines.append(l)
+    kl = tmp_path / "group.keys"
+    kl.write_text("\n".join(lines) + "\n")
+
+    def epochs(k):
+        p = tshark("-r", pcap, "-o", f"wacall.keylog_file:{k}", "-Y", "warp.decrypted == 1", "-T", "fields",
+                   "-e", "warp.epoch")
+        return collections.Counter(p.stdout.split()), p.stderr
+
+    want, _ = epochs(keylog)
+    got, err = epochs(kl)
+    assert got == want and set(want) == {"1", "2"} and sum(want.values()) > 100
+    for tx, line in bad_lines.items():
+        assert (f"tshark: wacall key log: {kl}:{line}: WA_CALL_EPOCH for call-id {call_id} transaction {tx} "
+                "authenticated the call's media (2 differing values were tried)") in err, err

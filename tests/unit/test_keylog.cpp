@@ -627,3 +627,26 @@ TEST(KeyLogBadInput, ACorrectedKeyAppendedLaterBecomesACandidate) {
     EXPECT_EQ(to_hex(*c[1].key), lower(K2));
     EXPECT_TRUE(has_problem(ks, 3, "differs from line 1; both are tried"));
 }
+
+TEST(KeyLogBadInput, DisagreeingEpochsAreCandidatesPerTransaction) {
+    KeyStore ks;
+    ks.load_text("WA_CALL_EPOCH g 1 " + K1 + "\n"   // 1
+                 "WA_CALL_EPOCH g 2 " + K2 + "\n"   // 2
+                 "WA_CALL_EPOCH g 1 " + K3 + "\n"   // 3: differs from line 1
+                 "WA_CALL_EPOCH g 1 " + K1 + "\n",  // 4: agrees with line 1
+                 "e.txt");
+    auto c = ks.epoch_candidates("g");
+    ASSERT_EQ(c.size(), 3u);
+    EXPECT_EQ(c[0].transaction_id, 1u);
+    EXPECT_EQ(c[0].index, 0u);
+    EXPECT_EQ(c[0].line, 1u);
+    EXPECT_EQ(c[1].transaction_id, 1u);
+    EXPECT_EQ(c[1].index, 1u);
+    EXPECT_EQ(c[1].line, 3u);
+    EXPECT_EQ(to_hex(*c[1].key), K3);
+    EXPECT_EQ(c[2].transaction_id, 2u);
+    EXPECT_EQ(ks.epochs("g").size(), 2u);  // first values, one per transaction
+    EXPECT_EQ(to_hex(*ks.epoch("g", 1)), lower(K1));
+    ASSERT_EQ(ks.problems().size(), 1u);
+    EXPECT_TRUE(has_problem(ks, 3, "differs from line 1 for the same call and transaction"));
+}
