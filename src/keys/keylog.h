@@ -29,10 +29,10 @@
 //
 // A line that cannot be used, or a duplicate that disagrees with an earlier value, becomes a
 // Problem {file, line, message}; the rest of the file is still used. Duplicates that agree are
-// silent. Keys that authenticate something (WA_CALL_KEY and its JSON form, WA_NOISE_TRAFFIC,
-// WA_NOISE_PRIVATE) are kept as candidates when they disagree (up to kMaxCandidates per call or
-// session): the dissectors try each and the one that authenticates wins. For the other labels
-// the first value stays.
+// silent. Keys that authenticate something (WA_CALL_KEY and its JSON form, WA_CALL_EPOCH,
+// WA_NOISE_TRAFFIC, WA_NOISE_PRIVATE) are kept as candidates when they disagree (up to
+// kMaxCandidates per call, epoch or session): the dissectors try each and the one that
+// authenticates wins. For the other labels the first value stays.
 //
 // A UTF-8 byte-order mark is skipped; a UTF-16 file (with or without its BOM) is converted.
 // Line problems are capped at kMaxProblems (malformed lines and disagreements each); the rest are
