@@ -49,12 +49,12 @@ int proto_warp_on_stun = -1;
 dissector_handle_t sctp_handle;
 int proto_rtp = -1;
 
-gboolean pref_try_sframe = TRUE;
-gboolean pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
+pref_bool_t pref_try_sframe = TRUE;
+pref_bool_t pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
 // The stream slot, ROC and tag bytes of every decrypted RTP packet: each tree item costs time on
 // every packet (-T fields and -V build and walk them all), and these are per-stream facts or
 // bytes the auth.status item already spans. Failed packets show them regardless.
-gboolean pref_srtp_details = FALSE;
+pref_bool_t pref_srtp_details = FALSE;
 gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
 gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
 gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
@@ -230,39 +230,35 @@ media::E2EOptions e2e_options(unsigned tag_len) {
 }
 
 // Tells Wireshark's RTP dissector the names and clock rates of WhatsApp's payload types for this
-// flow (what SDP would do), without rtp_add_address(), which would take the flow away from us.
+// flow (what SDP would do) through its public rtp_add_address() (the conversation struct behind it
+// is private from 4.2 on). rtp_add_address() also makes RTP the dissector of the flow's
+// wildcard conversation; that is handed straight back to WARP, which owns the flow. UDP only:
+// rtp_add_address() takes no other transport (RTP in a DataChannel keeps numeric payload types).
 void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
-    if (proto_rtp < 0) return;
+    if (proto_rtp < 0 || pinfo->ptype != PT_UDP) return;
     // Once per flow: the conversation lookup below is a measurable part of the per-packet cost.
     std::string flow(reinterpret_cast<const char *>(pinfo->net_dst.data), static_cast<size_t>(pinfo->net_dst.len));
     flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
     flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
     if (!wacall_media().first_time_flow(flow)) return;
-    const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
-    conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &pinfo->net_src, ctype, pinfo->destport,
-                                             pinfo->srcport, NO_ADDR_B);
-    if (!conv) {
-        address null_addr = ADDRESS_INIT_NONE;
-        conv = conversation_new(pinfo->num, &pinfo->net_dst, &null_addr, ctype, pinfo->destport, pinfo->srcport, NO_ADDR2);
-    }
-    if (conversation_get_proto_data(conv, proto_rtp)) return;
-    auto *ci = wmem_new0(wmem_file_scope(), struct _rtp_conversation_info);
-    g_strlcpy(ci->method, "WACALL", sizeof ci->method);
     // The setup frame links the stream to its call in Telephony › VoIP Calls and the Flow
     // Sequence: the offer when the signaling was decrypted, else the first media packet.
-    ci->frame_number = pinfo->num;
+    guint32 setup_frame = pinfo->num;
     if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
-        if (c->offer.seen) ci->frame_number = c->offer.frame;
-    ci->media_types = RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO;
-    ci->extended_seqno = 0x10000;
-    ci->extended_timestamp = G_GUINT64_CONSTANT(0x100000000);
-    ci->rtp_dyn_payload = rtp_dyn_payload_new();
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 120, "WA-AUDIO", 16000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 121, "WA-RED", 16000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 111, "OPUS", 48000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 97, "H264", 90000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 119, "WA-APPDATA", 1000);
-    conversation_add_proto_data(conv, proto_rtp, ci);
+        if (c->offer.seen) setup_frame = c->offer.frame;
+    rtp_dyn_payload_t *payload_types = rtp_dyn_payload_new();  // WhatsApp sends mono audio
+    wacall_rtp_dyn_payload_insert(payload_types, 120, "WA-AUDIO", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 121, "WA-RED", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 111, "OPUS", 48000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 97, "H264", 90000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 119, "WA-APPDATA", 1000, 1);
+    rtp_add_address(pinfo, pinfo->ptype, &pinfo->net_dst, pinfo->destport, pinfo->srcport, "WACALL", setup_frame,
+                    RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO, payload_types);
+    address any_addr = ADDRESS_INIT_NONE;
+    const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
+    if (conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &any_addr, ctype, pinfo->destport,
+                                                 pinfo->srcport, NO_ADDR_B))
+        conversation_set_dissector(conv, warp_udp_handle);
 }
 
 void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s, bool with_slot) {
@@ -812,7 +808,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     return len;
 }
 
-gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     if (!claim(tvb, pinfo)) return FALSE;
     dissect_warp_udp(tvb, pinfo, tree, data);
     return TRUE;
@@ -823,7 +819,7 @@ gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
 // Decrypted DTLS application data that is an SCTP packet whose first DATA chunk carries WhatsApp
 // media: hand it to Wireshark's sctp, which passes each DataChannel message to heur_warp_sctp.
 // Once one is seen, the DTLS flow's other SCTP packets (SACK, DCEP) go to sctp too.
-gboolean heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+heur_result_t heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
     if (!sctp_handle) return FALSE;
     conversation_t *conv = find_or_create_conversation(pinfo);
     auto *mc = static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp));
@@ -848,7 +844,7 @@ gboolean heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     return TRUE;
 }
 
-gboolean heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     guint len = tvb_captured_length(tvb);
     if (!message_looks_wa(ByteView(tvb_get_ptr(tvb, 0, len), len))) return FALSE;
     dissect_warp_udp(tvb, pinfo, tree, data);

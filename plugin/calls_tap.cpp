@@ -39,10 +39,10 @@ const std::string *call_of(packet_info *pinfo) {
     return wastun_frame_call(pinfo);
 }
 
-gboolean call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
+bool call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
 
 // Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
-gchar *call_filter_build(packet_info *pinfo) {
+char *call_filter_build(packet_info *pinfo) {
     const std::string *id = call_of(pinfo);
     if (!id) return nullptr;
     return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
@@ -95,7 +95,7 @@ void calls_draw(void *p) {
 
 void calls_finish(void *p) { delete static_cast<CallsReport *>(p); }
 
-void calls_init(const char *opt_arg, void *) {
+bool calls_init(const char *opt_arg, void *) {
     const char *filter = nullptr;
     if (opt_arg && g_str_has_prefix(opt_arg, "wacall,calls,")) filter = opt_arg + strlen("wacall,calls,");
     auto *r = new CallsReport();
@@ -105,10 +105,12 @@ void calls_init(const char *opt_arg, void *) {
         report_failure("Couldn't register wacall,calls tap: %s", err->str);
         g_string_free(err, TRUE);
         delete r;
+        return false;
     }
+    return true;
 }
 
-stat_tap_ui calls_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp calls", "wacall,calls", calls_init, 0, nullptr};
+stat_tap_ui calls_ui = {WACALL_STAT_GROUP_TELEPHONY, "WhatsApp calls", "wacall,calls", wacall_stat_tap_init<calls_init>(), 0, nullptr};
 
 // ---- -z wacall,voip: what Telephony › VoIP Calls receives from us (the same "voip" tap) -----------
 
@@ -150,7 +152,7 @@ void voip_draw(void *p) {
 
 void voip_finish(void *p) { delete static_cast<VoipLog *>(p); }
 
-void voip_init(const char *, void *) {
+bool voip_init(const char *, void *) {
     auto *log = new VoipLog();
     GString *err = register_tap_listener("voip", log, nullptr, TL_REQUIRES_NOTHING, voip_reset, voip_packet, voip_draw,
                                          voip_finish);
@@ -158,10 +160,12 @@ void voip_init(const char *, void *) {
         report_failure("Couldn't register wacall,voip tap: %s", err->str);
         g_string_free(err, TRUE);
         delete log;
+        return false;
     }
+    return true;
 }
 
-stat_tap_ui voip_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp VoIP tap", "wacall,voip", voip_init, 0, nullptr};
+stat_tap_ui voip_ui = {WACALL_STAT_GROUP_TELEPHONY, "WhatsApp VoIP tap", "wacall,voip", wacall_stat_tap_init<voip_init>(), 0, nullptr};
 
 // ---- stats tree: Statistics › WhatsApp › Calls ----------------------------------------------------
 
@@ -199,7 +203,7 @@ void wacall_note_frame_call(guint32 frame, const std::string &call_id) {
 void wacall_register_calls_tap() {
     wacall_calls_tap = register_tap("wacall_calls");
     wacall_voip_tap = register_tap("voip");  // returns the existing id when Wireshark has one
-    register_conversation_filter("wacall", "WhatsApp Call", call_filter_valid, call_filter_build);
+    wacall_register_conversation_filter<call_filter_valid, call_filter_build>("wacall", "WhatsApp Call");
     register_init_routine(frame_calls_reset);
     register_cleanup_routine(frame_calls_reset);
 }
