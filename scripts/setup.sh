@@ -17,7 +17,7 @@ plugin_packages=(
 )
 gui_packages=(wireshark)
 test_packages=(
-  wireshark-common libgtest-dev libbenchmark-dev time valgrind util-linux dpkg-dev
+  wireshark-common libgtest-dev libbenchmark-dev time valgrind util-linux dpkg-dev file
   clang libclang-rt-dev
   python3-pytest python3-yaml python3-cryptography python3-pylibsrtp
 )

@@ -35,6 +35,7 @@ if [ -z "${WACALL_ROOT_NS:-}" ]; then
   exec unshare --mount --propagation private env WACALL_ROOT_NS=1 "$0" "$@"
 fi
 mkdir -p "$log_dir"
+rm -f "$log_dir/integration-last.txt"
 
 if [ ! -x "$root/usr/bin/apt-get" ]; then
   "$here/scripts/apt-ensure.sh" mmdebstrap >/dev/null 2>&1 || true
@@ -109,12 +110,16 @@ do_deb() {
   in_root "apt-get remove -y -qq wireshark-plugin-wacall" || return 1
   return $rc
 }
-do_demo() {
-  in_root "scripts/demo.sh" | tee /dev/stderr | grep -q "accept" || return 1
-  in_root "scripts/uninstall.sh" || return 1
-  as_user "scripts/demo.sh" | tee /dev/stderr | grep -q "accept" || return 1
-  as_user "scripts/uninstall.sh" || return 1
-  ! in_root "tshark -G plugins | grep -q wacall"
+do_demo() {  # as root (global plugin folder), then as a user (personal folder)
+  local who out
+  for who in in_root as_user; do
+    [ "$who" = as_user ] && chown -R 1000:1000 "$root/src"
+    out=$($who "scripts/demo.sh") || { echo "$out"; return 1; }
+    echo "$out"
+    grep -q "plugin installed in" <<<"$out" && grep -qP "^10\taccept\t" <<<"$out" || return 1
+    $who "scripts/uninstall.sh" || return 1
+    ! $who "tshark -G plugins | grep -q wacall" || { echo "still loaded after uninstall.sh"; return 1; }
+  done
 }
 
 for s in $steps; do
