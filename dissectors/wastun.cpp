@@ -61,14 +61,23 @@ std::string conv_key(packet_info *pinfo) {
     return x < y ? x + "|" + y : y + "|" + x;
 }
 
-// First pass: which call does this message belong to? Its stream descriptors name SSRCs derived
-// from a call; otherwise the flow inherits the call of an earlier message.
+// First pass: which call does this message belong to? Its stream descriptors (0x4024, or the
+// 0x0022 tokens of older clients) name SSRCs derived from a call; otherwise the flow inherits the
+// call of an earlier message.
 const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &m) {
     std::string ck = conv_key(pinfo);
     for (const auto &a : m.attrs) {
-        if (a.type != media::kAttrStreamDescriptors) continue;
         std::vector<media::StreamDescriptor> ds;
-        media::decode_stream_descriptors(a.value, ds);
+        media::WaToken tk;
+        if (a.type == media::kAttrWaToken && media::decode_wa_token(a.value, tk)) {  // pre-2021 clients
+            ds.emplace_back();
+            ds.back().ssrc = tk.ssrc;
+            ds.back().has_ssrc = true;
+        } else if (a.type == media::kAttrStreamDescriptors) {
+            media::decode_stream_descriptors(a.value, ds);
+        } else {
+            continue;
+        }
         // An SSRC two senders derive (MediaStream::next) names no call by itself: the first
         // unambiguous one decides, the first ambiguous one only if there is nothing else.
         const MediaStream *pick = nullptr;
