@@ -150,7 +150,11 @@ bool stun_has_wa_marks(ByteView b) {
     if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
     if ((be16(b.data) & 0xFF00) == 0x0800) return true;
     bool wa = false;  // the same walk as wastun's: padded, else unpadded (pre-2021 clients)
-    media::stun_for_each_attribute(b, [&](const media::StunAttr &a) { return !(wa = (a.type & 0xFF00) == 0x4000); });
+    media::StunWalk w =
+        media::stun_for_each_attribute(b, [&](const media::StunAttr &a) { return !(wa = (a.type & 0xFF00) == 0x4000); });
+    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
+    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    if (!wa && w.end + 4 <= end) wa = (be16(b.data + w.end) & 0xFF00) == 0x4000;
     return wa;
 }
 
