@@ -110,6 +110,16 @@ def test_dialect_rtp_decrypted_with_debe_in_rtp_tree(tshark, caps, name):
     assert tree.count("Element 3 (DTX/piggyback), 1 byte(s)") == 20
 
 
+@pytest.mark.parametrize("name", DIALECT)
+def test_dialect_one_and_two_passes_agree(tshark, caps, name):
+    """Attribution (0x0022 SSRCs), MI verification and decryption are decided on the first pass."""
+    cap, args = open_args(caps, name)
+    q = ["-T", "fields", "-e", "frame.protocols", "-e", "wastun.layout", "-e", "wastun.integrity.status", "-e",
+         "wastun.wa_token.participant", "-e", "wastun.call_id", "-e", "warp.decrypted", "-e", "warp.ext.id"]
+    one, two = tshark(*args, *q).stdout, tshark(*args, "-2", *q).stdout
+    assert one == two and one.count("\n") == len(cap["frames"]) + len(cap.get("unclaimed_frames", []))
+
+
 def test_cookieless_ping_alone_is_not_claimed(tshark, stock_tshark, caps):
     """A cookieless ping/pong is no WhatsApp evidence: on a flow with nothing else it stays stock."""
     cap, args = open_args(caps, "media-dialect")
