@@ -18,6 +18,7 @@
 #include "media/sframe.h"
 #include "media/srtp.h"
 #include "media/ssrc.h"
+#include "media/stun.h"
 
 #include <cstring>
 #include <set>
@@ -148,13 +149,13 @@ bool known_endpoint(const address *a, guint32 port) {
 bool stun_has_wa_marks(ByteView b) {
     if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
     if ((be16(b.data) & 0xFF00) == 0x0800) return true;
-    size_t pos = 20, end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
-    while (pos + 4 <= end) {
-        uint16_t t = be16(b.data + pos), l = be16(b.data + pos + 2);
-        if ((t & 0xFF00) == 0x4000) return true;
-        pos += 4 + ((l + 3u) & ~3u);
-    }
-    return false;
+    bool wa = false;  // the same walk as wastun's: padded, else unpadded (pre-2021 clients)
+    media::StunWalk w =
+        media::stun_for_each_attribute(b, [&](const media::StunAttr &a) { return !(wa = (a.type & 0xFF00) == 0x4000); });
+    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
+    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    if (!wa && w.end + 4 <= end) wa = (be16(b.data + w.end) & 0xFF00) == 0x4000;
+    return wa;
 }
 
 // WARP RTP: version 2, no CSRC, the extension bit set and WhatsApp's 0xDEBE profile whose
@@ -348,6 +349,23 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
     if (w.has_initial_bandwidth) { pi = proto_tree_add_uint(et, hf_bandwidth, tvb, 0, 0, w.initial_bandwidth); proto_item_set_generated(pi); }
     if (w.has_short_offset) { pi = proto_tree_add_int(et, hf_offset, tvb, 0, 0, w.short_offset); proto_item_set_generated(pi); }
     if (w.has_transport_seq) { pi = proto_tree_add_uint(et, hf_tseq, tvb, 0, 0, w.transport_seq); proto_item_set_generated(pi); }
+}
+
+// The 0xDEBE block inside Wireshark's rtp tree (rtp.hdr_ext table): decrypted RTP shows its
+// elements there instead of "Defined by profile: Unknown". data is the rtp's struct _rtp_info.
+int dissect_warp_hdr_ext(tvbuff_t *tvb, packet_info *, proto_tree *tree, void *data) {
+    guint len = tvb_captured_length(tvb);
+    media::RtpHeader h;
+    media::parse_warp_ext_elements(ByteView(tvb_get_ptr(tvb, 0, len), len), h);
+    const auto *ri = static_cast<const struct _rtp_info *>(data);
+    const bool video = ri && media::warp_pt_is_video(static_cast<uint8_t>(ri->info_payload_type));
+    for (unsigned i = 0; i < h.n_elements; i++) {
+        const auto &e = h.elements[i];
+        proto_tree_add_uint_format(tree, hf_ext_id, tvb, static_cast<gint>(e.value_offset) - 1, e.len + 1, e.id,
+                                   "Element %u (%s), %u byte(s)", e.id, media::warp_ext_element_name(e.id, e.len, video),
+                                   e.len);
+    }
+    return static_cast<int>(len);
 }
 
 // Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
@@ -783,7 +801,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     }
     tvbuff_t *inner = off ? tvb_new_subset_remaining(tvb, off) : tvb;
     ByteView ib = b.sub(off);
-    media::PacketKind kind = media::classify(ib);
+    media::PacketKind kind = media::classify(ib, true);  // a WhatsApp flow: cookieless pings are STUN
     if (kind == media::PacketKind::Stun && wastun_handle) return off + call_dissector(wastun_handle, inner, pinfo, tree);
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");
     proto_item *ti = proto_tree_add_item(tree, proto_warp, inner, 0, -1, ENC_NA);
@@ -986,6 +1004,7 @@ void warp_handoff() {
     heur_dissector_add("sctp", heur_warp_sctp, "WhatsApp media as DataChannel messages", "warp_sctp", proto_warp,
                        HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
+    dissector_add_uint("rtp.hdr_ext", media::kWarpExtProfile, create_dissector_handle(dissect_warp_hdr_ext, proto_warp));
 }
 
 // The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.

@@ -783,7 +783,7 @@ def fill_sample(outdir, manifest, selftests):
 
 def make_captures(outdir, manifest, selftests=None):
     """Writes media-only.pcap (+ .keys, media-json.keys, media-wrongkey.keys), media-tag10.pcap
-    (+ .keys), media-nonwa.pcap and call-full.pcap (+ .keys) into outdir and appends their entries to manifest['captures'].
+    (+ .keys), media-nonwa.pcap, media-dialect(-v6).pcap (+ .keys) and call-full.pcap (+ .keys) into outdir and appends their entries to manifest['captures'].
     Runs every selftest first; any failure raises."""
     selftests = run_selftests() if selftests is None else selftests
     os.makedirs(outdir, exist_ok=True)
@@ -822,6 +822,8 @@ def make_captures(outdir, manifest, selftests=None):
     media_layers.make(outdir, manifest, selftests)
     import media_dtls  # the web path: DataChannel over DTLS
     media_dtls.make(outdir, manifest, selftests)
+    import media_dialect  # real clients' relay dialects 2015-2023, IPv4 and IPv6
+    media_dialect.make(outdir, manifest, selftests)
     try:  # the signaling modules are another engineer's; call-full needs them
         import call_full
     except ImportError as e:
