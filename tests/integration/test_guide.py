@@ -43,7 +43,7 @@ SAMPLE_PCAP = "test-pcaps/sample/call.pcap"
 SAMPLE_KEYS = "test-pcaps/sample/call.keys"
 CALL_ID = "8D2E5F0A1B3C4D6E7F8091A2B3C4D5E6"
 
-_DEMO = "# Set up (apt), build, install the plugin for the invoking user, print the decrypted sample call:"
+_DEMO = "# Set up (apt: the plugin's packages and the Wireshark GUI), build, install the plugin where this"
 _DEMO_WHY = ("installs packages with apt-get and the plugin (system-wide as root); scripts/test.sh runs "
              "the whole test suite, this test included")
 # (document, first line of the block) -> why the block is not run here.
@@ -51,13 +51,17 @@ SKIPPED = {
     (GUIDE, _DEMO): _DEMO_WHY,
     (GUIDE, "cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo"):
         "the build itself: this test runs on the build tree it is given (WACALL_BUILD_DIR)",
-    (GUIDE, "mkdir -p ~/.local/lib/wireshark/plugins/4.0/epan ~/.local/lib/wireshark/plugins/4.0/codecs"):
-        "installs into the personal plugin folder of the user running the test",
+    (GUIDE, "abi=$(cat build/ws-abi.txt)"):
+        "installs into the personal plugin folder of the user running the test (scripts/ws-root.sh "
+        "runs scripts/demo.sh, which does the same, as a user in the Debian 13 and sid roots)",
     (GUIDE, "WACALL_TOOL=wireshark scripts/tshark-dev.sh -r test-pcaps/sample/call.pcap \\"):
         "opens the Wireshark GUI (no display here; scripts/screenshots.sh drives it under Xvfb)",
     (GUIDE, "wireshark -r test-pcaps/sample/call.pcap -o wacall.keylog_file:test-pcaps/sample/call.keys"):
         "opens the Wireshark GUI with an installed plugin (no display, nothing installed here)",
     (README, _DEMO): _DEMO_WHY,
+    (README, "cmake -S . -B build -G Ninja -DWACALL_BUILD_TESTS=OFF -DWACALL_BUILD_BENCH=OFF && cmake --build build"):
+        "builds and installs a .deb system-wide; scripts/ws-root.sh builds, installs and checks the .deb "
+        "in the Debian 13 and sid roots",
     (README, "src/          the core: no Wireshark header (noise, wabinary, call, keys, media, crypto, report, corpus)"):
         "the source tree's layout: neither a command nor an output",
 }
