@@ -692,7 +692,7 @@ bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     return true;
 }
 
-gboolean heur_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     if (!try_claim_tcp(tvb, pinfo, data)) return FALSE;
     dissect_wanoise_tcp(tvb, pinfo, tree, data);
     return TRUE;
@@ -774,7 +774,7 @@ int dissect_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
     return len;
 }
 
-gboolean heur_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
     if (!nc) {
         if (PINFO_FD_VISITED(pinfo)) return FALSE;

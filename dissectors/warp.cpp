@@ -18,6 +18,7 @@
 #include "media/sframe.h"
 #include "media/srtp.h"
 #include "media/ssrc.h"
+#include "media/stun.h"
 
 #include <cstring>
 #include <set>
@@ -49,12 +50,12 @@ int proto_warp_on_stun = -1;
 dissector_handle_t sctp_handle;
 int proto_rtp = -1;
 
-gboolean pref_try_sframe = TRUE;
-gboolean pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
+pref_bool_t pref_try_sframe = TRUE;
+pref_bool_t pref_show_keys = FALSE;  // secrets stay out of trees and columns unless asked for
 // The stream slot, ROC and tag bytes of every decrypted RTP packet: each tree item costs time on
 // every packet (-T fields and -V build and walk them all), and these are per-stream facts or
 // bytes the auth.status item already spans. Failed packets show them regardless.
-gboolean pref_srtp_details = FALSE;
+pref_bool_t pref_srtp_details = FALSE;
 gint pref_tag_key = 0;    // 0 reference (SRTP auth key), 1 spec CRY-07 ("warp auth key")
 gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
 gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
@@ -148,13 +149,13 @@ bool known_endpoint(const address *a, guint32 port) {
 bool stun_has_wa_marks(ByteView b) {
     if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
     if ((be16(b.data) & 0xFF00) == 0x0800) return true;
-    size_t pos = 20, end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
-    while (pos + 4 <= end) {
-        uint16_t t = be16(b.data + pos), l = be16(b.data + pos + 2);
-        if ((t & 0xFF00) == 0x4000) return true;
-        pos += 4 + ((l + 3u) & ~3u);
-    }
-    return false;
+    bool wa = false;  // the same walk as wastun's: padded, else unpadded (pre-2021 clients)
+    media::StunWalk w =
+        media::stun_for_each_attribute(b, [&](const media::StunAttr &a) { return !(wa = (a.type & 0xFF00) == 0x4000); });
+    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
+    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    if (!wa && w.end + 4 <= end) wa = (be16(b.data + w.end) & 0xFF00) == 0x4000;
+    return wa;
 }
 
 // WARP RTP: version 2, no CSRC, the extension bit set and WhatsApp's 0xDEBE profile whose
@@ -230,39 +231,35 @@ media::E2EOptions e2e_options(unsigned tag_len) {
 }
 
 // Tells Wireshark's RTP dissector the names and clock rates of WhatsApp's payload types for this
-// flow (what SDP would do), without rtp_add_address(), which would take the flow away from us.
+// flow (what SDP would do) through its public rtp_add_address() (the conversation struct behind it
+// is private from 4.2 on). rtp_add_address() also makes RTP the dissector of the flow's
+// wildcard conversation; that is handed straight back to WARP, which owns the flow. UDP only:
+// rtp_add_address() takes no other transport (RTP in a DataChannel keeps numeric payload types).
 void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
-    if (proto_rtp < 0) return;
+    if (proto_rtp < 0 || pinfo->ptype != PT_UDP) return;
     // Once per flow: the conversation lookup below is a measurable part of the per-packet cost.
     std::string flow(reinterpret_cast<const char *>(pinfo->net_dst.data), static_cast<size_t>(pinfo->net_dst.len));
     flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
     flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
     if (!wacall_media().first_time_flow(flow)) return;
-    const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
-    conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &pinfo->net_src, ctype, pinfo->destport,
-                                             pinfo->srcport, NO_ADDR_B);
-    if (!conv) {
-        address null_addr = ADDRESS_INIT_NONE;
-        conv = conversation_new(pinfo->num, &pinfo->net_dst, &null_addr, ctype, pinfo->destport, pinfo->srcport, NO_ADDR2);
-    }
-    if (conversation_get_proto_data(conv, proto_rtp)) return;
-    auto *ci = wmem_new0(wmem_file_scope(), struct _rtp_conversation_info);
-    g_strlcpy(ci->method, "WACALL", sizeof ci->method);
     // The setup frame links the stream to its call in Telephony › VoIP Calls and the Flow
     // Sequence: the offer when the signaling was decrypted, else the first media packet.
-    ci->frame_number = pinfo->num;
+    guint32 setup_frame = pinfo->num;
     if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
-        if (c->offer.seen) ci->frame_number = c->offer.frame;
-    ci->media_types = RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO;
-    ci->extended_seqno = 0x10000;
-    ci->extended_timestamp = G_GUINT64_CONSTANT(0x100000000);
-    ci->rtp_dyn_payload = rtp_dyn_payload_new();
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 120, "WA-AUDIO", 16000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 121, "WA-RED", 16000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 111, "OPUS", 48000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 97, "H264", 90000);
-    rtp_dyn_payload_insert(ci->rtp_dyn_payload, 119, "WA-APPDATA", 1000);
-    conversation_add_proto_data(conv, proto_rtp, ci);
+        if (c->offer.seen) setup_frame = c->offer.frame;
+    rtp_dyn_payload_t *payload_types = rtp_dyn_payload_new();  // WhatsApp sends mono audio
+    wacall_rtp_dyn_payload_insert(payload_types, 120, "WA-AUDIO", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 121, "WA-RED", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 111, "OPUS", 48000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 97, "H264", 90000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 119, "WA-APPDATA", 1000, 1);
+    rtp_add_address(pinfo, pinfo->ptype, &pinfo->net_dst, pinfo->destport, pinfo->srcport, "WACALL", setup_frame,
+                    RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO, payload_types);
+    address any_addr = ADDRESS_INIT_NONE;
+    const conversation_type ctype = conversation_pt_to_conversation_type(pinfo->ptype);
+    if (conversation_t *conv = find_conversation(pinfo->num, &pinfo->net_dst, &any_addr, ctype, pinfo->destport,
+                                                 pinfo->srcport, NO_ADDR_B))
+        conversation_set_dissector(conv, warp_udp_handle);
 }
 
 void add_attribution(proto_tree *t, tvbuff_t *tvb, const MediaStream *s, bool with_slot) {
@@ -352,6 +349,23 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
     if (w.has_initial_bandwidth) { pi = proto_tree_add_uint(et, hf_bandwidth, tvb, 0, 0, w.initial_bandwidth); proto_item_set_generated(pi); }
     if (w.has_short_offset) { pi = proto_tree_add_int(et, hf_offset, tvb, 0, 0, w.short_offset); proto_item_set_generated(pi); }
     if (w.has_transport_seq) { pi = proto_tree_add_uint(et, hf_tseq, tvb, 0, 0, w.transport_seq); proto_item_set_generated(pi); }
+}
+
+// The 0xDEBE block inside Wireshark's rtp tree (rtp.hdr_ext table): decrypted RTP shows its
+// elements there instead of "Defined by profile: Unknown". data is the rtp's struct _rtp_info.
+int dissect_warp_hdr_ext(tvbuff_t *tvb, packet_info *, proto_tree *tree, void *data) {
+    guint len = tvb_captured_length(tvb);
+    media::RtpHeader h;
+    media::parse_warp_ext_elements(ByteView(tvb_get_ptr(tvb, 0, len), len), h);
+    const auto *ri = static_cast<const struct _rtp_info *>(data);
+    const bool video = ri && media::warp_pt_is_video(static_cast<uint8_t>(ri->info_payload_type));
+    for (unsigned i = 0; i < h.n_elements; i++) {
+        const auto &e = h.elements[i];
+        proto_tree_add_uint_format(tree, hf_ext_id, tvb, static_cast<gint>(e.value_offset) - 1, e.len + 1, e.id,
+                                   "Element %u (%s), %u byte(s)", e.id, media::warp_ext_element_name(e.id, e.len, video),
+                                   e.len);
+    }
+    return static_cast<int>(len);
 }
 
 // Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
@@ -790,7 +804,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     }
     tvbuff_t *inner = off ? tvb_new_subset_remaining(tvb, off) : tvb;
     ByteView ib = b.sub(off);
-    media::PacketKind kind = media::classify(ib);
+    media::PacketKind kind = media::classify(ib, true);  // a WhatsApp flow: cookieless pings are STUN
     if (kind == media::PacketKind::Stun && wastun_handle) return off + call_dissector(wastun_handle, inner, pinfo, tree);
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");
     proto_item *ti = proto_tree_add_item(tree, proto_warp, inner, 0, -1, ENC_NA);
@@ -815,7 +829,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
     return len;
 }
 
-gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     if (!claim(tvb, pinfo)) return FALSE;
     dissect_warp_udp(tvb, pinfo, tree, data);
     return TRUE;
@@ -826,7 +840,7 @@ gboolean heur_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
 // Decrypted DTLS application data that is an SCTP packet whose first DATA chunk carries WhatsApp
 // media: hand it to Wireshark's sctp, which passes each DataChannel message to heur_warp_sctp.
 // Once one is seen, the DTLS flow's other SCTP packets (SACK, DCEP) go to sctp too.
-gboolean heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+heur_result_t heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
     if (!sctp_handle) return FALSE;
     conversation_t *conv = find_or_create_conversation(pinfo);
     auto *mc = static_cast<media_conv_t *>(conversation_get_proto_data(conv, proto_warp));
@@ -851,7 +865,7 @@ gboolean heur_warp_dtls(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
     return TRUE;
 }
 
-gboolean heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
+heur_result_t heur_warp_sctp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     guint len = tvb_captured_length(tvb);
     if (!message_looks_wa(ByteView(tvb_get_ptr(tvb, 0, len), len))) return FALSE;
     dissect_warp_udp(tvb, pinfo, tree, data);
@@ -993,6 +1007,7 @@ void warp_handoff() {
     heur_dissector_add("sctp", heur_warp_sctp, "WhatsApp media as DataChannel messages", "warp_sctp", proto_warp,
                        HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
+    dissector_add_uint("rtp.hdr_ext", media::kWarpExtProfile, create_dissector_handle(dissect_warp_hdr_ext, proto_warp));
 }
 
 // The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.

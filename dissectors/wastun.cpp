@@ -7,6 +7,7 @@
 #include "media/ssrc.h"
 #include "media/stun.h"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 
@@ -21,9 +22,18 @@ int hf_attr_value = -1, hf_token = -1, hf_addr = -1, hf_error_code = -1, hf_erro
 int hf_fingerprint = -1, hf_fingerprint_status = -1, hf_integrity = -1, hf_integrity_status = -1;
 int hf_desc = -1, hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1, hf_sub_pid = -1;
 int hf_proto_field = -1, hf_call_id = -1, hf_response_to = -1, hf_rtt = -1;
+int hf_layout = -1, hf_txid16 = -1, hf_trailing = -1, hf_body = -1, hf_wa_token = -1, hf_wa_token_kind = -1;
+int hf_wa_token_ssrc = -1, hf_wa_token_rest = -1, hf_wa_token_participant = -1, hf_relay_time = -1;
+int hf_relay_time_offset = -1, hf_zero_padding = -1, hf_reservation_token = -1;
 int ett_wastun = -1, ett_attr = -1, ett_proto = -1;
 expert_field ei_fp_bad = EI_INIT, ei_mi_bad = EI_INIT, ei_malformed = EI_INIT, ei_unknown_type = EI_INIT;
-expert_field ei_unaligned = EI_INIT;
+expert_field ei_padding_nonzero = EI_INIT;
+
+const value_string layout_vals[] = {{0, "padded (RFC 5389)"},
+                                    {1, "unpadded (WhatsApp clients up to 2020)"},
+                                    {2, "opaque body (not attributes)"},
+                                    {3, "broken (neither layout fits)"},
+                                    {0, nullptr}};
 
 struct stun_pkt_t {
     const std::string *call_id;  // attribution decided on the first pass
@@ -51,14 +61,23 @@ std::string conv_key(packet_info *pinfo) {
     return x < y ? x + "|" + y : y + "|" + x;
 }
 
-// First pass: which call does this message belong to? Its stream descriptors name SSRCs derived
-// from a call; otherwise the flow inherits the call of an earlier message.
+// First pass: which call does this message belong to? Its stream descriptors (0x4024, or the
+// 0x0022 tokens of older clients) name SSRCs derived from a call; otherwise the flow inherits the
+// call of an earlier message.
 const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &m) {
     std::string ck = conv_key(pinfo);
     for (const auto &a : m.attrs) {
-        if (a.type != media::kAttrStreamDescriptors) continue;
         std::vector<media::StreamDescriptor> ds;
-        media::decode_stream_descriptors(a.value, ds);
+        media::WaToken tk;
+        if (a.type == media::kAttrWaToken && media::decode_wa_token(a.value, tk)) {  // pre-2021 clients
+            ds.emplace_back();
+            ds.back().ssrc = tk.ssrc;
+            ds.back().has_ssrc = true;
+        } else if (a.type == media::kAttrStreamDescriptors) {
+            media::decode_stream_descriptors(a.value, ds);
+        } else {
+            continue;
+        }
         // An SSRC two senders derive (MediaStream::next) names no call by itself: the first
         // unambiguous one decides, the first ambiguous one only if there is nothing else.
         const MediaStream *pick = nullptr;
@@ -97,8 +116,11 @@ void add_protobuf(proto_tree *t, tvbuff_t *tvb, gint base, const std::vector<med
 
 void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media::StunMessage &m,
                    const media::StunAttr &a, ByteView msg, const std::string &mi_key) {
+    // The TLV spans its padding only in the padded layout.
+    size_t span = 4 + (m.layout == media::StunLayout::Unpadded ? a.length : a.padded_length);
+    span = std::min(span, msg.size - a.offset);
     proto_item *ai = proto_tree_add_none_format(t, hf_attr, tvb, static_cast<gint>(a.offset),
-                                                static_cast<gint>(4 + a.padded_length), "%s (0x%04x)",
+                                                static_cast<gint>(span), "%s (0x%04x)",
                                                 media::stun_attr_name(a.type), a.type);
     proto_tree *at = proto_item_add_subtree(ai, ett_attr);
     proto_tree_add_item(at, hf_attr_type, tvb, static_cast<gint>(a.offset), 2, ENC_BIG_ENDIAN);
@@ -107,14 +129,60 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
     media::SockAddr sa;
     switch (a.type) {
     case media::kAttrRelayToken:
+    case media::kAttrRelayToken2:
         proto_tree_add_item(at, hf_token, tvb, vo, vl, ENC_NA);
         break;
+    case media::kAttrWaToken: {
+        media::WaToken tk;
+        if (!media::decode_wa_token(a.value, tk)) {  // RFC 5766's 8-byte RESERVATION-TOKEN shape
+            proto_item_set_text(ai, "RESERVATION-TOKEN (0x%04x)", a.type);
+            if (vl) proto_tree_add_item(at, hf_reservation_token, tvb, vo, vl, ENC_NA);
+            break;
+        }
+        proto_tree_add_item(at, hf_wa_token, tvb, vo, vl, ENC_NA);
+        proto_tree_add_item(at, hf_wa_token_kind, tvb, vo, 1, ENC_NA);
+        proto_tree_add_item(at, hf_wa_token_ssrc, tvb, vo + 1, 4, ENC_BIG_ENDIAN);
+        proto_tree_add_item(at, hf_wa_token_rest, tvb, vo + static_cast<gint>(tk.rest_offset),
+                            static_cast<gint>(tk.rest.size), ENC_NA);
+        proto_item_append_text(ai, ": SSRC 0x%08x", tk.ssrc);
+        if (const MediaStream *st = wacall_media().attribute(tk.ssrc)) {
+            proto_item *pi = proto_tree_add_string(at, hf_wa_token_participant, tvb, vo + 1, 4, st->participant.c_str());
+            proto_item_set_generated(pi);
+            proto_item_append_text(ai, " (%s, %s)", st->participant.c_str(), media::slot_name(st->slot_word));
+        }
+        break;
+    }
+    case media::kAttrRelayTime: {
+        uint64_t ms = 0;
+        if (!media::decode_relay_time(a.value, ms)) {
+            if (vl) proto_tree_add_item(at, hf_attr_value, tvb, vo, vl, ENC_NA);
+            break;
+        }
+        nstime_t t;
+        t.secs = static_cast<time_t>(ms / 1000);
+        t.nsecs = static_cast<int>((ms % 1000) * 1000000);
+        proto_item *ti = proto_tree_add_time(at, hf_relay_time, tvb, vo, vl, &t);
+        (void)ti;
+        proto_item_append_text(ai, ": %s", abs_time_to_str(pinfo->pool, &t, ABSOLUTE_TIME_UTC, FALSE));
+        // How far the relay's clock is from the capture's: a few milliseconds on real captures.
+        nstime_t d;
+        nstime_delta(&d, &t, &pinfo->abs_ts);
+        proto_item *pi = proto_tree_add_time(at, hf_relay_time_offset, tvb, vo, vl, &d);
+        proto_item_set_generated(pi);
+        break;
+    }
+    case media::kAttrZeroPadding: {
+        proto_item *pi = proto_tree_add_item(at, hf_zero_padding, tvb, vo, vl, ENC_NA);
+        if (!media::is_zero_padding(a.value)) expert_add_info(pinfo, pi, &ei_padding_nonzero);
+        proto_item_append_text(ai, ": %u byte(s)", a.length);
+        break;
+    }
     case media::kAttrXorMappedAddress:
     case media::kAttrMappedAddress:
     case media::kAttrWasmRelayEndpoint: {
         bool ok = a.type == media::kAttrXorMappedAddress ? media::decode_xor_mapped_address(a.value, m.txid, sa)
                 : a.type == media::kAttrMappedAddress     ? media::decode_mapped_address(a.value, sa)
-                                                          : media::decode_wasm_relay_endpoint(a.value, sa);
+                                                          : media::decode_wasm_relay_endpoint(a.value, sa, m.txid);
         if (ok) {
             std::string s = sa.to_string();
             proto_tree_add_string(at, hf_addr, tvb, vo, vl, s.c_str());
@@ -217,8 +285,12 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     proto_tree_add_item(t, hf_type, tvb, 0, 2, ENC_BIG_ENDIAN);
     if (len >= 20) {
         proto_tree_add_item(t, hf_length, tvb, 2, 2, ENC_BIG_ENDIAN);
-        proto_tree_add_item(t, hf_magic, tvb, 4, 4, ENC_BIG_ENDIAN);
-        proto_tree_add_item(t, hf_txid, tvb, 8, 12, ENC_NA);
+        if (!ok || m.has_cookie) {
+            proto_tree_add_item(t, hf_magic, tvb, 4, 4, ENC_BIG_ENDIAN);
+            proto_tree_add_item(t, hf_txid, tvb, 8, 12, ENC_NA);
+        } else {  // RFC 3489 header: no cookie, a 16-byte transaction id
+            proto_tree_add_item(t, hf_txid16, tvb, 4, 16, ENC_NA);
+        }
     }
     std::string name = media::stun_type_name(m.type ? m.type : (len >= 2 ? be16(msg.data) : 0));
     col_add_str(pinfo->cinfo, COL_INFO, name.c_str());
@@ -230,10 +302,15 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     // The header parsed but the body did not (a length past the datagram, a truncated attribute):
     // the attributes read so far are shown, and why the walk stopped.
     if (!m.warning.empty()) expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", m.warning.c_str());
-    if (m.length_unaligned)
-        expert_add_info_format(pinfo, ti, &ei_unaligned, "STUN length %u is not a multiple of 4 (seen from real relays)",
-                               m.length);
-    if ((m.type & 0xFF00) == 0x0800 && m.type != 0x0801 && m.type != 0x0802)
+    proto_item *li = proto_tree_add_uint(t, hf_layout, tvb, 20, static_cast<gint>(std::min<size_t>(m.length, len - 20)),
+                                         static_cast<guint32>(m.layout));
+    proto_item_set_generated(li);
+    if (m.layout == media::StunLayout::Opaque && m.length)
+        proto_tree_add_item(t, hf_body, tvb, 20, m.length, ENC_NA);
+    if (!m.trailing.empty())
+        proto_tree_add_item(t, hf_trailing, tvb, static_cast<gint>(len - m.trailing.size), static_cast<gint>(m.trailing.size),
+                            ENC_NA);
+    if (media::stun_is_wa_type(m.type) && media::stun_type_name(m.type).rfind("unknown", 0) == 0)
         expert_add_info_format(pinfo, ti, &ei_unknown_type, "WhatsApp STUN type 0x%04x is not in the digests", m.type);
 
     auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
@@ -243,7 +320,8 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
         // Requests are class 0b00, responses 0b10/0b11 (bits 0x0110 of the type); WhatsApp's
         // pong 0x0802 answers ping 0x0801 with the same transaction id.
         std::string tx = to_hex(m.txid);
-        bool response = (m.type & 0x0110) == 0x0100 || (m.type & 0x0110) == 0x0110 || m.type == 0x0802;
+        bool response = (m.type & 0x0110) == 0x0100 || (m.type & 0x0110) == 0x0110 || m.type == 0x0802 ||
+                        m.type == 0x0805;
         if (response) {
             auto it = g_requests.find(tx);
             if (it != g_requests.end()) {
@@ -303,10 +381,31 @@ void wastun_register() {
         {&hf_call_id, {"Call ID", "wastun.call_id", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_response_to, {"Response to", "wastun.response_to", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0, nullptr, HFILL}},
         {&hf_rtt, {"Round-trip time", "wastun.time", FT_RELATIVE_TIME, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_layout, {"Attribute layout", "wastun.layout", FT_UINT8, BASE_DEC, VALS(layout_vals), 0,
+                      "How the attributes were walked: padded to 4 bytes, or back to back as WhatsApp clients up to "
+                      "2020 write them", HFILL}},
+        {&hf_txid16, {"Transaction ID (RFC 3489, no cookie)", "wastun.txid16", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_trailing, {"Trailing bytes", "wastun.trailing", FT_BYTES, BASE_NONE, nullptr, 0,
+                        "Bytes after the declared message length (seen on WhatsApp pings)", HFILL}},
+        {&hf_body, {"Body (not attributes)", "wastun.body", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_wa_token, {"WhatsApp stream token", "wastun.wa_token", FT_BYTES, BASE_NONE, nullptr, 0,
+                        "WhatsApp's 0x0022 (14-16 bytes; not RFC 5766 RESERVATION-TOKEN)", HFILL}},
+        {&hf_wa_token_kind, {"Kind", "wastun.wa_token.kind", FT_UINT8, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_wa_token_ssrc, {"SSRC", "wastun.wa_token.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
+        {&hf_wa_token_rest, {"Undecoded", "wastun.wa_token.rest", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_wa_token_participant, {"Stream participant", "wastun.wa_token.participant", FT_STRING, BASE_NONE, nullptr, 0,
+                                    "The key log's participant whose stream has this SSRC", HFILL}},
+        {&hf_reservation_token, {"Reservation token", "wastun.reservation_token", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_relay_time, {"Relay time", "wastun.relay_time", FT_ABSOLUTE_TIME, ABSOLUTE_TIME_UTC, nullptr, 0,
+                          "0x4002: the relay's clock, Unix-epoch milliseconds", HFILL}},
+        {&hf_relay_time_offset, {"Relay time minus capture time", "wastun.relay_time.offset", FT_RELATIVE_TIME, BASE_NONE,
+                                 nullptr, 0, nullptr, HFILL}},
+        {&hf_zero_padding, {"Zero padding", "wastun.zero_padding", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
     };
     static gint *ett[] = {&ett_wastun, &ett_attr, &ett_proto};
     static ei_register_info ei[] = {
-        {&ei_unaligned, {"wastun.length_unaligned", PI_PROTOCOL, PI_NOTE, "STUN length not a multiple of 4", EXPFILL}},
+        {&ei_padding_nonzero, {"wastun.zero_padding.nonzero", PI_PROTOCOL, PI_NOTE, "0x4004 padding is not all zero",
+                               EXPFILL}},
         {&ei_fp_bad, {"wastun.fingerprint.bad", PI_CHECKSUM, PI_ERROR, "Bad FINGERPRINT", EXPFILL}},
         {&ei_mi_bad, {"wastun.integrity.bad", PI_CHECKSUM, PI_ERROR,
                       "MESSAGE-INTEGRITY does not match the relay key", EXPFILL}},

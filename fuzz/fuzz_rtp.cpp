@@ -32,6 +32,18 @@ void rtp(ByteView pkt) {
         }
         WarpExtInfo wi = decode_warp_ext(pkt, h, warp_pt_is_video(h.payload_type));
         (void)wi;
+        if (h.has_ext && h.ext_profile == kWarpExtProfile) {
+            // The same block as rtp's hdr_ext table hands it over: the same elements.
+            RtpHeader b;
+            ByteView data = pkt.sub(h.ext_data_offset, size_t(h.ext_words) * 4);
+            parse_warp_ext_elements(data, b);
+            FUZZ_CHECK(b.n_elements == h.n_elements);
+            for (unsigned i = 0; i < b.n_elements; i++) {
+                FUZZ_CHECK(b.elements[i].id == h.elements[i].id && b.elements[i].len == h.elements[i].len);
+                FUZZ_CHECK(b.elements[i].value_offset + h.ext_data_offset == h.elements[i].value_offset);
+            }
+            (void)decode_warp_ext(data, b, true);
+        }
         (void)warp_payload_type_name(h.payload_type);
         RtpLocation loc;
         RtpParseError le = locate_rtp_payload(pkt, loc, opt.accept_debe_without_x);

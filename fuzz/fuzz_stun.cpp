@@ -2,6 +2,7 @@
 // (with the KAT relay key) and FINGERPRINT verification, the protobuf-valued WhatsApp
 // attributes (0x4021/0x4024/0x4025) and the generic protobuf tree.
 #include "fuzz_common.h"
+#include "media/demux.h"
 #include "media/stun.h"
 
 #include <vector>
@@ -21,7 +22,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void)protobuf_tree(msg, tree);
         return 0;
     }
-    FUZZ_CHECK(m.txid.size == 12);
+    FUZZ_CHECK(m.txid.size == (m.has_cookie ? 12u : 16u));
+    FUZZ_CHECK(m.has_cookie || stun_is_wa_type(m.type));
+    FUZZ_CHECK(m.trailing.size == 0 || 20u + m.length + m.trailing.size == size);
+    // The layout chosen is one the whole body walks in (opaque: none does, WhatsApp types only).
+    if (m.warning.empty() && m.layout != StunLayout::Opaque)
+        FUZZ_CHECK(stun_walk_fits(msg, 20u + m.length, m.layout == StunLayout::Padded));
+    FUZZ_CHECK(m.layout != StunLayout::Opaque || (m.attrs.empty() && stun_is_wa_type(m.type)));
+    (void)classify(msg, true);
     (void)stun_type_name(m.type);
     static const char kKey[] = "0123456789abcdef";
     ByteView key(reinterpret_cast<const uint8_t *>(kKey), 16);
@@ -40,7 +48,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (decode_xor_mapped_address(a.value, m.txid, sa)) (void)sa.to_string();
             break;
         case kAttrWasmRelayEndpoint:
-            if (decode_wasm_relay_endpoint(a.value, sa)) (void)sa.to_string();
+            if (decode_wasm_relay_endpoint(a.value, sa, m.txid)) (void)sa.to_string();
+            break;
+        case kAttrWaToken: {
+            WaToken tk;
+            if (decode_wa_token(a.value, tk)) FUZZ_CHECK(tk.rest_offset + tk.rest.size == a.value.size);
+            break;
+        }
+        case kAttrRelayTime: {
+            uint64_t ms;
+            (void)decode_relay_time(a.value, ms);
+            break;
+        }
+        case kAttrZeroPadding:
+            (void)is_zero_padding(a.value);
             break;
         case kAttrErrorCode: {
             StunErrorCode ec;

@@ -40,10 +40,10 @@ const std::string *call_of(packet_info *pinfo) {
     return wastun_frame_call(pinfo);
 }
 
-gboolean call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
+bool call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
 
 // Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
-gchar *call_filter_build(packet_info *pinfo) {
+char *call_filter_build(packet_info *pinfo) {
     const std::string *id = call_of(pinfo);
     if (!id) return nullptr;
     return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
@@ -116,7 +116,7 @@ const char *tap_args(const char *opt_arg, const char *name, const char *usage) {
 constexpr char kCallsUsage[] = "-z wacall,calls[,FILTER]  (FILTER: a display filter, e.g. wacall.call_id == \"...\")";
 constexpr char kVoipUsage[] = "-z wacall,voip  (no arguments)";
 
-void calls_init(const char *opt_arg, void *) {
+bool calls_init(const char *opt_arg, void *) {
     const char *filter = tap_args(opt_arg, "wacall,calls", kCallsUsage);
     if (filter && !*filter) filter = nullptr;
     auto *r = new CallsReport();
@@ -126,11 +126,12 @@ void calls_init(const char *opt_arg, void *) {
         std::string m = std::string("Couldn't register wacall,calls tap: ") + err->str;
         g_string_free(err, TRUE);
         delete r;
-        tap_arg_error(m, kCallsUsage);
+        tap_arg_error(m, kCallsUsage);  // exits on every version (4.6 would also fail on `false`)
     }
+    return true;
 }
 
-stat_tap_ui calls_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp calls", "wacall,calls", calls_init, 0, nullptr};
+stat_tap_ui calls_ui = {WACALL_STAT_GROUP_TELEPHONY, "WhatsApp calls", "wacall,calls", wacall_stat_tap_init<calls_init>(), 0, nullptr};
 
 // ---- -z wacall,voip: what Telephony › VoIP Calls receives from us (the same "voip" tap) -----------
 
@@ -172,7 +173,7 @@ void voip_draw(void *p) {
 
 void voip_finish(void *p) { delete static_cast<VoipLog *>(p); }
 
-void voip_init(const char *opt_arg, void *) {
+bool voip_init(const char *opt_arg, void *) {
     if (const char *extra = tap_args(opt_arg, "wacall,voip", kVoipUsage))
         tap_arg_error(std::string("-z wacall,voip takes no arguments, got \"") + extra + "\"", kVoipUsage);
     auto *log = new VoipLog();
@@ -182,10 +183,12 @@ void voip_init(const char *opt_arg, void *) {
         report_failure("Couldn't register wacall,voip tap: %s", err->str);
         g_string_free(err, TRUE);
         delete log;
+        return false;
     }
+    return true;
 }
 
-stat_tap_ui voip_ui = {REGISTER_STAT_GROUP_TELEPHONY, "WhatsApp VoIP tap", "wacall,voip", voip_init, 0, nullptr};
+stat_tap_ui voip_ui = {WACALL_STAT_GROUP_TELEPHONY, "WhatsApp VoIP tap", "wacall,voip", wacall_stat_tap_init<voip_init>(), 0, nullptr};
 
 // ---- stats tree: Statistics › WhatsApp › Calls ----------------------------------------------------
 
@@ -223,7 +226,7 @@ void wacall_note_frame_call(guint32 frame, const std::string &call_id) {
 void wacall_register_calls_tap() {
     wacall_calls_tap = register_tap("wacall_calls");
     wacall_voip_tap = register_tap("voip");  // returns the existing id when Wireshark has one
-    register_conversation_filter("wacall", "WhatsApp Call", call_filter_valid, call_filter_build);
+    wacall_register_conversation_filter<call_filter_valid, call_filter_build>("wacall", "WhatsApp Call");
     register_init_routine(frame_calls_reset);
     register_cleanup_routine(frame_calls_reset);
 }

@@ -67,7 +67,7 @@ corpus::Direction frame_direction(Listener *l, epan_dissect_t *edt) {
     GPtrArray *a = proto_get_finfo_ptr_array(edt->tree, l->hf_direction);
     if (!a || a->len == 0) return corpus::Direction::Unknown;
     auto *fi = static_cast<field_info *>(g_ptr_array_index(a, 0));
-    return fvalue_get_uinteger(&fi->value) == 0 ? corpus::Direction::Outgoing : corpus::Direction::Incoming;
+    return fvalue_get_uinteger(wacall_field_value(fi)) == 0 ? corpus::Direction::Outgoing : corpus::Direction::Incoming;
 }
 
 tap_packet_status corpus_packet(void *tapdata, packet_info *, epan_dissect_t *edt, const void *data, tap_flags_t) {
@@ -131,7 +131,7 @@ void corpus_finish(void *tapdata) {
 }
 
 // opt_arg is the whole -z argument: "wacall,corpus[,...]".
-void corpus_init(const char *opt_arg, void *) {
+bool corpus_init(const char *opt_arg, void *) {
     static const char prefix[] = "wacall,corpus";
     std::string rest = opt_arg ? opt_arg : "";
     rest = rest.size() > sizeof prefix - 1 ? rest.substr(sizeof prefix - 1) : std::string();
@@ -183,6 +183,7 @@ void corpus_init(const char *opt_arg, void *) {
         delete l;
         usage_error("cannot register the wacall corpus tap: " + m);
     }
+    return true;
 }
 
 }  // namespace
@@ -193,7 +194,7 @@ void wacall_register_corpus_tap() {
     done = true;
     if (corpus_tap < 0) corpus_tap = register_tap("wacall_corpus");
     static stat_tap_ui ui = {REGISTER_PACKET_STAT_GROUP_UNSORTED, "WhatsApp call corpus export (sanitised YAML)",
-                             "wacall,corpus", corpus_init, 0, nullptr};
+                             "wacall,corpus", wacall_stat_tap_init<corpus_init>(), 0, nullptr};
     register_stat_tap_ui(&ui, nullptr);
 }
 

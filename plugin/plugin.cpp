@@ -11,6 +11,7 @@
 extern "C" WS_DLL_PUBLIC_DEF const gchar plugin_version[] = WACALL_VERSION;
 extern "C" WS_DLL_PUBLIC_DEF const int plugin_want_major = WIRESHARK_VERSION_MAJOR;
 extern "C" WS_DLL_PUBLIC_DEF const int plugin_want_minor = WIRESHARK_VERSION_MINOR;
+WACALL_PLUGIN_DESCRIBE(WS_PLUGIN_DESC_DISSECTOR | WS_PLUGIN_DESC_TAP_LISTENER)
 extern "C" {
 WS_DLL_PUBLIC void plugin_register(void);
 }

@@ -1,4 +1,5 @@
-// The single place where Wireshark's C headers enter C++.
+// The single place where Wireshark's C headers enter C++ (and, in ws_compat.h, where their API
+// differs between versions).
 // GLib first (outside extern "C": in C++ mode it pulls in templates); then every Wireshark
 // header inside one extern "C" block, because ~100 of them (reassemble.h, wmem.h, packet-rtp.h,
 // ...) lack C++ guards and would otherwise link as mangled C++ symbols.
@@ -6,9 +7,16 @@
 
 #include <glib.h>
 #include <gmodule.h>
+#define WS_BUILD_DLL  // the plugin exports its entry points (WS_DLL_PUBLIC_DEF)
+#include <ws_version.h>
+#if WIRESHARK_VERSION_MAJOR > 4 || (WIRESHARK_VERSION_MAJOR == 4 && WIRESHARK_VERSION_MINOR >= 2)
+// From 4.2 wireshark.h pulls in C++ templates (jtckdint.h, <limits>) that must not get C
+// linkage; its own headers carry C++ guards, so it is included first, outside the block.
+#include <wireshark.h>
+#include <wsutil/plugins.h>  // WS_PLUGIN_DESC_*, for plugin_describe()
+#endif
 
 extern "C" {
-#define WS_BUILD_DLL
 #include <wireshark.h>
 #include <epan/packet.h>
 #include <epan/proto.h>
@@ -32,3 +40,5 @@ extern "C" {
 #include <epan/dissectors/packet-rtp.h>
 #include <epan/dissectors/packet-rtcp.h>
 }
+
+#include "ws_compat.h"

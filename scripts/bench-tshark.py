@@ -5,7 +5,7 @@ against stock tshark dissecting the capture's cleartext twin (docs/performance.m
     /usr/bin/python3 scripts/bench-tshark.py [--build DIR] [--runs N]   # 100,000 packets, >= 3 runs
     /usr/bin/python3 scripts/bench-tshark.py --quick --build DIR        # CI smoke: 4,000 packets, 1 run
 
-Builds nothing: DIR (default ./build) must hold plugins/4.0/epan/wacall.so. The captures are
+Builds nothing: DIR (default ./build) must hold plugins/<X.Y>/epan/wacall.so (X.Y in DIR/ws-abi.txt). The captures are
 generated on demand by test-pcaps/gen/make_long.py into DIR/perf (DIR/perf-quick with --quick).
 
 Both sides run the same way, through scripts/tshark-dev.sh (the user-namespace wrapper when
@@ -72,11 +72,17 @@ def write_empty_pcap(path):
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
 
 
+def ws_abi(build):
+    """The Wireshark major.minor the build is for (CMake writes it): plugins/<X.Y>/."""
+    with open(os.path.join(build, "ws-abi.txt")) as f:
+        return f.read().strip()
+
+
 class Runner:
     def __init__(self, build, data):
         self.build, self.data = os.path.abspath(build), os.path.abspath(data)
         self.stock = os.path.join(self.data, "stock-build")  # a "build dir" whose plugin dir is empty
-        os.makedirs(os.path.join(self.stock, "plugins", "4.0", "epan"), exist_ok=True)
+        os.makedirs(os.path.join(self.stock, "plugins", ws_abi(self.build), "epan"), exist_ok=True)
         self.config = os.path.join(self.data, "ws-config")  # one profile for both sides
         os.makedirs(self.config, exist_ok=True)
 
@@ -174,7 +180,7 @@ def main():
     runs = a.runs or (1 if a.quick else 3)
     data = a.data or os.path.join(a.build, "perf-quick" if a.quick else "perf")
     skip = set(filter(None, a.skip.split(",")))
-    plugin_so = os.path.join(a.build, "plugins", "4.0", "epan", "wacall.so")
+    plugin_so = os.path.join(a.build, "plugins", ws_abi(a.build), "epan", "wacall.so")
     if not os.path.exists(plugin_so):
         sys.exit(f"no plugin at {plugin_so}: build first")
     if not os.access(TIME, os.X_OK):

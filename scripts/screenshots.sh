@@ -35,8 +35,9 @@ pcap="$here/test-pcaps/sample/call.pcap"
 keys="$here/test-pcaps/sample/call.keys"
 W=1600 H=1000
 
-if [ ! -f "$build/plugins/4.0/epan/wacall.so" ]; then
-  echo "screenshots: $build/plugins/4.0/epan/wacall.so missing; run scripts/setup.sh first" >&2
+abi=$(cat "$build/ws-abi.txt" 2>/dev/null || true)
+if [ ! -f "$build/plugins/$abi/epan/wacall.so" ]; then
+  echo "screenshots: $build/plugins/$abi/epan/wacall.so missing; run scripts/setup.sh first" >&2
   exit 1
 fi
 

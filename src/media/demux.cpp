@@ -12,13 +12,20 @@ const char *packet_kind_name(PacketKind k) {
     return "Other";
 }
 
-PacketKind classify(ByteView pkt) {
+PacketKind classify(ByteView pkt, bool wa_flow) {
     if (pkt.size < 2) return PacketKind::Other;
+    const bool cookie = pkt.size >= 20 && be32(pkt.data + 4) == 0x2112A442;
     if ((pkt[0] & 0xC0) == 0) {
         // Only a complete-looking STUN header counts; a bare 00xxxxxx byte is not enough.
-        if (pkt.size >= 20 && be32(pkt.data + 4) == 0x2112A442) return PacketKind::Stun;
+        if (cookie) return PacketKind::Stun;
+        uint16_t type = be16(pkt.data);
+        if (wa_flow && pkt.size >= 20 && type >= 0x0800 && type <= 0x0805 && 20u + be16(pkt.data + 2) <= pkt.size)
+            return PacketKind::Stun;
         return PacketKind::Other;
     }
+    // 0x802b with the cookie: WhatsApp STUN whose type has the top bit set (RTP with PT 43 and
+    // the cookie as its timestamp otherwise).
+    if (cookie && be16(pkt.data) == 0x802B && 20u + be16(pkt.data + 2) <= pkt.size) return PacketKind::Stun;
     if ((pkt[0] >> 6) != 2) return PacketKind::Other;
     if (pkt.size >= 8 && pkt[1] >= 192 && pkt[1] <= 223) return PacketKind::Rtcp;
     if (pkt.size >= 12) return PacketKind::Rtp;

@@ -11,9 +11,12 @@ enum class PacketKind { Stun, Rtcp, Rtp, Other };
 const char *packet_kind_name(PacketKind k);
 
 // Classifies one relay datagram / DataChannel message (after any group envelope is removed).
-// STUN: top two bits 0, >= 20 bytes and the magic cookie; RTCP: V=2, >= 8 bytes, 192 <= b1 <= 223;
-// RTP: V=2, >= 12 bytes; everything else Other.
-PacketKind classify(ByteView pkt);
+// STUN: top two bits 0, >= 20 bytes and the magic cookie (WhatsApp's 0x802b too); RTCP: V=2,
+// >= 8 bytes, 192 <= b1 <= 223; RTP: V=2, >= 12 bytes; everything else Other.
+// wa_flow: the flow is already known to be WhatsApp's, so its cookieless 0x0800-0x0805 messages
+// (RFC 3489 header, declared length within the datagram) are STUN too; on any other flow such
+// bytes prove nothing.
+PacketKind classify(ByteView pkt, bool wa_flow = false);
 
 // True when byte 0 is 0x09, i.e. the packet claims to be a group forwarding envelope.
 inline bool is_group_envelope(ByteView pkt) { return pkt.size >= 1 && pkt[0] == 0x09; }

@@ -14,11 +14,7 @@ const char *rtp_parse_error_name(RtpParseError e) {
 }
 
 // RFC 8285 element walk (one-byte form; the two-byte form for 0x100X profiles).
-static void parse_elements(ByteView pkt, RtpHeader &h) {
-    size_t pos = h.ext_data_offset, end = h.ext_data_offset + size_t(h.ext_words) * 4;
-    bool two_byte = (h.ext_profile & 0xFFF0) == 0x1000;
-    h.one_byte_elements = h.ext_profile == kWarpExtProfile || h.ext_profile == kRfc8285OneByte;
-    if (!h.one_byte_elements && !two_byte) return;
+static void walk_elements(ByteView pkt, size_t pos, size_t end, bool two_byte, RtpHeader &h) {
     while (pos < end) {
         uint8_t b = pkt[pos];
         if (b == 0) {  // padding between elements
@@ -53,6 +49,21 @@ static void parse_elements(ByteView pkt, RtpHeader &h) {
         h.elements[h.n_elements++] = e;
         pos += hdr + e.len;
     }
+}
+
+static void parse_elements(ByteView pkt, RtpHeader &h) {
+    bool two_byte = (h.ext_profile & 0xFFF0) == 0x1000;
+    h.one_byte_elements = h.ext_profile == kWarpExtProfile || h.ext_profile == kRfc8285OneByte;
+    if (!h.one_byte_elements && !two_byte) return;
+    walk_elements(pkt, h.ext_data_offset, h.ext_data_offset + size_t(h.ext_words) * 4, two_byte, h);
+}
+
+void parse_warp_ext_elements(ByteView ext_data, RtpHeader &h) {
+    h = RtpHeader{};
+    h.has_ext = true;
+    h.ext_profile = kWarpExtProfile;
+    h.one_byte_elements = true;
+    walk_elements(ext_data, 0, ext_data.size, false, h);
 }
 
 RtpParseError parse_rtp_header(ByteView pkt, RtpHeader &h, const RtpParseOptions &opt) {
@@ -129,13 +140,13 @@ RtpParseError locate_rtp_payload(ByteView pkt, RtpLocation &loc, bool accept_deb
 }
 
 const char *warp_ext_element_name(uint8_t id, uint8_t len, bool video) {
-    if (!video) return id == 3 && len == 1 ? "DTX/piggyback" : nullptr;
+    if (!video) return id == 3 && len == 1 ? "DTX/piggyback" : "unknown";
     switch (id) {
     case 3: return "media_frame_info";
     case 5: return "initial_bandwidth";
     case 6: return "short_offset";
     case 9: return "transport_sequence";
-    default: return nullptr;
+    default: return "unknown";  // never null: it is printed with %s
     }
 }
 

@@ -87,8 +87,11 @@ struct WarpExtInfo {
     uint16_t transport_seq = 0;
 };
 WarpExtInfo decode_warp_ext(ByteView pkt, const RtpHeader &h, bool video);
+// The elements of a 0xDEBE block given as its data alone (what Wireshark's rtp hands to an
+// rtp.hdr_ext subdissector); element offsets are relative to ext_data.
+void parse_warp_ext_elements(ByteView ext_data, RtpHeader &h);
 // "DTX/piggyback", "media_frame_info", "initial_bandwidth", "short_offset", "transport_sequence" or
-// nullptr when unknown.
+// "unknown" (never null).
 const char *warp_ext_element_name(uint8_t id, uint8_t len, bool video);
 // "Opus/MLOW (WA audio)", "H.264", ... or nullptr.
 const char *warp_payload_type_name(uint8_t pt);

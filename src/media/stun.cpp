@@ -10,6 +10,43 @@
 
 namespace wacall::media {
 
+const char *stun_layout_name(StunLayout l) {
+    switch (l) {
+    case StunLayout::Padded: return "padded";
+    case StunLayout::Unpadded: return "unpadded";
+    case StunLayout::Opaque: return "opaque";
+    case StunLayout::Broken: return "broken";
+    }
+    return "?";
+}
+
+bool stun_is_wa_type(uint16_t type) { return (type & 0xFF00) == 0x0800 || type == 0x802B; }
+
+bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &a) {
+    if (body_end > msg.size || pos > body_end || body_end - pos < 4) return false;
+    a.type = be16(msg.data + pos);
+    a.length = be16(msg.data + pos + 2);
+    a.offset = pos;
+    a.value_offset = pos + 4;
+    a.padded_length = (size_t(a.length) + 3) & ~size_t(3);
+    if (a.length > body_end - a.value_offset) return false;
+    a.value = msg.sub(a.value_offset, a.length);
+    return true;
+}
+
+bool stun_walk_fits(ByteView msg, size_t body_end, bool padded) {
+    if (body_end > msg.size || body_end < 20) return false;
+    size_t pos = 20;
+    StunAttr a;
+    while (pos < body_end) {
+        if (!stun_attr_at(msg, pos, body_end, a)) return false;
+        size_t step = 4 + (padded ? a.padded_length : a.length);
+        if (step > body_end - pos) return false;
+        pos += step;
+    }
+    return pos == body_end;
+}
+
 bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
     out = StunMessage{};
     auto fail = [&](const char *e) {
@@ -17,49 +54,66 @@ bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
         return false;
     };
     if (msg.size < 20) return fail("STUN message shorter than its 20-byte header");
-    if ((msg[0] & 0xC0) != 0) return fail("top two bits of a STUN type must be zero");
     out.type = be16(msg.data);
+    const bool wa = stun_is_wa_type(out.type);
+    if ((msg[0] & 0xC0) != 0 && out.type != 0x802B) return fail("top two bits of a STUN type must be zero");
     out.length = be16(msg.data + 2);
     out.magic = be32(msg.data + 4);
     out.txid = msg.sub(8, 12);
-    if (out.magic != kStunMagic) return fail("bad STUN magic cookie");
+    if (out.magic != kStunMagic) {
+        // WhatsApp's pings also come in RFC 3489's shape: no cookie, a 16-byte transaction id.
+        if (!wa) return fail("bad STUN magic cookie");
+        out.has_cookie = false;
+        out.txid = msg.sub(4, 16);
+    }
 
-    // Walk only the body the header announces, clamped to what was captured.
+    // Walk only the body the header announces, clamped to what was captured; what follows the
+    // declared length is trailing data (WhatsApp pings), not part of the message.
     size_t body_end = 20 + size_t(out.length);
     if (body_end > msg.size) {
         out.warning = "STUN length exceeds the available bytes";
         body_end = msg.size;
+    } else if (body_end < msg.size) {
+        out.trailing = msg.sub(body_end);
     }
-    // Not malformed: real relays (2019 captures) send such bodies; the attributes still walk.
     out.length_unaligned = out.length % 4 != 0;
-    size_t pos = 20;
-    while (pos < body_end) {
-        if (body_end - pos < 4) {
-            out.warning = "truncated attribute header";
-            break;
-        }
-        StunAttr a;
-        a.type = be16(msg.data + pos);
-        a.length = be16(msg.data + pos + 2);
-        a.offset = pos;
-        a.value_offset = pos + 4;
-        a.padded_length = (size_t(a.length) + 3) & ~size_t(3);
-        if (a.length > body_end - a.value_offset) {
-            out.warning = "attribute value runs past the message";
-            break;
-        }
-        a.value = msg.sub(a.value_offset, a.length);
+    StunWalk w = stun_for_each_attribute(msg, body_end, [&](const StunAttr &a) {
         out.attrs.push_back(a);
-        // The last attribute may legitimately omit padding only if the message ends there.
-        size_t step = 4 + a.padded_length;
-        if (step > body_end - pos) {
-            // An unaligned body length is exactly a last attribute without padding (noted apart).
-            if (out.warning.empty() && !out.length_unaligned) out.warning = "last attribute lacks its padding";
-            break;
+        return true;
+    });
+    out.layout = w.layout;
+    if (w.layout == StunLayout::Broken) {
+        if (wa && out.warning.empty()) {
+            // Not a TLV list in either layout: WhatsApp's own types carry such bodies.
+            out.layout = StunLayout::Opaque;
+            out.attrs.clear();
+        } else if (out.warning.empty()) {
+            out.warning = w.end < body_end ? "attribute value runs past the message" : "last attribute lacks its padding";
         }
-        pos += step;
     }
     if (error) error->clear();
+    return true;
+}
+
+bool decode_wa_token(ByteView value, WaToken &out) {
+    out = WaToken{};
+    if (value.size < 14 || value.size > 16 || value[0] != 0x03) return false;
+    out.kind = value[0];
+    out.ssrc = be32(value.data + 1);
+    out.rest_offset = 5;
+    out.rest = value.sub(5);
+    return true;
+}
+
+bool decode_relay_time(ByteView value, uint64_t &epoch_ms) {
+    if (value.size != 8) return false;
+    epoch_ms = uint64_t(be32(value.data)) << 32 | be32(value.data + 4);
+    return true;
+}
+
+bool is_zero_padding(ByteView value) {
+    for (size_t i = 0; i < value.size; i++)
+        if (value[i]) return false;
     return true;
 }
 
@@ -71,8 +125,12 @@ std::string stun_type_name(uint16_t type) {
     case 0x0003: return "Allocate Request";
     case 0x0103: return "Allocate Success";
     case 0x0113: return "Allocate Error";
+    case 0x0800: return "WhatsApp relay token request";
     case 0x0801: return "WhatsApp ping";
     case 0x0802: return "WhatsApp pong";
+    case 0x0804: return "WhatsApp relay endpoint request";
+    case 0x0805: return "WhatsApp relay endpoint response";
+    case 0x802B: return "WhatsApp 0x802b";
     default: break;
     }
     char buf[40];
@@ -88,14 +146,18 @@ const char *stun_attr_name(uint16_t type) {
     case kAttrErrorCode: return "ERROR-CODE";
     case kAttrWasmRelayEndpoint: return "WASM relay endpoint (XOR)";
     case kAttrXorMappedAddress: return "XOR-MAPPED-ADDRESS";
+    case kAttrWaToken: return "WhatsApp stream token (not RESERVATION-TOKEN)";
     case kAttrRelayToken: return "relay token";
+    case kAttrRelayToken2: return "relay token (0x4001)";
+    case kAttrRelayTime: return "relay time";
+    case kAttrZeroPadding: return "zero padding";
     case kAttrReceiverSubscriptions: return "receiver subscriptions";
     case kAttrNativeSenderSub: return "native sender subscription";
     case kAttrStreamDescriptors: return "stream descriptors";
     case kAttrSenderSubscriptions: return "sender subscriptions v2";
     case kAttrParticipantCount: return "participant count";
     case kAttrFingerprint: return "FINGERPRINT";
-    default: return "unknown";
+    default: return (type & 0xFF00) == 0x4000 ? "WhatsApp (unknown)" : "unknown";
     }
 }
 
@@ -141,8 +203,10 @@ bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out) {
     return decode_address(value, out, mask);
 }
 
-bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out) {
+bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out, ByteView txid) {
     out = SockAddr{};
+    if (value.size == 20 && value[0] == 0x00 && value[1] == 0x02 && txid.size == 12)
+        return decode_xor_mapped_address(value, txid, out);
     if (value.size != 8 || value[0] != 0x00 || value[1] != 0x01) return false;
     uint8_t mask[16] = {};
     put_be32(mask, kStunMagic);

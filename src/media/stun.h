@@ -8,6 +8,7 @@
 #include "common/protowire.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wacall::media {
@@ -22,7 +23,13 @@ enum StunAttrType : uint16_t {
     kAttrErrorCode = 0x0009,
     kAttrWasmRelayEndpoint = 0x0016,
     kAttrXorMappedAddress = 0x0020,
+    kAttrWaToken = 0x0022,  // RFC 5766 RESERVATION-TOKEN's number; WhatsApp sends 14-16 bytes starting 0x03
     kAttrRelayToken = 0x4000,
+    kAttrRelayToken2 = 0x4001,
+    kAttrRelayTime = 0x4002,  // 8 bytes: Unix-epoch milliseconds
+    kAttrWa4003 = 0x4003,
+    kAttrZeroPadding = 0x4004,
+    kAttrWa4007 = 0x4007,
     kAttrReceiverSubscriptions = 0x4021,
     kAttrNativeSenderSub = 0x4023,
     kAttrStreamDescriptors = 0x4024,
@@ -40,20 +47,79 @@ struct StunAttr {
     ByteView value;
 };
 
+// How the attributes of a message are laid out. RFC 5389 pads every value to 4 bytes (2023
+// clients do); WhatsApp clients up to 2020 write the TLVs back to back, so the body length need
+// not be a multiple of 4. Opaque: the body is not a TLV list in either layout (seen only on
+// WhatsApp's own message types, e.g. 0x802b).
+enum class StunLayout : uint8_t { Padded = 0, Unpadded = 1, Opaque = 2, Broken = 3 };
+const char *stun_layout_name(StunLayout l);
+
+// WhatsApp's own message types (the 0x08xx family and 0x802b): the only ones that may come
+// without the magic cookie (then RFC 3489's 16-byte transaction id) or, for 0x802b, with the top
+// two bits set.
+bool stun_is_wa_type(uint16_t type);
+
+// The attribute TLV at `pos` of msg, if its value fits before body_end.
+bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &out);
+// True when the TLVs from offset 20 end exactly at body_end in the given layout.
+bool stun_walk_fits(ByteView msg, size_t body_end, bool padded);
+
+struct StunWalk {
+    StunLayout layout = StunLayout::Padded;
+    size_t end = 20;  // where the walk stopped
+};
+
+// The one attribute walker: padded first; when that walk does not end exactly at body_end,
+// unpadded; when neither does, the padded walk as far as it goes (layout Broken). f(const
+// StunAttr &) is called for each attribute of the layout chosen and may return false to stop.
+template <class F>
+StunWalk stun_for_each_attribute(ByteView msg, size_t body_end, F &&f) {
+    StunWalk w;
+    if (body_end > msg.size) body_end = msg.size;
+    bool padded = true;
+    if (!stun_walk_fits(msg, body_end, true)) {
+        padded = !stun_walk_fits(msg, body_end, false);
+        w.layout = padded ? StunLayout::Broken : StunLayout::Unpadded;
+    }
+    size_t pos = 20;
+    StunAttr a;
+    while (pos < body_end && stun_attr_at(msg, pos, body_end, a)) {
+        if (!f(static_cast<const StunAttr &>(a))) break;
+        size_t step = 4 + (padded ? a.padded_length : a.length);
+        if (step > body_end - pos) {  // a last attribute without its padding (Broken only)
+            pos = body_end;
+            break;
+        }
+        pos += step;
+    }
+    w.end = pos;
+    return w;
+}
+// Same over a whole message: the body its header announces, clamped to the bytes there are.
+template <class F>
+StunWalk stun_for_each_attribute(ByteView msg, F &&f) {
+    size_t end = msg.size >= 20 ? 20 + size_t(be16(msg.data + 2)) : 0;
+    return stun_for_each_attribute(msg, end, std::forward<F>(f));
+}
+
 struct StunMessage {
     uint16_t type = 0;
     uint16_t length = 0;  // body length from the header
     bool length_unaligned = false;  // length % 4 != 0 (RFC 5389 says 4-aligned; real relays differ)
     uint32_t magic = 0;
-    ByteView txid;        // 12 bytes
+    bool has_cookie = true;  // false: a cookieless WhatsApp message, txid is 16 bytes (RFC 3489)
+    ByteView txid;        // 12 bytes (16 without the cookie)
+    StunLayout layout = StunLayout::Padded;
+    ByteView trailing;    // bytes after the declared length (WhatsApp pings carry some)
     std::vector<StunAttr> attrs;
     // Non-fatal problems (the header parsed but the body is odd); empty when clean.
     std::string warning;
 };
 
 // Parses header and attributes. Returns false with *error set when even the header is unusable
-// (short, bad magic). A body that is truncated or has a bad TLV stops the attribute walk, keeps the
-// attributes parsed so far and sets msg.warning; the function still returns true.
+// (short, bad magic on a non-WhatsApp type). A body that is truncated or has a bad TLV in both
+// layouts keeps the attributes the padded walk read and sets msg.warning, except on WhatsApp's own
+// types, whose body is then Opaque; the function still returns true.
 bool parse_stun(ByteView msg, StunMessage &out, std::string *error = nullptr);
 
 // "Allocate Request", "WhatsApp ping", "unknown WhatsApp 0x0805", or "unknown 0x1234".
@@ -72,8 +138,24 @@ struct SockAddr {
 bool decode_mapped_address(ByteView value, SockAddr &out);
 // XOR-MAPPED-ADDRESS; txid (12 bytes) is needed for IPv6.
 bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out);
-// 0x0016 WASM relay endpoint: 00 01 | port ^ 0x2112 | IPv4 ^ 21 12 A4 42.
-bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out);
+// 0x0016 WASM relay endpoint: 00 01 | port ^ 0x2112 | IPv4 ^ 21 12 A4 42 (00 02 | port | IPv6 ^
+// cookie ‖ txid, as XOR-MAPPED-ADDRESS, when the txid is given).
+bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out, ByteView txid = {});
+
+// WhatsApp's 0x0022 (not RFC 5766 RESERVATION-TOKEN, which is 8 bytes): 14-16 bytes, a 0x03 kind
+// byte, then a 32-bit SSRC (in the attribute for the sender's audio stream, the SSRC its RTP
+// uses), then bytes of unknown meaning.
+struct WaToken {
+    uint8_t kind = 0;
+    uint32_t ssrc = 0;
+    ByteView rest;
+    size_t rest_offset = 0;  // within the value
+};
+bool decode_wa_token(ByteView value, WaToken &out);
+// 0x4002: big-endian Unix-epoch milliseconds.
+bool decode_relay_time(ByteView value, uint64_t &epoch_ms);
+// 0x4004: true when every byte is zero.
+bool is_zero_padding(ByteView value);
 
 struct StunErrorCode {
     uint16_t code = 0;  // class * 100 + number

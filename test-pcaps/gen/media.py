@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -437,19 +438,46 @@ def rtcp_schedule(call, audio, trace, sent, t_base_us, end_us, forge):
 
 # ---- what -z rtp,streams will say ------------------------------------------------------------
 
-def rtp_stream_stats(pkts):
-    """Packets/lost as Wireshark 4.0's rtppacket_analyse() (ui/tap-rtp-analysis.c) computes them:
-    lost = expected - received, expected = stop_seq + 65536·cycles - start_seq + 1, where stop_seq
-    is the LAST packet's seq (not the highest) and a cycle is counted whenever a packet has
-    seq < start_seq while the `under` flag is clear; a packet with seq > start_seq clears it.
+def stock_wireshark_version():
+    """(major, minor) of the stock tshark the model is checked against, (4, 0) without one."""
+    global _STOCK_VERSION
+    if _STOCK_VERSION is None:
+        _STOCK_VERSION = (4, 0)
+        try:
+            out = subprocess.run(STOCK_TSHARK + ["-v"], capture_output=True, text=True, check=True).stdout
+            m = re.search(r"\b(\d+)\.(\d+)\.\d+", out)
+            if m:
+                _STOCK_VERSION = (int(m.group(1)), int(m.group(2)))
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return _STOCK_VERSION
+
+
+_STOCK_VERSION = None
+
+
+def rtp_stream_stats(pkts, version=None):
+    """Packets/lost as Wireshark's rtppacket_analyse() (ui/tap-rtp-analysis.c) computes them for
+    -z rtp,streams; it changed after 4.0, so the model follows the stock tshark in use.
+
+    4.0: lost = expected - received, expected = stop_seq + 65536·cycles - start_seq + 1, where
+    stop_seq is the LAST packet's seq (not the highest) and a cycle is counted whenever a packet
+    has seq < start_seq while the `under` flag is clear; a packet with seq > start_seq clears it.
     4.0 does not look at timestamps here, so a reorder across the wrap (…65534, 0, 65535, 1…)
-    counts two cycles and reports ~65536 extra lost; newer Wireshark gates this on timestamp
-    order. pkts: [(seq, ts)] in frame order. Verified against stock tshark 4.0.17 by
-    check_streams_with_tshark()."""
+    counts two cycles and reports ~65536 extra lost.
+    4.4 and 4.6: the RTP dissector's extended sequence number (each seq unwrapped to within half
+    the space of the previous packet's) replaces the cycle count: expected = ext(last) -
+    ext(first) + 1. Both verified against stock tshark (4.0.17, 4.4.19, 4.6.9) by
+    check_streams_with_tshark(). pkts: [(seq, ts)] in frame order."""
+    version = version or stock_wireshark_version()
     start = stop = None
     cycles, under, total = 0, False, 0
+    ext_first = ext = None
     for seq, _ts in pkts:
         total += 1
+        ext = seq + 0x10000 if ext is None else ext + ((seq - (ext & 0xFFFF) + 0x8000) & 0xFFFF) - 0x8000
+        if ext_first is None:
+            ext_first = ext
         if start is None:
             start = stop = seq
             continue
@@ -460,7 +488,13 @@ def rtp_stream_stats(pkts):
         elif seq > start and under:
             under = False
         stop = seq
-    expected = stop + 65536 * cycles - start + 1
+    if start is None:
+        return {"packets": 0, "lost": 0, "first_seq": None, "last_seq": None, "seq_cycles": 0}
+    if version >= (4, 2):
+        expected = ext - ext_first + 1
+        cycles = (ext >> 16) - (ext_first >> 16)
+    else:
+        expected = stop + 65536 * cycles - start + 1
     return {"packets": total, "lost": expected - total, "first_seq": start, "last_seq": stop,
             "seq_cycles": cycles}
 
@@ -472,7 +506,7 @@ def actual_lost(metas):
 
 
 def stream_table(metas):
-    """Per (direction, SSRC): the expected -z rtp,streams row of tshark 4.0. `packets`/`lost` count
+    """Per (direction, SSRC): the expected -z rtp,streams row of the stock tshark in use. `packets`/`lost` count
     only frames the plugin decrypts (it hands only those to RTP); *_all_headers count every RTP
     header; lost_actual is the true number of missing indexes (differs from `lost` where 4.0's
     cycle heuristic misfires, see rtp_stream_stats)."""
@@ -749,7 +783,7 @@ def fill_sample(outdir, manifest, selftests):
 
 def make_captures(outdir, manifest, selftests=None):
     """Writes media-only.pcap (+ .keys, media-json.keys, media-wrongkey.keys), media-tag10.pcap
-    (+ .keys), media-nonwa.pcap and call-full.pcap (+ .keys) into outdir and appends their entries to manifest['captures'].
+    (+ .keys), media-nonwa.pcap, media-dialect(-v6).pcap (+ .keys) and call-full.pcap (+ .keys) into outdir and appends their entries to manifest['captures'].
     Runs every selftest first; any failure raises."""
     selftests = run_selftests() if selftests is None else selftests
     os.makedirs(outdir, exist_ok=True)
@@ -788,6 +822,8 @@ def make_captures(outdir, manifest, selftests=None):
     media_layers.make(outdir, manifest, selftests)
     import media_dtls  # the web path: DataChannel over DTLS
     media_dtls.make(outdir, manifest, selftests)
+    import media_dialect  # real clients' relay dialects 2015-2023, IPv4 and IPv6
+    media_dialect.make(outdir, manifest, selftests)
     try:  # the signaling modules are another engineer's; call-full needs them
         import call_full
     except ImportError as e:

@@ -29,7 +29,37 @@
 #include <wsutil/privileges.h>
 #include <wsutil/wslog.h>
 
+#include <ws_version.h>
+
 #define FILTER_NAME "WhatsApp Call"
+
+/* Where libwireshark's embedding API differs between the versions wacall supports (the plugin's
+ * side of this is plugin/ws_compat.h). */
+#define WS_AT_LEAST(major, minor)                                                                     \
+    (WIRESHARK_VERSION_MAJOR > (major) || (WIRESHARK_VERSION_MAJOR == (major) && WIRESHARK_VERSION_MINOR >= (minor)))
+
+/* 4.2: the conversation-filter callbacks gained a user-data argument. */
+#if WS_AT_LEAST(4, 2)
+#define FILTER_CALL(filter, fn, pinfo) (filter)->fn((pinfo), (filter)->user_data)
+#else
+#define FILTER_CALL(filter, fn, pinfo) (filter)->fn(pinfo)
+#endif
+
+/* 4.6: a record carries its own data buffer (epan builds the tvb from it); logging and
+ * configuration set-up lost an argument. */
+#if WS_AT_LEAST(4, 5)
+#define REC_INIT(rec) wtap_rec_init((rec), 1514)
+#define REC_READ(wth, rec, buf, err, info, off) wtap_read((wth), (rec), (err), (info), (off))
+#define REC_SEEK_READ(wth, seek, rec, buf, err, info) wtap_seek_read((wth), (seek), (rec), (err), (info))
+#define LOG_INIT(name) ws_log_init(NULL)
+#define CONFIGURATION_INIT(arg0) configuration_init(arg0)
+#else
+#define REC_INIT(rec) wtap_rec_init(rec)
+#define REC_READ(wth, rec, buf, err, info, off) wtap_read((wth), (rec), (buf), (err), (info), (off))
+#define REC_SEEK_READ(wth, seek, rec, buf, err, info) wtap_seek_read((wth), (seek), (rec), (buf), (err), (info))
+#define LOG_INIT(name) ws_log_init((name), NULL)
+#define CONFIGURATION_INIT(arg0) configuration_init((arg0), NULL)
+#endif
 
 /* The frames read so far: what the GUI's frame_data_sequence gives epan (time references). */
 struct packet_provider_data {
@@ -53,8 +83,13 @@ static const conversation_filter_t *find_filter(void)
 
 static void dissect(epan_dissect_t *edt, int file_type, wtap_rec *rec, Buffer *buf, frame_data *fd)
 {
+#if WS_AT_LEAST(4, 5)
+    (void)buf;
+    epan_dissect_run(edt, file_type, rec, fd, NULL);
+#else
     tvbuff_t *tvb = tvb_new_real_data(ws_buffer_start_ptr(buf), fd->cap_len, fd->pkt_len);
     epan_dissect_run(edt, file_type, rec, tvb, fd, NULL);
+#endif
 }
 
 int main(int argc, char **argv)
@@ -63,9 +98,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CAPTURE [PREF ...]\n", argv[0]);
         return 2;
     }
-    ws_log_init("conv_filter_test", NULL);
+    LOG_INIT("conv_filter_test");
     init_process_policies();
-    char *err = configuration_init(argv[0], NULL);
+    char *err = CONFIGURATION_INIT(argv[0]);
     if (err) {
         fprintf(stderr, "conv_filter_test: %s\n", err);
         g_free(err);
@@ -100,19 +135,19 @@ int main(int argc, char **argv)
     }
     const int file_type = wtap_file_type_subtype(wth);
     struct packet_provider_data prov = {g_ptr_array_new_with_free_func(g_free)};
-    static const struct packet_provider_funcs funcs = {get_frame_ts, NULL, NULL, NULL};
+    static const struct packet_provider_funcs funcs = {.get_frame_ts = get_frame_ts};
     epan_t *session = epan_new(&prov, &funcs);
     epan_dissect_t *edt = epan_dissect_new(session, TRUE, TRUE);
 
     wtap_rec rec;
     Buffer buf;
-    wtap_rec_init(&rec);
+    REC_INIT(&rec);
     ws_buffer_init(&buf, 1514);
     gint64 offset = 0;
     guint32 cum_bytes = 0;
     nstime_t elapsed = NSTIME_INIT_ZERO;
     const frame_data *ref = NULL, *prev_dis = NULL;
-    while (wtap_read(wth, &rec, &buf, &werr, &werr_info, &offset)) {  /* first pass, in order */
+    while (REC_READ(wth, &rec, &buf, &werr, &werr_info, &offset)) {  /* first pass, in order */
         frame_data *fd = g_new0(frame_data, 1);
         g_ptr_array_add(prov.frames, fd);
         frame_data_init(fd, prov.frames->len, &rec, offset, cum_bytes);
@@ -131,13 +166,13 @@ int main(int argc, char **argv)
     GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
     for (guint i = prov.frames->len; i > 0; i--) {  /* "selecting" each frame, last first */
         frame_data *fd = (frame_data *)g_ptr_array_index(prov.frames, i - 1);
-        if (!wtap_seek_read(wth, fd->file_off, &rec, &buf, &werr, &werr_info)) {
+        if (!REC_SEEK_READ(wth, fd->file_off, &rec, &buf, &werr, &werr_info)) {
             fprintf(stderr, "conv_filter_test: cannot reread frame %u\n", i);
             return 2;
         }
         dissect(edt, file_type, &rec, &buf, fd);
-        gboolean valid = filter->is_filter_valid(&edt->pi);
-        gchar *expr = valid ? filter->build_filter_string(&edt->pi) : NULL;
+        gboolean valid = FILTER_CALL(filter, is_filter_valid, &edt->pi);
+        gchar *expr = valid ? FILTER_CALL(filter, build_filter_string, &edt->pi) : NULL;
         g_ptr_array_add(lines, g_strdup_printf("%u\t%d\t%s", i, valid ? 1 : 0, expr ? expr : ""));
         g_free(expr);
         epan_dissect_reset(edt);

@@ -16,6 +16,10 @@ BUILD = os.environ.get("WACALL_BUILD_DIR", os.path.join(ROOT, "build"))
 RUNNER = os.path.join(ROOT, "scripts", "tshark-dev.sh")
 STOCK_RUNNER = os.path.join(ROOT, "scripts", "tshark-stock.sh")  # tshark with no wacall at all
 REAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "real-captures")
+# The Wireshark major.minor the plugin was built for (the build writes it): plugins/<WS_ABI>/.
+with open(os.path.join(BUILD, "ws-abi.txt")) as _f:
+    WS_ABI = _f.read().strip()
+WS_VERSION = tuple(int(x) for x in WS_ABI.split("."))
 if not os.path.isdir(REAL):
     REAL = os.path.join(ROOT, "test-pcaps", "real")
 
@@ -66,8 +70,12 @@ def sharkd():
     return run
 
 
+BOOLEANS = {"True": "1", "False": "0"}
+
+
 def fields(tshark, pcap, names, *extra, dfilter=None):
-    """Rows of -T fields output: {frame.number: [values per field (lists of occurrences)]}."""
+    """Rows of -T fields output: {frame.number: [values per field (lists of occurrences)]}.
+    Booleans read 1/0 on every version (4.0 prints 1/0, 4.2 and later True/False)."""
     args = ["-r", pcap, *extra, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-e", "frame.number"]
     for n in names:
         args += ["-e", n]
@@ -76,5 +84,5 @@ def fields(tshark, pcap, names, *extra, dfilter=None):
     rows = {}
     for line in tshark(*args).stdout.splitlines():
         parts = line.split("\t")
-        rows[int(parts[0])] = [p.split("|") if p else [] for p in parts[1:]]
+        rows[int(parts[0])] = [[BOOLEANS.get(v, v) for v in p.split("|")] if p else [] for p in parts[1:]]
     return rows

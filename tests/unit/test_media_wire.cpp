@@ -144,7 +144,8 @@ TEST(MediaStun, PingAndTypeNames) {
     EXPECT_EQ(stun_type_name(0x0111), "Binding Error");
     EXPECT_EQ(stun_type_name(0x0103), "Allocate Success");
     EXPECT_EQ(stun_type_name(0x0113), "Allocate Error");
-    EXPECT_EQ(stun_type_name(0x0805), "unknown WhatsApp 0x0805");
+    EXPECT_EQ(stun_type_name(0x0803), "unknown WhatsApp 0x0803");
+    EXPECT_EQ(stun_type_name(0x0805), "WhatsApp relay endpoint response");
     EXPECT_EQ(stun_type_name(0x0115), "unknown 0x0115");
     EXPECT_STREQ(stun_attr_name(0x4021), "receiver subscriptions");
     EXPECT_STREQ(stun_attr_name(0x4023), "native sender subscription");
@@ -808,4 +809,231 @@ TEST(MediaStun, UnalignedBodyLengthIsNotedNotMalformed) {
     StunMessage t;
     ASSERT_TRUE(parse_stun(m, t));
     EXPECT_FALSE(t.warning.empty());
+}
+
+// ---- the WhatsApp dialects of 2015-2023 (issue 12) -----------------------------------------------
+
+namespace {
+// A STUN message from raw TLVs (no padding added: the caller writes what it wants on the wire).
+Bytes stun_raw(uint16_t type, const Bytes &body, bool cookie = true) {
+    Bytes m = {uint8_t(type >> 8), uint8_t(type), uint8_t(body.size() >> 8), uint8_t(body.size())};
+    if (cookie) m.insert(m.end(), {0x21, 0x12, 0xA4, 0x42});
+    for (int i = 0; i < (cookie ? 12 : 16); i++) m.push_back(uint8_t(0xA0 + i));
+    m.insert(m.end(), body.begin(), body.end());
+    return m;
+}
+Bytes tlv(uint16_t type, size_t len, uint8_t fill, bool pad) {
+    Bytes t = {uint8_t(type >> 8), uint8_t(type), uint8_t(len >> 8), uint8_t(len)};
+    for (size_t i = 0; i < len; i++) t.push_back(uint8_t(fill + i));
+    if (pad)
+        while (t.size() % 4) t.push_back(0);
+    return t;
+}
+Bytes cat(std::initializer_list<Bytes> parts) {
+    Bytes out;
+    for (const auto &p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+Bytes wa_token(uint32_t ssrc, size_t len) {
+    Bytes v = {0x00, 0x22, 0x00, uint8_t(len), 0x03, uint8_t(ssrc >> 24), uint8_t(ssrc >> 16), uint8_t(ssrc >> 8),
+               uint8_t(ssrc)};
+    for (size_t i = 5; i < len; i++) v.push_back(uint8_t(0x50 + i));
+    return v;
+}
+}  // namespace
+
+TEST(MediaStunDialect, PaddedWalk) {
+    Bytes m = stun_raw(0x0003, cat({tlv(0x4000, 102, 1, true), tlv(0x4003, 9, 7, true)}));
+    std::vector<uint16_t> seen;
+    StunWalk w = stun_for_each_attribute(m, [&](const StunAttr &a) {
+        seen.push_back(a.type);
+        return true;
+    });
+    EXPECT_EQ(w.layout, StunLayout::Padded);
+    EXPECT_EQ(w.end, m.size());
+    EXPECT_EQ(seen, (std::vector<uint16_t>{0x4000, 0x4003}));
+    StunMessage s;
+    ASSERT_TRUE(parse_stun(m, s));
+    EXPECT_EQ(s.layout, StunLayout::Padded);
+    EXPECT_TRUE(s.warning.empty());
+    EXPECT_STREQ(stun_layout_name(s.layout), "padded");
+}
+
+TEST(MediaStunDialect, UnpaddedAllocateOf164Bytes) {
+    // Clients up to 2020: 0x4000 (102) then three 0x0022 (16, 14, 16), back to back.
+    Bytes body = cat({tlv(0x4000, 102, 1, false), wa_token(0xCAFEF00D, 16), wa_token(0x11223344, 14),
+                      wa_token(0x55667788, 16)});
+    ASSERT_EQ(body.size(), 164u);
+    Bytes m = stun_raw(0x0003, body);
+    // The padded walk does not end at the message length; the unpadded one does.
+    EXPECT_FALSE(stun_walk_fits(m, m.size(), true));
+    EXPECT_TRUE(stun_walk_fits(m, m.size(), false));
+    StunMessage s;
+    std::string err;
+    ASSERT_TRUE(parse_stun(m, s, &err)) << err;
+    EXPECT_TRUE(s.warning.empty()) << s.warning;
+    EXPECT_EQ(s.layout, StunLayout::Unpadded);
+    ASSERT_EQ(s.attrs.size(), 4u);
+    EXPECT_EQ(s.attrs[1].offset, 126u);
+    EXPECT_EQ(s.attrs[2].offset, 146u);
+    EXPECT_EQ(s.attrs[3].offset, 164u);
+    EXPECT_EQ(s.attrs[3].length, 16u);
+    EXPECT_STREQ(stun_attr_name(s.attrs[1].type), "WhatsApp stream token (not RESERVATION-TOKEN)");
+    WaToken tk;
+    ASSERT_TRUE(decode_wa_token(s.attrs[1].value, tk));
+    EXPECT_EQ(tk.kind, 0x03);
+    EXPECT_EQ(tk.ssrc, 0xCAFEF00Du);
+    EXPECT_EQ(tk.rest.size, 11u);
+    ASSERT_TRUE(decode_wa_token(s.attrs[2].value, tk));
+    EXPECT_EQ(tk.ssrc, 0x11223344u);
+    EXPECT_EQ(tk.rest.size, 9u);
+    // RFC 5766's 8-byte RESERVATION-TOKEN is not WhatsApp's.
+    EXPECT_FALSE(decode_wa_token(H("0102030405060708"), tk));
+    EXPECT_FALSE(decode_wa_token(H("04a0a1a2a3a4a5a6a7a8a9aaabac"), tk));
+}
+
+TEST(MediaStunDialect, OldAllocateWithUnalignedLength) {
+    // Older clients: 0x4000 / 0x4001 (102) and 0x4003 (9): a body of 119 bytes.
+    for (uint16_t token : {uint16_t(0x4000), uint16_t(0x4001)}) {
+        Bytes m = stun_raw(0x0003, cat({tlv(token, 102, 1, false), tlv(0x4003, 9, 9, false)}));
+        StunMessage s;
+        ASSERT_TRUE(parse_stun(m, s));
+        EXPECT_EQ(s.length, 119u);
+        EXPECT_TRUE(s.length_unaligned);
+        EXPECT_TRUE(s.warning.empty()) << s.warning;
+        EXPECT_EQ(s.layout, StunLayout::Unpadded);
+        ASSERT_EQ(s.attrs.size(), 2u);
+        EXPECT_EQ(s.attrs[0].type, token);
+        EXPECT_EQ(s.attrs[1].type, 0x4003);
+        EXPECT_EQ(s.attrs[1].length, 9u);
+        EXPECT_EQ(s.attrs[1].value[0], 9);
+    }
+    EXPECT_STREQ(stun_attr_name(0x4001), "relay token (0x4001)");
+    EXPECT_STREQ(stun_attr_name(0x4003), "WhatsApp (unknown)");
+}
+
+TEST(MediaStunDialect, TrailingBytesCookielessPingsAnd802b) {
+    // A ping with bytes past its declared length: they are trailing data, the message is clean.
+    Bytes ping = stun_raw(0x0801, {});
+    ping.insert(ping.end(), {0xDE, 0xAD, 0xBE, 0xEF, 0x01});
+    StunMessage s;
+    ASSERT_TRUE(parse_stun(ping, s));
+    EXPECT_TRUE(s.warning.empty());
+    EXPECT_EQ(to_hex(s.trailing), "deadbeef01");
+    EXPECT_TRUE(s.attrs.empty());
+    // Without the cookie (RFC 3489 header): a WhatsApp type parses with a 16-byte txid...
+    Bytes old = stun_raw(0x0802, {}, false);
+    old.insert(old.end(), {0x00, 0x07});
+    ASSERT_TRUE(parse_stun(old, s));
+    EXPECT_FALSE(s.has_cookie);
+    EXPECT_EQ(s.txid.size, 16u);
+    EXPECT_EQ(s.txid[0], 0xA0);
+    EXPECT_EQ(to_hex(s.trailing), "0007");
+    // ...any other type does not.
+    std::string err;
+    EXPECT_FALSE(parse_stun(stun_raw(0x0001, {}, false), s, &err));
+    // classify: cookieless pings are STUN only on a flow already known to be WhatsApp's.
+    EXPECT_EQ(classify(old), PacketKind::Other);
+    EXPECT_EQ(classify(old, true), PacketKind::Stun);
+    EXPECT_EQ(classify(stun_raw(0x0001, {}, false), true), PacketKind::Other);
+    EXPECT_EQ(classify(stun_raw(0x0806, {}, false), true), PacketKind::Other);
+    Bytes lying = stun_raw(0x0801, {}, false);
+    lying[3] = 8;  // declares a body the datagram does not have
+    EXPECT_EQ(classify(lying, true), PacketKind::Other);
+    // 0x802b of length 4: its top bit set, yet STUN (with the cookie), its body not attributes.
+    Bytes m = stun_raw(0x802B, H("00000007"));
+    EXPECT_EQ(classify(m), PacketKind::Stun);
+    ASSERT_TRUE(parse_stun(m, s, &err)) << err;
+    EXPECT_EQ(s.type, 0x802B);
+    EXPECT_TRUE(s.warning.empty()) << s.warning;
+    EXPECT_EQ(s.layout, StunLayout::Opaque);
+    EXPECT_EQ(stun_type_name(0x802B), "WhatsApp 0x802b");
+    // RTP with PT 43 and no cookie stays RTP.
+    EXPECT_EQ(classify(H("802b000412345678aabbccdd")), PacketKind::Rtp);
+    // An RFC type whose body fits no layout is still malformed.
+    ASSERT_TRUE(parse_stun(stun_raw(0x0001, H("00000007")), s));
+    EXPECT_EQ(s.layout, StunLayout::Broken);
+    EXPECT_FALSE(s.warning.empty());
+}
+
+TEST(MediaStunDialect, RelayEndpointRequestAndTime) {
+    // 0x0804: 0x4007, 0x0016 (relay endpoint), 0x4004 zero padding, MESSAGE-INTEGRITY.
+    Bytes ep = H("0016000800012c84bce246c7");
+    Bytes body = cat({tlv(0x4007, 6, 0x30, true), ep, H("400400080000000000000000")});
+    Bytes pre = stun_raw(0x0804, body);
+    size_t mi_at = pre.size();
+    // MI over the header with the length counting it, then the attributes before it.
+    Bytes with_mi = stun_raw(0x0804, cat({body, tlv(0x0008, 20, 0, true)}));
+    uint8_t mac[20];
+    ASSERT_TRUE(compute_message_integrity(with_mi, mi_at, kMiKey, mac));
+    std::copy(mac, mac + 20, with_mi.begin() + long(mi_at) + 4);
+    StunMessage s;
+    ASSERT_TRUE(parse_stun(with_mi, s));
+    EXPECT_EQ(s.layout, StunLayout::Padded);
+    ASSERT_EQ(s.attrs.size(), 4u);
+    EXPECT_EQ(stun_type_name(s.type), "WhatsApp relay endpoint request");
+    SockAddr a;
+    ASSERT_TRUE(decode_wasm_relay_endpoint(s.attrs[1].value, a));
+    EXPECT_EQ(a.to_string(), "157.240.226.133:3478");
+    EXPECT_TRUE(is_zero_padding(s.attrs[2].value));
+    EXPECT_FALSE(is_zero_padding(H("0001")));
+    EXPECT_STREQ(stun_attr_name(0x4004), "zero padding");
+    EXPECT_EQ(verify_message_integrity(with_mi, s.attrs[3], kMiKey), StunCheck::Good);
+    // 0x4002 from the 2019 capture: 0x0000016b8e034333 ms = 2019-06-25 09:41:46.931 UTC.
+    uint64_t ms = 0;
+    ASSERT_TRUE(decode_relay_time(H("0000016b8e034333"), ms));
+    EXPECT_EQ(ms, 1561455706931ull);
+    EXPECT_FALSE(decode_relay_time(H("0000016b8e0343"), ms));
+    EXPECT_STREQ(stun_attr_name(0x4002), "relay time");
+    // IPv6 relay endpoint: family 2, XOR with cookie and txid like XOR-MAPPED-ADDRESS.
+    Bytes txid = H("a0a1a2a3a4a5a6a7a8a9aaab");
+    Bytes v6 = H("0002");
+    v6.push_back(uint8_t(0x0d ^ 0x21));
+    v6.push_back(uint8_t(0x96 ^ 0x12));
+    Bytes addr = H("20010db8000300000000000000000010"), mask = cat({H("2112a442"), txid});
+    for (int i = 0; i < 16; i++) v6.push_back(uint8_t(addr[size_t(i)] ^ mask[size_t(i)]));
+    ASSERT_TRUE(decode_wasm_relay_endpoint(v6, a, txid));
+    EXPECT_EQ(a.to_string(), "[2001:db8:3:0:0:0:0:10]:3478");
+    EXPECT_FALSE(decode_wasm_relay_endpoint(v6, a));  // v6 needs the txid
+}
+
+TEST(MediaStunDialect, WalkerStopsWhenAsked) {
+    Bytes m = stun_raw(0x0003, cat({tlv(0x0006, 4, 1, true), tlv(0x4000, 8, 1, true), tlv(0x0024, 4, 1, true)}));
+    int calls = 0;
+    stun_for_each_attribute(m, [&](const StunAttr &a) {
+        calls++;
+        return (a.type & 0xFF00) != 0x4000;
+    });
+    EXPECT_EQ(calls, 2);
+    // Every truncation of an unpadded message stays within the bytes given.
+    Bytes u = stun_raw(0x0003, cat({tlv(0x4000, 102, 1, false), wa_token(1, 16), wa_token(2, 14), wa_token(3, 16)}));
+    for (size_t n = 0; n < u.size(); n++) {
+        Bytes cut(u.begin(), u.begin() + long(n));
+        StunMessage s;
+        if (!parse_stun(cut, s)) continue;
+        for (const auto &a : s.attrs) EXPECT_LE(a.value_offset + a.value.size, n);
+        if (n > 20) {
+            EXPECT_FALSE(s.warning.empty()) << n;
+        }
+    }
+}
+
+TEST(MediaRtpDialect, ExtElementsNeverUnnamed) {
+    // Real 2023 media carries element 13: it is "unknown", never a null name.
+    EXPECT_STREQ(warp_ext_element_name(13, 2, false), "unknown");
+    EXPECT_STREQ(warp_ext_element_name(13, 2, true), "unknown");
+    EXPECT_STREQ(warp_ext_element_name(3, 2, false), "unknown");
+    // The block as rtp's hdr_ext table hands it over: data only, offsets relative to it.
+    RtpHeader h;
+    parse_warp_ext_elements(H("3001d1aabb00"), h);
+    ASSERT_EQ(h.n_elements, 2u);
+    EXPECT_EQ(h.elements[0].id, 3);
+    EXPECT_EQ(h.elements[0].len, 1);
+    EXPECT_EQ(h.elements[0].value_offset, 1u);
+    EXPECT_EQ(h.elements[1].id, 13);
+    EXPECT_EQ(h.elements[1].len, 2);
+    EXPECT_EQ(h.elements[1].value_offset, 3u);
+    WarpExtInfo w = decode_warp_ext(H("3001d1aabb00"), h, false);
+    EXPECT_TRUE(w.dtx_piggyback);
+    EXPECT_EQ(w.dtx_value, 1);
 }
