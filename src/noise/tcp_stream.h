@@ -46,6 +46,9 @@ public:
 
     SegmentResult add(uint32_t seq, ByteView data, const Resync &resync = {});
 
+    // The contiguous bytes from the stream's first byte while no frame has been handed out
+    // (what an intro probe needs to look at); empty afterwards.
+    ByteView head() const { return consumed_ ? ByteView() : ByteView(buf_.data(), buf_.size()); }
     uint64_t delivered() const { return consumed_; }  // stream bytes handed out as frames
     size_t buffered() const;                           // out-of-order bytes waiting behind a gap
     static constexpr size_t kMaxBuffered = 1u << 20;   // beyond this a gap is skipped without proof

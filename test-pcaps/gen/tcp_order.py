@@ -5,7 +5,8 @@ another order, as a capture point sees a real network: the Noise stream (every b
 is the same, only its delivery differs. Variants:
 
   split3     the 2nd data segment of each direction cut into three, sent last-first
-  pairs      every two consecutive data segments of a direction sent in swapped order
+  pairs      every two consecutive data segments of a direction sent in swapped order (where no
+             data of the peer lies between them in the capture)
   swap       two consecutive whole-frame segments of each direction swapped
   retrans    every 3rd data segment retransmitted at once (exact copy), and every 4th pair of
              consecutive segments followed by one overlapping both (tail of one, head of the next)
@@ -185,9 +186,21 @@ def flows_of(segs, cap):
 
 
 # ---- the variants ------------------------------------------------------------------------------
-def variant(items, flows, kind):
-    """Returns (new items, lost frames) for one variant kind."""
+def variant(items, flows, kind, expect):
+    """Returns (new items, lost frames) for one variant kind. expect((client, direction, counter))
+    is the manifest's expectation of a frame: only intact ("ok") frames are chosen to be lost."""
     lost = []
+    where = {id(it): i for i, it in enumerate(items)}
+
+    def between(x, y):  # data segments of the other direction between two segments of one
+        return any(isinstance(it, Seg) and it.payload and it.key != x.key for it in items[where[id(x)] + 1:where[id(y)]])
+
+    def intact(fl, s):
+        # the frames lost and the one after them are good ones: where the stream resumes after a
+        # loss is proven by the next frame's GCM tag, so a corrupted frame there would go too
+        cost = fl.cost(fl.off(s), fl.off(s) + len(s.payload))
+        nxt = [dict(c, counter=c["counter"] + 1) for c in cost[-1:]]
+        return all(expect((c["client"], c["direction"], c["counter"])) in ("ok", None) for c in cost + nxt)
     repl = {}    # id(item) -> list of items replacing it in its slot
     after = {}   # id(item) -> items inserted after it
     for fl in flows:
@@ -201,9 +214,16 @@ def variant(items, flows, kind):
                          s.copy(seq=s.seq + b, payload=p[b:])]
                 repl[id(s)] = parts[::-1]
         elif kind == "pairs":
-            for i in range(0, len(segs) - 1, 2):
+            # swapped where the capture has them back to back (no reply of the peer in between:
+            # a reply to bytes not yet delivered cannot be in a real capture)
+            i = 0
+            while i < len(segs) - 1:
                 x, y = segs[i], segs[i + 1]
+                if between(x, y):
+                    i += 1
+                    continue
                 repl[id(x)], repl[id(y)] = [y], [x]
+                i += 2
         elif kind == "swap":
             cands = [i for i in range(len(segs) - 1) if fl.whole(segs[i]) and fl.whole(segs[i + 1])]
             if cands:
@@ -220,13 +240,14 @@ def variant(items, flows, kind):
                     ov = x.copy(seq=x.seq + h, payload=x.payload[h:] + y.payload[:len(y.payload) // 2])
                     after.setdefault(id(y), []).append(ov)
         elif kind == "lost":
-            cands = [s for s in segs[:-1] if fl.whole(s)]
+            cands = [s for s in segs[:-1] if fl.whole(s) and intact(fl, s)]
             if cands:
                 s = cands[len(cands) // 2]
                 repl[id(s)] = [s.copy(lost=True)]
                 lost += fl.cost(fl.off(s), fl.off(s) + len(s.payload))
         elif kind == "lostmid":
-            cands = [s for s in segs[:-1] if fl.whole(s) and len(fl.whole(s)) == 1 and len(s.payload) >= 30]
+            cands = [s for s in segs[:-1] if fl.whole(s) and len(fl.whole(s)) == 1 and len(s.payload) >= 30
+                     and intact(fl, s)]
             if cands:
                 s = cands[len(cands) // 2]
                 p = s.payload
@@ -261,8 +282,10 @@ def make(outdir, manifest, selftests):
             if isinstance(it, Seg):
                 assert it.frame() == fr, f"tcp_order: {name} does not re-serialise"
         flows = flows_of([it for it in items if isinstance(it, Seg)], cap)
+        expects = {(con["client"], f["direction"], f["counter"]): f.get("expect", "ok")
+                   for con in cap["connections"] for f in con["frames"]}
         for kind in VARIANTS:
-            new, lost = variant(items, flows, kind)
+            new, lost = variant(items, flows, kind, expects.get)
             pcap = f"tcp-order/{name.replace('/', '-')}-{kind}.pcap"
             path = os.path.join(outdir, pcap)
             os.makedirs(os.path.dirname(path), exist_ok=True)
