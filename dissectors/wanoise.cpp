@@ -582,11 +582,14 @@ bool tcp_relative_seq() {
 // reach the same code through the postdissector below (TCP's own tcp.payload and tcp.seq).
 
 // Would this complete frame [len][body], found behind a TCP gap, be the direction's next frame
-// after one or more lost ones? Only a GCM tag that verifies at a counter ahead says yes.
-bool frame_resumes_after_gap(NoiseSession *s, Direction dir, ByteView frame) {
+// after one or more lost ones? With a key only a GCM tag that verifies at a counter ahead says
+// yes. Without one nothing can be decrypted anyway: whole frames that fill the buffered bytes
+// exactly are taken as the stream's framing, so the frames after a loss are still shown.
+bool frame_resumes_after_gap(NoiseSession *s, Direction dir, ByteView frame, bool tiles) {
     if (s->frames_seen[dir] == 0) return false;  // the handshake message itself is missing
     ensure_keys(s);
-    if (!s->cipher[dir].valid() || s->counter_unknown[dir] || frame.size < 3 + noise::kTagSize) return false;
+    if (!s->cipher[dir].valid()) return tiles && !s->replay && s->key_source == KS_NONE;
+    if (s->counter_unknown[dir] || frame.size < 3 + noise::kTagSize) return false;
     ByteView body = frame.sub(3);
     Bytes tmp(body.size);
     for (guint32 skip = 1; skip <= kResyncWindow; skip++)
@@ -648,7 +651,7 @@ tcp_seg_t *tcp_feed(noise_conv_t *nc, NoiseSession *s, Direction dir, guint32 se
         s->tcp[dir] = std::make_unique<noise::TcpFrameStream>(start, dir == C2S && has_intro);
     }
     noise::SegmentResult r =
-        s->tcp[dir]->add(seq, data, [s, dir](ByteView f) { return frame_resumes_after_gap(s, dir, f); });
+        s->tcp[dir]->add(seq, data, [s, dir](ByteView f, bool tiles) { return frame_resumes_after_gap(s, dir, f, tiles); });
     std::vector<std::pair<noise::StreamFrame, Direction>> fs;
     for (auto &f : r.frames) fs.emplace_back(std::move(f), dir);
     handshake_order(s, fs);

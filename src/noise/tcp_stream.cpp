@@ -10,12 +10,6 @@ namespace wacall::noise {
 
 TcpFrameStream::TcpFrameStream(uint32_t start_seq, bool intro) : start_(start_seq), intro_pending_(intro) {}
 
-size_t TcpFrameStream::buffered() const {
-    size_t n = 0;
-    for (const auto &kv : ooo_) n += kv.second.size();
-    return n;
-}
-
 // Stream offset of a sequence number, taken as the nearest one to the data already seen (so the
 // 32-bit sequence space may wrap). Negative: before the stream's first byte.
 uint64_t TcpFrameStream::unwrap(uint32_t seq) const {
@@ -66,6 +60,8 @@ void TcpFrameStream::pull_ooo(SegmentResult &r) {
             buf_.insert(buf_.end(), it->second.begin() + static_cast<std::ptrdiff_t>(end - it->first), it->second.end());
             r.filled = true;
         }
+        ooo_bytes_ -= it->second.size();
+        tried_.erase(it->first);
         ooo_.erase(it);
     }
 }
@@ -74,29 +70,38 @@ void TcpFrameStream::pull_ooo(SegmentResult &r) {
 // recognises as the next one (or when too much waits). The gap's bytes may still arrive later.
 bool TcpFrameStream::try_skip(SegmentResult &r, const Resync &resync) {
     if (ooo_.empty()) return false;
-    bool forced = buffered() > kMaxBuffered;
+    bool forced = ooo_bytes_ > kMaxBuffered;
     uint64_t target = 0;
     bool found = false;
-    for (auto it = ooo_.begin(); it != ooo_.end() && !found; ++it) {
+    size_t tried = 0;
+    for (auto it = ooo_.begin(); it != ooo_.end() && !found && tried < kMaxCandidates; ++it, ++tried) {
         if (forced) {
             target = it->first;
             found = true;
             break;
         }
         if (!resync) break;
-        Bytes run = it->second;  // this segment and the ones that continue it
-        uint64_t run_end = it->first + run.size();
-        for (auto jt = std::next(it); jt != ooo_.end() && jt->first <= run_end; ++jt) {
-            uint64_t e = jt->first + jt->second.size();
-            if (e > run_end) {
-                run.insert(run.end(), jt->second.begin() + static_cast<std::ptrdiff_t>(run_end - jt->first),
-                           jt->second.end());
-                run_end = e;
-            }
+        // How far the buffered bytes run on from this segment without a hole.
+        uint64_t run_end = it->first + it->second.size();
+        for (auto jt = std::next(it); jt != ooo_.end() && jt->first <= run_end; ++jt)
+            run_end = std::max(run_end, jt->first + jt->second.size());
+        size_t run_len = static_cast<size_t>(run_end - it->first);
+        auto seen = tried_.find(it->first);
+        if (seen != tried_.end() && seen->second == run_len) continue;  // refused with these bytes already
+        tried_[it->first] = run_len;
+        Bytes run = it->second;
+        for (auto jt = std::next(it); jt != ooo_.end() && jt->first <= it->first + run.size(); ++jt) {
+            uint64_t have = it->first + run.size(), e = jt->first + jt->second.size();
+            if (e > have)
+                run.insert(run.end(), jt->second.begin() + static_cast<std::ptrdiff_t>(have - jt->first), jt->second.end());
         }
         if (run.size() < kFrameHeaderSize) continue;
         size_t need = kFrameHeaderSize + be24(run.data());
-        if (run.size() >= need && resync(ByteView(run.data(), need))) {
+        if (run.size() < need) continue;
+        size_t pos = 0;  // do whole frames fill the run exactly?
+        while (run.size() - pos >= kFrameHeaderSize && run.size() - pos >= kFrameHeaderSize + be24(run.data() + pos))
+            pos += kFrameHeaderSize + be24(run.data() + pos);
+        if (resync(ByteView(run.data(), need), pos == run.size())) {
             target = it->first;
             found = true;
         }
@@ -111,6 +116,7 @@ bool TcpFrameStream::try_skip(SegmentResult &r, const Resync &resync) {
         Bytes part = it->second;
         if (it->first + part.size() > target) part.resize(static_cast<size_t>(target - it->first));
         g.pieces[it->first] = std::move(part);
+        ooo_bytes_ -= it->second.size();
         ooo_.erase(it);
     }
     uint32_t id = next_gap_++;
@@ -118,6 +124,7 @@ bool TcpFrameStream::try_skip(SegmentResult &r, const Resync &resync) {
     consumed_ = target;
     buf_.clear();
     intro_pending_ = false;
+    tried_.clear();
     SegmentResult tmp;
     pull_ooo(tmp);
     parse(r.frames, id);
@@ -211,11 +218,15 @@ SegmentResult TcpFrameStream::add(uint32_t seq, ByteView data, const Resync &res
         if (it != ooo_.end() && it->second.size() >= data.size) {
             r.retransmission = true;  // the same out-of-order segment again
         } else {
+            if (it != ooo_.end()) ooo_bytes_ -= it->second.size();
             ooo_[off] = data.to_bytes();
+            ooo_bytes_ += data.size;
             r.out_of_order = true;
         }
     }
+    size_t before = r.frames.size();
     parse(r.frames, 0);
+    if (r.frames.size() != before) tried_.clear();  // the caller's next counter moves on
     while (!ooo_.empty() && try_skip(r, resync)) {
     }
     return r;

@@ -38,7 +38,9 @@ public:
     // Asked, when later data waits behind a gap, whether a complete frame found at the start of
     // a buffered segment is the real next frame after the gap (the dissector answers with the GCM
     // tag at the next counters). Yes: the gap is skipped (its frames may still come later).
-    using Resync = std::function<bool(ByteView frame)>;
+    // `tiles`: the buffered bytes from there on are whole frames up to their last byte (the only
+    // hint there is without a key).
+    using Resync = std::function<bool(ByteView frame, bool tiles)>;
 
     // start_seq: TCP sequence number of the stream's first byte; intro: a client stream that
     // opens with the WhatsApp intro.
@@ -50,8 +52,9 @@ public:
     // (what an intro probe needs to look at); empty afterwards.
     ByteView head() const { return consumed_ ? ByteView() : ByteView(buf_.data(), buf_.size()); }
     uint64_t delivered() const { return consumed_; }  // stream bytes handed out as frames
-    size_t buffered() const;                           // out-of-order bytes waiting behind a gap
+    size_t buffered() const { return ooo_bytes_; }     // out-of-order bytes waiting behind a gap
     static constexpr size_t kMaxBuffered = 1u << 20;   // beyond this a gap is skipped without proof
+    static constexpr size_t kMaxCandidates = 64;       // buffered segment starts tried per gap
 
 private:
     struct Gap {
@@ -70,6 +73,8 @@ private:
     uint64_t consumed_ = 0;              // offset of buf_[0], always a frame boundary
     Bytes buf_;                          // contiguous bytes from consumed_
     std::map<uint64_t, Bytes> ooo_;      // segments beyond consumed_ + buf_.size()
+    size_t ooo_bytes_ = 0;
+    std::map<uint64_t, size_t> tried_;   // candidate start -> run length it was refused with
     std::map<uint32_t, Gap> gaps_;
     uint32_t next_gap_ = 1;
 };

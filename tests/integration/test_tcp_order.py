@@ -156,3 +156,16 @@ def test_one_pass_and_two_passes_agree(tshark, caps, kind):
         one = fields(tshark, pcap, names, *keyopts(caps, e["keylog"]))
         two = fields(tshark, pcap, names, "-2", *keyopts(caps, e["keylog"]))
         assert one == two, e["name"]
+
+
+def test_without_a_key_the_framing_survives_too(tshark, caps):
+    """No key log: nothing decrypts, but every Noise frame is still framed, in every variant, and a
+    loss costs its frames only (where the stream resumes is then read from whole frames that fill
+    the buffered bytes exactly)."""
+    def framed(pcap):
+        rows = fields(tshark, os.path.join(caps["dir"], pcap), ["wanoise.frame.length"], dfilter="wanoise")
+        return sum(len(v[0]) for v in rows.values())
+    for e in variants(caps):
+        if e["source"] not in ("sig-tcp443", "sig-v2dict", "sample/call"):
+            continue
+        assert framed(e["pcap"]) == framed(caps["by_name"][e["source"]]["pcap"]) - len(e["lost"]), e["name"]

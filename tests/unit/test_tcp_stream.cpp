@@ -110,7 +110,7 @@ TEST(TcpFrameStream, WithoutProofAGapWaits) {
 
 TEST(TcpFrameStream, ProvenGapIsSkippedAndFilledLater) {
     // B and C arrive before A (two whole-frame segments swapped): the resync callback knows B.
-    auto is_b = [](ByteView fr) { return fr.size > 3 && fr[3] == 'b'; };
+    auto is_b = [](ByteView fr, bool) { return fr.size > 3 && fr[3] == 'b'; };
     Feed f(1);
     f.add(1 + 23, sub(ABC, 23, 33), is_b);
     ASSERT_EQ(letters(f.out), "b");
@@ -128,7 +128,7 @@ TEST(TcpFrameStream, ProvenGapIsSkippedAndFilledLater) {
 
 TEST(TcpFrameStream, MidFrameLossCostsOnlyThatFrame) {
     // B's middle third is lost: C (the next frame) proves where the stream resumes.
-    auto is_c = [](ByteView fr) { return fr.size > 3 && fr[3] == 'c'; };
+    auto is_c = [](ByteView fr, bool) { return fr.size > 3 && fr[3] == 'c'; };
     Feed f(1);
     f.add(1, sub(ABC, 0, 23), is_c);
     f.add(1 + 23, sub(ABC, 23, 10), is_c);   // B head
@@ -147,8 +147,40 @@ TEST(TcpFrameStream, MidFrameLossCostsOnlyThatFrame) {
 TEST(TcpFrameStream, CandidateThatIsNotTheNextFrameIsNotTaken) {
     // A frame-looking segment start that the callback rejects leaves the gap open.
     Feed f(1);
-    f.add(1 + 23, sub(ABC, 23, 46), [](ByteView) { return false; });
+    f.add(1 + 23, sub(ABC, 23, 46), [](ByteView, bool) { return false; });
     EXPECT_TRUE(f.out.empty());
-    f.add(1, sub(ABC, 0, 23), [](ByteView) { return false; });
+    f.add(1, sub(ABC, 0, 23), [](ByteView, bool) { return false; });
     EXPECT_EQ(letters(f.out), "abc");
+}
+
+TEST(TcpFrameStream, TilingIsReportedAndACallerMayTrustIt) {
+    // Without a key the dissector can only trust framing: B and C fill the buffered run exactly.
+    std::vector<bool> seen;
+    auto tiles = [&seen](ByteView, bool t) {
+        seen.push_back(t);
+        return t;
+    };
+    Feed f(1);
+    f.add(1 + 23, sub(ABC, 23, 40), tiles);  // B and the head of C: does not tile
+    EXPECT_TRUE(f.out.empty());
+    f.add(1 + 63, sub(ABC, 63, 6), tiles);   // the rest of C: B, C tile the run
+    ASSERT_EQ(letters(f.out), "bc");
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_FALSE(seen[0]);
+    EXPECT_TRUE(seen[1]);
+}
+
+TEST(TcpFrameStream, ARefusedCandidateIsNotAskedAgainWithTheSameBytes) {
+    int asked = 0;
+    auto never = [&asked](ByteView, bool) {
+        asked++;
+        return false;
+    };
+    Feed f(1);
+    f.add(1 + 23, sub(ABC, 23, 33), never);
+    f.add(1 + 23, sub(ABC, 23, 33), never);  // the same segment again: nothing new to decide
+    EXPECT_EQ(asked, 1);
+    f.add(1 + 56, sub(ABC, 56, 13), never);  // the run grows: B's start is asked again, C's once
+    EXPECT_EQ(asked, 3);
+    EXPECT_EQ(f.st.buffered(), 46u);
 }
