@@ -619,14 +619,22 @@ tcp_seg_t *make_seg_rec(const noise::SegmentResult &r, const std::vector<std::pa
 }
 
 // The client's frames after its ClientHello need the ServerHello first (the replay, the
-// handshake/transport roles): when reordering completes them earlier, they wait for it.
+// handshake/transport roles): when reordering completes them earlier, they wait for it. Only
+// while the server's first bytes are in the capture but not yet whole: a capture of the client
+// side alone never gets a ServerHello.
 constexpr size_t kMaxHeld = 16;
+
+bool server_hello_pending(const NoiseSession *s) {
+    const auto &st = s->tcp[S2C];
+    return s->tcp_fed[S2C] == 0 && st && (st->buffered() > 0 || st->head().size > 0);
+}
 
 void handshake_order(NoiseSession *s, std::vector<std::pair<noise::StreamFrame, Direction>> &fs) {
     std::vector<std::pair<noise::StreamFrame, Direction>> out;
     for (auto &f : fs) {
         const Direction d = f.second;
-        if (d == C2S && !s->midstream && s->tcp_fed[C2S] >= 1 && s->tcp_fed[S2C] == 0 && s->tcp_held.size() < kMaxHeld) {
+        if (d == C2S && !s->midstream && s->tcp_fed[C2S] >= 1 && s->tcp_held.size() < kMaxHeld &&
+            (server_hello_pending(s) || !s->tcp_held.empty())) {
             s->tcp_held.push_back(std::move(f.first));
             continue;
         }
@@ -659,22 +667,28 @@ tcp_seg_t *tcp_feed(noise_conv_t *nc, NoiseSession *s, Direction dir, guint32 se
 }
 
 // Shows what a TCP segment completed (stored on the first pass, read by every pass).
-void tcp_show(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, const tcp_seg_t *rec) {
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
-    col_clear(pinfo->cinfo, COL_INFO);
+// From the postdissector, a segment that completed nothing leaves TCP's columns as they are
+// (e.g. "[TCP Retransmission] ... Seq=..."), only the tree says what wanoise made of it.
+void tcp_show(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, const tcp_seg_t *rec,
+              bool from_post = false) {
+    const bool columns = !from_post || rec->nframes > 0;
+    if (columns) {
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
+        col_clear(pinfo->cinfo, COL_INFO);
+    }
     if (rec->flags & (TS_OOO | TS_RETRANS | TS_OVERLAP) || rec->nframes == 0) {
         proto_item *ti = proto_tree_add_item(tree, proto_wanoise, tvb, 0, -1, ENC_NA);
         proto_item_append_text(ti, ", TCP segment");
         if (rec->flags & TS_OOO) {
             expert_add_info(pinfo, ti, &ei_tcp_ooo);
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Out-of-order segment (buffered)");
+            if (columns) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Out-of-order segment (buffered)");
         }
         if (rec->flags & (TS_RETRANS | TS_OVERLAP)) {
             const char *what = rec->flags & TS_RETRANS ? "Retransmission" : "Partial retransmission";
             expert_add_info_format(pinfo, ti, &ei_tcp_retrans, "%s: the TCP bytes seen before are ignored", what);
-            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", what);
+            if (columns) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", what);
         }
-        if (rec->nframes == 0 && !(rec->flags & (TS_OOO | TS_RETRANS)))
+        if (columns && rec->nframes == 0 && !(rec->flags & (TS_OOO | TS_RETRANS)))
             col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Noise frame fragment");
     }
     for (guint32 i = 0; i < rec->nframes; i++) {
@@ -708,7 +722,8 @@ bool wanoise_layer_before(packet_info *pinfo) {
 }
 
 // One TCP segment of a raw-TCP session: process it (first pass) and show the frames it completed.
-void tcp_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, guint32 seq) {
+void tcp_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, guint32 seq,
+                 bool from_post = false) {
     tcp_seg_t *rec = stored_seg(pinfo);
     NoiseSession *s = session_get(nc->session_id);
     if (!rec && !PINFO_FD_VISITED(pinfo) && s && !pinfo->flags.in_error_pkt) {
@@ -716,7 +731,7 @@ void tcp_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv
         rec = tcp_feed(nc, s, direction_of(nc, pinfo), seq, ByteView(tvb_get_ptr(tvb, 0, len), len));
         g_tcp_recs[pinfo->num] = rec;
     }
-    if (rec) tcp_show(tvb, pinfo, tree, nc, rec);
+    if (rec) tcp_show(tvb, pinfo, tree, nc, rec, from_post);
 }
 
 constexpr size_t kProbeMaxBytes = 256 * 1024;
@@ -808,13 +823,13 @@ int dissect_wanoise_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, vo
         tcp_seg_t *rec = stored_seg(pinfo);
         if (!rec || !nc) return 0;
         if (!seg) seg = tvb;
-        tcp_show(seg, pinfo, tree, nc, rec);
+        tcp_show(seg, pinfo, tree, nc, rec, true);
         return tvb_captured_length(seg);
     }
     if (!seg || !sf) return 0;
     guint32 seq = fvalue_get_uinteger(&sf->value);
     if (nc && nc->session_id) {
-        tcp_segment(seg, pinfo, tree, nc, seq);
+        tcp_segment(seg, pinfo, tree, nc, seq, true);
         return pf->length;
     }
     if ((nc && nc->probe_done) || !tcp_relative_seq() || !syn_seen(pinfo)) return 0;
@@ -822,7 +837,7 @@ int dissect_wanoise_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, vo
     tcp_seg_t *rec = probe_intro(pinfo, nc, seq, ByteView(tvb_get_ptr(seg, 0, pf->length), static_cast<size_t>(pf->length)));
     if (!rec) return 0;
     g_tcp_recs[pinfo->num] = rec;
-    tcp_show(seg, pinfo, tree, nc, rec);
+    tcp_show(seg, pinfo, tree, nc, rec, true);
     return pf->length;
 }
 
