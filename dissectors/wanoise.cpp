@@ -12,8 +12,10 @@
 #include "keys/keylog.h"
 #include "noise/cert.h"
 #include "noise/noise.h"
+#include "noise/tcp_stream.h"
 
 #include <cstring>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -30,6 +32,7 @@ int hf_decrypted = -1, hf_key_source = -1, hf_frame_kind = -1;
 int hf_hs_type = -1, hf_hs_ephemeral = -1, hf_hs_static = -1, hf_hs_payload = -1, hf_hs_other = -1;
 int hf_hs_pattern = -1, hf_hs_server_static = -1, hf_hs_certificate = -1, hf_hs_client_static = -1;
 int hf_hs_client_payload = -1, hf_hs_server_payload = -1, hf_session = -1;
+int hf_stream_offset = -1;
 int ett_wanoise = -1, ett_intro = -1, ett_handshake = -1, ett_replay = -1, ett_cert = -1;
 int hf_cert_serial = -1, hf_cert_issuer = -1, hf_cert_key = -1, hf_cert_not_before = -1, hf_cert_not_after = -1;
 int hf_cert_signature = -1, hf_cert_root_ok = -1, hf_cert_chain_ok = -1, hf_cert_key_ok = -1;
@@ -37,6 +40,9 @@ expert_field ei_cert = EI_INIT;
 
 expert_field ei_no_key = EI_INIT, ei_bad_tag = EI_INIT, ei_replay = EI_INIT, ei_hs_malformed = EI_INIT;
 expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT, ei_midstream = EI_INIT;
+expert_field ei_tcp_gap = EI_INIT, ei_tcp_ooo = EI_INIT, ei_tcp_retrans = EI_INIT, ei_tcp_late = EI_INIT;
+// The postdissector reads these TCP fields of segments TCP does not hand to a subdissector.
+int hf_tcp_payload = -1, hf_tcp_seq = -1;
 // Sessions captured without their intro/handshake: how many counters to try per direction.
 guint pref_midstream_counters = 4096;
 
@@ -80,6 +86,11 @@ struct NoiseSession {
     bool authenticated = false;  // a transport frame decrypted: the key is settled
     noise::HandshakeMessage client_hello_msg;  // views point into client_hello_bytes
     Bytes client_hello_bytes;
+    // Raw TCP: each direction's byte stream, and per skipped gap the counter its frames start at.
+    std::unique_ptr<noise::TcpFrameStream> tcp[2];
+    std::map<uint32_t, uint32_t> gap_counter[2];
+    unsigned tcp_fed[2] = {0, 0};             // frames released for dissection per direction
+    std::vector<noise::StreamFrame> tcp_held;  // client frames waiting for the ServerHello
 };
 
 std::unordered_map<guint32, std::unique_ptr<NoiseSession>> g_sessions;
@@ -94,10 +105,31 @@ struct noise_conv_t {
     gboolean is_ws;
     gboolean not_wa;
     guint32 midstream_tries;  // segments tried for a mid-stream pickup
+    gboolean probe_done;      // raw TCP: the intro probe (dissect_wanoise_post) has decided
     // WebSocket: bytes of an unfinished frame per direction (first pass only)
     guint8 *ws_pending[2];
     guint32 ws_pending_len[2];
 };
+
+// ---- the intro probe: a connection whose client intro reaches the capture out of order ----
+// TCP hands the port's owner (TLS, XMPP) or the heuristics the segments it has in order; an
+// intro cut into segments that arrive out of order reaches none of them whole. Both directions of
+// a TCP connection whose SYN was captured are rebuilt from offset 0 just far enough to tell: a
+// head that is not an intro settles that direction, an intro at offset 0 of one of them claims
+// the connection. Bytes seen meanwhile are not lost: the probe's streams become the session's.
+struct IntroProbe {
+    address side_a;  // sender of the first segment probed (index 0)
+    guint32 port_a = 0;
+    std::unique_ptr<noise::TcpFrameStream> st[2];
+    std::vector<noise::StreamFrame> early[2];  // frames completed before the claim
+    bool not_intro[2] = {false, false};
+    size_t bytes = 0;
+};
+std::unordered_map<noise_conv_t *, std::unique_ptr<IntroProbe>> g_probes;
+// Raw TCP: per capture frame, not per layer, what its segment completed; the same segment can be
+// shown from TCP's call to wanoise in one pass and from the postdissector in another.
+struct tcp_seg_t;
+std::unordered_map<guint32, tcp_seg_t *> g_tcp_recs;
 
 struct noise_pdu_t {
     guint8 kind;
@@ -113,6 +145,23 @@ struct noise_pdu_t {
     guint32 plain_len;
 };
 
+// Raw TCP segment (one per capture frame) → the Noise frames it completed, in stream order, with
+// how the segment fitted the stream. Stored on the first pass; every later view reads it.
+enum TcpSegFlags : guint8 { TS_OOO = 1, TS_RETRANS = 2, TS_OVERLAP = 4, TS_FILLED = 8 };
+struct tcp_frame_t {
+    guint8 *bytes;
+    guint32 len, intro_len;
+    guint32 gap_before, late_for;  // TcpFrameStream's gap ids
+    guint64 offset;
+    guint8 dir;
+    struct noise_pdu_t *pdu;  // set when first dissected (first pass)
+};
+struct tcp_seg_t {
+    guint8 flags;
+    guint32 nframes;
+    tcp_frame_t *frames;
+};
+
 // WebSocket message → complete frames it finished (bytes kept, since frames can span messages).
 struct ws_msg_t {
     guint32 nframes;
@@ -126,6 +175,8 @@ NoiseSession *session_get(guint32 id) {
 }
 
 void noise_init() {
+    g_probes.clear();
+    g_tcp_recs.clear();
     g_sessions.clear();
     g_next_session = 1;
 }
@@ -158,6 +209,7 @@ void start_session(noise_conv_t *nc, packet_info *pinfo, const noise::Intro &int
     copy_address_wmem(wmem_file_scope(), &nc->client_addr, &pinfo->src);
     nc->client_port = pinfo->srcport;
     nc->session_id = g_next_session++;
+    g_probes.erase(nc);
     auto s = std::make_unique<NoiseSession>();
     ByteView prologue = noise::intro_prologue(data, intro);
     s->prologue.assign(prologue.begin(), prologue.end());
@@ -172,21 +224,23 @@ void ensure_keys(NoiseSession *s) {
     if (!s->have_eph || s->authenticated || s->key_source == KS_REPLAY) return;
     auto &store = wacall_keys();
     wacall_keys_refresh();
-    if (store.generation() == s->looked_up_generation) return;
-    s->looked_up_generation = store.generation();
-    ByteView eph(s->client_eph.data(), 32);
-    auto traffic = store.noise_traffic_candidates(eph);
-    if (!traffic.empty()) {
-        s->traffic_alts.clear();
-        for (const auto *t : traffic) s->traffic_alts.push_back(*t);
-        if (s->key_source == KS_TRAFFIC) return;  // the key in use stays until another authenticates
-        s->cipher[C2S].set_key(ByteView(traffic[0]->c2s.data(), 32));
-        s->cipher[S2C].set_key(ByteView(traffic[0]->s2c.data(), 32));
-        s->key_source = KS_TRAFFIC;
-        s->key_line = traffic[0]->line;
-        return;
+    if (store.generation() != s->looked_up_generation) {
+        s->looked_up_generation = store.generation();
+        ByteView eph(s->client_eph.data(), 32);
+        auto traffic = store.noise_traffic_candidates(eph);
+        if (!traffic.empty()) {
+            s->traffic_alts.clear();
+            for (const auto *t : traffic) s->traffic_alts.push_back(*t);
+            if (s->key_source == KS_TRAFFIC) return;  // the key in use stays until another authenticates
+            s->cipher[C2S].set_key(ByteView(traffic[0]->c2s.data(), 32));
+            s->cipher[S2C].set_key(ByteView(traffic[0]->s2c.data(), 32));
+            s->key_source = KS_TRAFFIC;
+            s->key_line = traffic[0]->line;
+            return;
+        }
     }
     if (s->key_source != KS_NONE) return;
+    // The replay's keys exist from the ServerHello on, whenever that was (not tied to the key log).
     if (s->replay) {
         const auto &r = s->replay->result();
         if (r.have_keys) {
@@ -300,7 +354,7 @@ void settle_key(NoiseSession *s) {
                                                  std::to_string(s->traffic_alts.size()) + " differing values were tried)");
 }
 
-noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo) {
+noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo, const tcp_frame_t *tf) {
     auto *pdu = wmem_new0(wmem_file_scope(), noise_pdu_t);
     pdu->direction = dir;
     unsigned n = s->frames_seen[dir]++;
@@ -325,7 +379,9 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
             }
         }
     }
-    pdu->counter = s->counter[dir]++;
+    // A frame of a TCP gap that was skipped earlier: its counter was set aside when the gap was.
+    const bool late = tf && tf->late_for && s->gap_counter[dir].count(tf->late_for);
+    pdu->counter = late ? s->gap_counter[dir][tf->late_for]++ : s->counter[dir]++;
     ensure_keys(s);
     pdu->key_source = s->key_source;
     if (body.size < noise::kTagSize) {
@@ -342,7 +398,7 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
             try_traffic_alts(s, dir, pdu->counter, body, pdu->plain)) {
             pdu->status = ST_DECRYPTED;
             settle_key(s);
-        } else if (resync(s, dir, pdu, body)) {
+        } else if (!late && resync(s, dir, pdu, body)) {
             pdu->status = ST_DECRYPTED;
             settle_key(s);
         } else {
@@ -351,6 +407,8 @@ noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_in
             pdu->plain_len = 0;
         }
     }
+    // The counters skipped before the first frame after a gap belong to the gap's frames.
+    if (tf && tf->gap_before) s->gap_counter[dir][tf->gap_before] = pdu->counter - pdu->skipped;
     return pdu;
 }
 
@@ -467,16 +525,18 @@ void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_i
 
 // Dissects one frame: `tvb` is exactly [3-byte length][body].
 void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, Direction dir,
-                   const guint8 *ws_bytes) {
-    (void)ws_bytes;
-    guint32 key = next_pdu_key(pinfo);
+                   const tcp_frame_t *tf) {
+    // Raw TCP keeps the PDU record with the frame (the segment may be shown from the postdissector
+    // in one pass and from TCP's call in another, at another layer number).
+    guint32 key = tf ? 0 : next_pdu_key(pinfo);
     NoiseSession *s = session_get(nc->session_id);
-    auto *pdu = static_cast<noise_pdu_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key));
+    auto *pdu = tf ? tf->pdu : static_cast<noise_pdu_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key));
     if (!pdu && !PINFO_FD_VISITED(pinfo) && s) {
         guint len = tvb_captured_length_remaining(tvb, 3);
-        pdu = first_pass(s, dir, ByteView(tvb_get_ptr(tvb, 3, len), len), pinfo);
+        pdu = first_pass(s, dir, ByteView(tvb_get_ptr(tvb, 3, len), len), pinfo, tf);
         pdu->session_id = nc->session_id;
-        p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key, pdu);
+        if (tf) const_cast<tcp_frame_t *>(tf)->pdu = pdu;
+        else p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key, pdu);
     }
 
     proto_item *ti = proto_tree_add_item(tree, proto_wanoise, tvb, 0, -1, ENC_NA);
@@ -486,6 +546,17 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
     proto_item_set_generated(pi);
     pi = proto_tree_add_uint(nt, hf_session, tvb, 0, 0, nc->session_id);
     proto_item_set_generated(pi);
+    if (tf) {
+        pi = proto_tree_add_uint64(nt, hf_stream_offset, tvb, 0, 0, tf->offset);
+        proto_item_set_generated(pi);
+        if (tf->gap_before)
+            expert_add_info(pinfo, ti, &ei_tcp_gap);
+        if (tf->late_for)
+            expert_add_info_format(pinfo, ti, &ei_tcp_late,
+                                   "Frame of an earlier TCP gap, completed after later data (out-of-order segments): "
+                                   "decrypted with the counter set aside for it%s",
+                                   pdu && pdu->status == ST_DECRYPTED ? "" : " (failed)");
+    }
     if (!pdu) return;  // no session (mid-stream capture): just the framing
     pi = proto_tree_add_uint(nt, hf_frame_kind, tvb, 0, 0, pdu->kind);
     proto_item_set_generated(pi);
@@ -555,54 +626,281 @@ void show_intro(tvbuff_t *tvb, proto_tree *tree, const noise::Intro &in) {
 }
 
 // ---- raw TCP --------------------------------------------------------------------------------
-struct tcp_ctx_t {
-    noise_conv_t *nc;
-    struct tcpinfo *tcpinfo;
-};
-
-bool at_intro(packet_info *pinfo, noise_conv_t *nc, struct tcpinfo *ti, int offset) {
-    return ti && direction_of(nc, pinfo) == C2S && ti->seq + static_cast<guint32>(offset) == nc->client_start_seq;
+// TCP's "Relative sequence numbers" preference (on by default): with it, the stream's first byte is
+// at 1 (0 when the capture missed the SYN), whatever the initial sequence number.
+bool tcp_relative_seq() {
+    module_t *tcp = prefs_find_module("tcp");
+    pref_t *pref = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers") : nullptr;
+    return pref && prefs_get_bool_value(pref, pref_current);
 }
 
-guint get_pdu_len(packet_info *pinfo, tvbuff_t *tvb, int offset, void *data) {
-    auto *ctx = static_cast<tcp_ctx_t *>(data);
-    guint avail = tvb_captured_length_remaining(tvb, offset);
-    guint intro_len = 0;
-    if (at_intro(pinfo, ctx->nc, ctx->tcpinfo, offset)) {
-        noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, offset, avail), avail));
-        if (in.status == noise::IntroStatus::Ok) intro_len = static_cast<guint>(in.length);
-    }
-    if (tvb_captured_length_remaining(tvb, offset + intro_len) < 3) return intro_len + 3;  // ask for more
-    return intro_len + 3 + tvb_get_ntoh24(tvb, offset + intro_len);
+// A transport frame's AES-GCM nonce is its position in its direction's stream, so frames must be
+// decrypted in TCP sequence order, whatever order the capture has. With Wireshark's defaults
+// (tcp.reassemble_out_of_order off) TCP hands a subdissector neither out-of-order segments nor,
+// once it waits for a PDU, anything that does not continue it; tcp_dissect_pdus would stop a
+// direction for good at the first reordered segment. So wanoise never asks TCP to reassemble:
+// every segment goes, with its sequence number, into the session's TcpFrameStream, which buffers,
+// trims retransmissions and hands out complete frames in order. Segments TCP keeps to itself
+// reach the same code through the postdissector below (TCP's own tcp.payload and tcp.seq).
+
+// Would this complete frame [len][body], found behind a TCP gap, be the direction's next frame
+// after one or more lost ones? With a key only a GCM tag that verifies at a counter ahead says
+// yes. Without one nothing can be decrypted anyway: whole frames that fill the buffered bytes
+// exactly are taken as the stream's framing, so the frames after a loss are still shown.
+bool frame_resumes_after_gap(NoiseSession *s, Direction dir, ByteView frame, bool tiles) {
+    if (s->frames_seen[dir] == 0) return false;  // the handshake message itself is missing
+    ensure_keys(s);
+    if (!s->cipher[dir].valid()) return tiles && !s->replay && s->key_source == KS_NONE;
+    if (s->counter_unknown[dir] || frame.size < 3 + noise::kTagSize) return false;
+    ByteView body = frame.sub(3);
+    Bytes tmp(body.size);
+    for (guint32 skip = 1; skip <= kResyncWindow; skip++)
+        if (s->cipher[dir].decrypt(s->counter[dir] + skip, body, tmp.data())) return true;
+    return false;
 }
 
-int dissect_tcp_pdu(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
-    auto *ctx = static_cast<tcp_ctx_t *>(data);
-    noise_conv_t *nc = ctx->nc;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
-    guint avail = tvb_captured_length(tvb);
-    noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
-    int off = 0;
-    // The intro only ever opens the client's byte stream (checked by position via tcp_ctx).
-    if (in.status == noise::IntroStatus::Ok && tvb_reported_length(tvb) == in.length + 3 + tvb_get_ntoh24(tvb, in.length)) {
-        show_intro(tvb, tree, in);
-        col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Intro (WA %u, dictionary v%u%s)", in.protocol,
-                            in.dict_version, in.has_edge ? ", edge routing" : "");
-        off = static_cast<int>(in.length);
+// The record of what one capture frame completed: frames with their direction, in order.
+tcp_seg_t *make_seg_rec(const noise::SegmentResult &r, const std::vector<std::pair<noise::StreamFrame, Direction>> &fs) {
+    auto *rec = wmem_new0(wmem_file_scope(), tcp_seg_t);
+    rec->flags = static_cast<guint8>((r.out_of_order ? TS_OOO : 0) | (r.retransmission ? TS_RETRANS : 0) |
+                                     (r.overlap ? TS_OVERLAP : 0) | (r.filled ? TS_FILLED : 0));
+    rec->nframes = static_cast<guint32>(fs.size());
+    rec->frames = wmem_alloc0_array(wmem_file_scope(), tcp_frame_t, rec->nframes ? rec->nframes : 1);
+    for (guint32 i = 0; i < rec->nframes; i++) {
+        const auto &f = fs[i].first;
+        tcp_frame_t &t = rec->frames[i];
+        t.bytes = static_cast<guint8 *>(wmem_memdup(wmem_file_scope(), f.bytes.data(), f.bytes.size()));
+        t.len = static_cast<guint32>(f.bytes.size());
+        t.intro_len = static_cast<guint32>(f.intro_len);
+        t.gap_before = f.gap_before;
+        t.late_for = f.late_for;
+        t.offset = f.offset;
+        t.dir = fs[i].second;
     }
-    tvbuff_t *frame = tvb_new_subset_remaining(tvb, off);
-    dissect_frame(frame, pinfo, tree, nc, direction_of(nc, pinfo), nullptr);
-    return tvb_captured_length(tvb);
+    return rec;
+}
+
+// The client's frames after its ClientHello need the ServerHello first (the replay, the
+// handshake/transport roles): when reordering completes them earlier, they wait for it. Only
+// while the server's first bytes are in the capture but not yet whole: a capture of the client
+// side alone never gets a ServerHello.
+constexpr size_t kMaxHeld = 16;
+
+bool server_hello_pending(const NoiseSession *s) {
+    const auto &st = s->tcp[S2C];
+    return s->tcp_fed[S2C] == 0 && st && (st->buffered() > 0 || st->head().size > 0);
+}
+
+void handshake_order(NoiseSession *s, std::vector<std::pair<noise::StreamFrame, Direction>> &fs) {
+    std::vector<std::pair<noise::StreamFrame, Direction>> out;
+    for (auto &f : fs) {
+        const Direction d = f.second;
+        if (d == C2S && !s->midstream && s->tcp_fed[C2S] >= 1 && s->tcp_held.size() < kMaxHeld &&
+            (server_hello_pending(s) || !s->tcp_held.empty())) {
+            s->tcp_held.push_back(std::move(f.first));
+            continue;
+        }
+        s->tcp_fed[d]++;
+        out.push_back(std::move(f));
+        if (d == S2C && !s->tcp_held.empty()) {
+            for (auto &h : s->tcp_held) out.emplace_back(std::move(h), C2S);
+            s->tcp_fed[C2S] += static_cast<unsigned>(s->tcp_held.size());
+            s->tcp_held.clear();
+        }
+    }
+    fs = std::move(out);
+}
+
+// First pass: one segment into the direction's stream; records what it completed.
+tcp_seg_t *tcp_feed(noise_conv_t *nc, NoiseSession *s, Direction dir, guint32 seq, ByteView data) {
+    if (!s->tcp[dir]) {
+        const bool has_intro = nc->client_start_seq != G_MAXUINT32;  // not a mid-stream pickup
+        // With relative sequence numbers and the SYNs seen, both directions' data start at 1.
+        guint32 start = dir == C2S && has_intro ? nc->client_start_seq
+                        : has_intro && nc->client_start_seq == 1 ? 1 : seq;
+        s->tcp[dir] = std::make_unique<noise::TcpFrameStream>(start, dir == C2S && has_intro);
+    }
+    noise::SegmentResult r =
+        s->tcp[dir]->add(seq, data, [s, dir](ByteView f, bool tiles) { return frame_resumes_after_gap(s, dir, f, tiles); });
+    std::vector<std::pair<noise::StreamFrame, Direction>> fs;
+    for (auto &f : r.frames) fs.emplace_back(std::move(f), dir);
+    handshake_order(s, fs);
+    return make_seg_rec(r, fs);
+}
+
+// Shows what a TCP segment completed (stored on the first pass, read by every pass).
+// From the postdissector, a segment that completed nothing leaves TCP's columns as they are
+// (e.g. "[TCP Retransmission] ... Seq=..."), only the tree says what wanoise made of it.
+void tcp_show(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, const tcp_seg_t *rec,
+              bool from_post = false) {
+    const bool columns = !from_post || rec->nframes > 0;
+    if (columns) {
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
+        col_clear(pinfo->cinfo, COL_INFO);
+    }
+    if (rec->flags & (TS_OOO | TS_RETRANS | TS_OVERLAP) || rec->nframes == 0) {
+        proto_item *ti = proto_tree_add_item(tree, proto_wanoise, tvb, 0, -1, ENC_NA);
+        proto_item_append_text(ti, ", TCP segment");
+        if (rec->flags & TS_OOO) {
+            expert_add_info(pinfo, ti, &ei_tcp_ooo);
+            if (columns) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Out-of-order segment (buffered)");
+        }
+        if (rec->flags & (TS_RETRANS | TS_OVERLAP)) {
+            const char *what = rec->flags & TS_RETRANS ? "Retransmission" : "Partial retransmission";
+            expert_add_info_format(pinfo, ti, &ei_tcp_retrans, "%s: the TCP bytes seen before are ignored", what);
+            if (columns) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", what);
+        }
+        if (columns && rec->nframes == 0 && !(rec->flags & (TS_OOO | TS_RETRANS)))
+            col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Noise frame fragment");
+    }
+    for (guint32 i = 0; i < rec->nframes; i++) {
+        const tcp_frame_t &f = rec->frames[i];
+        tvbuff_t *ft = tvb_new_child_real_data(tvb, f.bytes, f.len, f.len);
+        add_new_data_source(pinfo, ft, "Reassembled Noise frame");
+        if (f.intro_len) {
+            noise::Intro in = noise::parse_intro(ByteView(f.bytes, f.len));
+            show_intro(ft, tree, in);
+            col_append_sep_fstr(pinfo->cinfo, COL_INFO, ", ", "Intro (WA %u, dictionary v%u%s)", in.protocol,
+                                in.dict_version, in.has_edge ? ", edge routing" : "");
+        }
+        dissect_frame(tvb_new_subset_remaining(ft, static_cast<gint>(f.intro_len)), pinfo, tree, nc,
+                      static_cast<Direction>(f.dir), &f);
+    }
+}
+
+
+tcp_seg_t *stored_seg(packet_info *pinfo) {
+    auto it = g_tcp_recs.find(pinfo->num);
+    return it == g_tcp_recs.end() ? nullptr : it->second;
+}
+
+// Did TCP hand this frame's segment to wanoise already? (The postdissector's own call is the
+// last layer.)
+bool wanoise_layer_before(packet_info *pinfo) {
+    int n = 0;
+    for (wmem_list_frame_t *f = wmem_list_head(pinfo->layers); f; f = wmem_list_frame_next(f))
+        if (GPOINTER_TO_INT(wmem_list_frame_data(f)) == proto_wanoise && wmem_list_frame_next(f)) n++;
+    return n > 0;
+}
+
+// One TCP segment of a raw-TCP session: process it (first pass) and show the frames it completed.
+void tcp_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, guint32 seq,
+                 bool from_post = false) {
+    tcp_seg_t *rec = stored_seg(pinfo);
+    NoiseSession *s = session_get(nc->session_id);
+    if (!rec && !PINFO_FD_VISITED(pinfo) && s && !pinfo->flags.in_error_pkt) {
+        guint len = tvb_captured_length(tvb);
+        rec = tcp_feed(nc, s, direction_of(nc, pinfo), seq, ByteView(tvb_get_ptr(tvb, 0, len), len));
+        g_tcp_recs[pinfo->num] = rec;
+    }
+    if (rec) tcp_show(tvb, pinfo, tree, nc, rec, from_post);
+}
+
+constexpr size_t kProbeMaxBytes = 256 * 1024;
+
+bool syn_seen(packet_info *pinfo) {
+    conversation_t *conv = find_conversation_pinfo(pinfo, 0);
+    struct tcp_analysis *tcpd = conv ? get_tcp_conversation_data(conv, pinfo) : nullptr;
+    return tcpd && (tcpd->conversation_completeness & 0x01);  // TCP_COMPLETENESS_SYNSENT
+}
+
+// First pass over a segment of an undecided connection. Returns the claim record when this
+// segment completes a client intro at offset 0.
+tcp_seg_t *probe_intro(packet_info *pinfo, noise_conv_t *nc, guint32 seq, ByteView data) {
+    auto &pp = g_probes[nc];
+    if (!pp) {
+        pp = std::make_unique<IntroProbe>();
+        copy_address_wmem(wmem_file_scope(), &pp->side_a, &pinfo->src);
+        pp->port_a = pinfo->srcport;
+    }
+    IntroProbe &p = *pp;
+    int side = addresses_equal(&p.side_a, &pinfo->src) && p.port_a == pinfo->srcport ? 0 : 1;
+    if (!p.st[side]) p.st[side] = std::make_unique<noise::TcpFrameStream>(1, true);
+    noise::SegmentResult r = p.st[side]->add(seq, data);
+    p.bytes += data.size;
+    for (auto &f : r.frames) p.early[side].push_back(std::move(f));
+    noise::Intro in;
+    if (!p.early[side].empty()) {
+        const auto &f = p.early[side].front();
+        if (f.intro_len) in = noise::parse_intro(ByteView(f.bytes.data(), f.bytes.size()));
+        else p.not_intro[side] = true;
+    } else {
+        ByteView head = p.st[side]->head();
+        in = noise::parse_intro(head);
+        if (in.status == noise::IntroStatus::NotIntro && head.size) p.not_intro[side] = true;
+        in.status = noise::IntroStatus::NeedMore;  // the intro's first frame is not complete yet
+    }
+    if ((p.not_intro[0] && p.not_intro[1]) || p.bytes > kProbeMaxBytes) {
+        nc->probe_done = TRUE;
+        g_probes.erase(nc);
+        return nullptr;
+    }
+    if (in.status != noise::IntroStatus::Ok) return nullptr;
+    // Claim: this side is the client. (start_session drops the map's probe: keep it alive here.)
+    std::unique_ptr<IntroProbe> owned = std::move(pp);
+    g_probes.erase(nc);
+    const auto &first = p.early[side].front();
+    start_session(nc, pinfo, in, ByteView(first.bytes.data(), first.bytes.size()));
+    nc->client_start_seq = 1;
+    nc->probe_done = TRUE;
+    NoiseSession *s = session_get(nc->session_id);
+    s->tcp[C2S] = std::move(p.st[side]);
+    if (p.st[1 - side]) s->tcp[S2C] = std::move(p.st[1 - side]);
+    // Handshake order: the client's first frame (ClientHello), the server's, then the client's rest.
+    std::vector<std::pair<noise::StreamFrame, Direction>> fs;
+    auto &cf = p.early[side];
+    fs.emplace_back(std::move(cf.front()), C2S);
+    for (auto &f : p.early[1 - side]) fs.emplace_back(std::move(f), S2C);
+    for (size_t i = 1; i < cf.size(); i++) fs.emplace_back(std::move(cf[i]), C2S);
+    handshake_order(s, fs);
+    // From the next frame on TCP hands this connection to wanoise; this one shows the claim.
+    conversation_set_dissector_from_frame_number(find_or_create_conversation(pinfo), pinfo->num + 1,
+                                                 wanoise_tcp_handle);
+    return make_seg_rec(r, fs);
 }
 
 int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
-    if (!nc || nc->not_wa || !nc->session_id || nc->is_ws) return 0;
-    col_set_str(pinfo->cinfo, COL_PROTOCOL, "WANOISE");
-    col_clear(pinfo->cinfo, COL_INFO);
-    tcp_ctx_t ctx{nc, static_cast<struct tcpinfo *>(data)};
-    tcp_dissect_pdus(tvb, pinfo, tree, TRUE, 3, get_pdu_len, dissect_tcp_pdu, &ctx);
+    auto *ti = static_cast<struct tcpinfo *>(data);
+    if (!nc || nc->not_wa || !nc->session_id || nc->is_ws || !ti) return 0;
+    tcp_segment(tvb, pinfo, tree, nc, ti->seq);
     return tvb_captured_length(tvb);
+}
+
+// Segments TCP did not hand to wanoise (out of order, retransmitted) of a raw-TCP session, and
+// the intro probe of connections not decided yet, read from TCP's own fields. Everything else
+// returns 0 at once and adds nothing, so other traffic keeps no trace.
+int dissect_wanoise_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) {
+    if (pinfo->ptype != PT_TCP || pinfo->flags.in_error_pkt || wanoise_layer_before(pinfo)) return 0;
+    noise_conv_t *nc = conv_get(pinfo, false);
+    if (nc && (nc->not_wa || nc->is_ws)) return 0;
+    GPtrArray *payloads = tree ? proto_get_finfo_ptr_array(tree, hf_tcp_payload) : nullptr;
+    GPtrArray *seqs = tree ? proto_get_finfo_ptr_array(tree, hf_tcp_seq) : nullptr;
+    field_info *pf = payloads && payloads->len ? static_cast<field_info *>(g_ptr_array_index(payloads, payloads->len - 1)) : nullptr;
+    field_info *sf = seqs && seqs->len ? static_cast<field_info *>(g_ptr_array_index(seqs, seqs->len - 1)) : nullptr;
+    tvbuff_t *seg = pf && pf->ds_tvb && pf->length > 0 ? tvb_new_subset_length(pf->ds_tvb, pf->start, pf->length) : nullptr;
+    if (PINFO_FD_VISITED(pinfo)) {
+        // Later passes only show what the first stored; the TCP fields are not always primed then
+        // (tshark -2), so the frame's own bytes stand in for the segment's.
+        tcp_seg_t *rec = stored_seg(pinfo);
+        if (!rec || !nc) return 0;
+        if (!seg) seg = tvb;
+        tcp_show(seg, pinfo, tree, nc, rec, true);
+        return tvb_captured_length(seg);
+    }
+    if (!seg || !sf) return 0;
+    guint32 seq = fvalue_get_uinteger(&sf->value);
+    if (nc && nc->session_id) {
+        tcp_segment(seg, pinfo, tree, nc, seq, true);
+        return pf->length;
+    }
+    if ((nc && nc->probe_done) || !tcp_relative_seq() || !syn_seen(pinfo)) return 0;
+    if (!nc) nc = conv_get(pinfo, true);
+    tcp_seg_t *rec = probe_intro(pinfo, nc, seq, ByteView(tvb_get_ptr(seg, 0, pf->length), static_cast<size_t>(pf->length)));
+    if (!rec) return 0;
+    g_tcp_recs[pinfo->num] = rec;
+    tcp_show(seg, pinfo, tree, nc, rec, true);
+    return pf->length;
 }
 
 // A TCP segment that holds whole Noise frames back to back, one of which a WA_NOISE_TRAFFIC key
@@ -612,7 +910,9 @@ int dissect_wanoise_tcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, voi
 constexpr guint32 kMidstreamSegments = 8;
 
 bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
-    if (!pref_midstream_counters) return false;
+    // A connection whose SYN is in the capture is not picked up mid-stream: its intro is there,
+    // maybe out of order (the intro probe waits for it).
+    if (!pref_midstream_counters || syn_seen(pinfo)) return false;
     guint avail = tvb_captured_length(tvb);
     if (avail < 3 + noise::kTagSize || avail != tvb_reported_length(tvb)) return false;
     ByteView seg(tvb_get_ptr(tvb, 0, avail), avail);
@@ -662,13 +962,6 @@ bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
     return false;
 }
 
-// TCP's "Relative sequence numbers" preference (on by default): with it, the stream's first byte is
-// at 1 (0 when the capture missed the SYN), whatever the initial sequence number.
-bool tcp_relative_seq() {
-    module_t *tcp = prefs_find_module("tcp");
-    pref_t *pref = tcp ? prefs_find_preference(tcp, "relative_sequence_numbers") : nullptr;
-    return pref && prefs_get_bool_value(pref, pref_current);
-}
 
 // Accepts a TCP conversation whose first client bytes are a WhatsApp intro, or (with keys) one
 // picked up mid-stream.
@@ -768,7 +1061,7 @@ int dissect_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
     for (guint32 i = 0; i < msg->nframes; i++) {
         tvbuff_t *ft = tvb_new_child_real_data(tvb, msg->frames[i], msg->frame_lens[i], msg->frame_lens[i]);
         add_new_data_source(pinfo, ft, "Reassembled Noise frame");
-        dissect_frame(ft, pinfo, tree, nc, dir, msg->frames[i]);
+        dissect_frame(ft, pinfo, tree, nc, dir, nullptr);
     }
     if (msg->nframes == 0) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Noise frame fragment");
     return len;
@@ -776,7 +1069,7 @@ int dissect_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void
 
 heur_result_t heur_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
-    if (!nc) {
+    if (!nc || (!nc->session_id && !nc->is_ws)) {  // none yet, or only the raw-TCP intro probe's
         if (PINFO_FD_VISITED(pinfo)) return FALSE;
         guint avail = tvb_captured_length(tvb);
         noise::Intro in = noise::parse_intro(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
@@ -805,6 +1098,8 @@ void wanoise_register() {
                           "WABinary token dictionary version", HFILL}},
         {&hf_frame_len, {"Frame length", "wanoise.frame.length", FT_UINT24, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_direction, {"Direction", "wanoise.direction", FT_UINT8, BASE_DEC, VALS(direction_vals), 0, nullptr, HFILL}},
+        {&hf_stream_offset, {"Stream offset", "wanoise.stream_offset", FT_UINT64, BASE_DEC, nullptr, 0,
+                             "Raw TCP: offset of the frame in its direction's byte stream (0 = first byte)", HFILL}},
         {&hf_session, {"Session", "wanoise.session", FT_UINT32, BASE_DEC, nullptr, 0,
                        "Index of the Noise session in this capture", HFILL}},
         {&hf_frame_kind, {"Frame kind", "wanoise.frame.kind", FT_UINT8, BASE_DEC, VALS(frame_kind_vals), 0, nullptr, HFILL}},
@@ -852,6 +1147,15 @@ void wanoise_register() {
         {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
         {&ei_cert, {"wanoise.cert.bad", PI_SECURITY, PI_WARN, "Certificate chain check failed", EXPFILL}},
         {&ei_midstream, {"wanoise.midstream", PI_SEQUENCE, PI_NOTE, "Session picked up mid-stream", EXPFILL}},
+        {&ei_tcp_gap, {"wanoise.tcp.gap", PI_SEQUENCE, PI_WARN,
+                       "TCP bytes missing before this frame (not captured, or still to come): the frame's counter "
+                       "was found past the frames they hold", EXPFILL}},
+        {&ei_tcp_ooo, {"wanoise.tcp.out_of_order", PI_SEQUENCE, PI_NOTE,
+                       "Out-of-order TCP segment: buffered until the bytes before it arrive", EXPFILL}},
+        {&ei_tcp_retrans, {"wanoise.tcp.retransmission", PI_SEQUENCE, PI_NOTE,
+                           "Retransmitted TCP bytes: the bytes seen before are ignored", EXPFILL}},
+        {&ei_tcp_late, {"wanoise.tcp.late", PI_SEQUENCE, PI_NOTE,
+                        "Frame of an earlier TCP gap, completed after later data", EXPFILL}},
         {&ei_counter, {"wanoise.counter_resync", PI_SEQUENCE, PI_WARN, "Frames missing: counter resynchronised", EXPFILL}},
     };
     proto_wanoise = proto_register_protocol("WhatsApp Noise Transport", "WANOISE", "wanoise");
@@ -877,6 +1181,15 @@ void wanoise_handoff() {
     wabinary_handle = find_dissector("wabinary");
     port_share_take(g_tls_port, create_dissector_handle(dissect_wanoise_port, proto_wanoise_on_tls));
     port_share_take(g_xmpp_port, create_dissector_handle(dissect_wanoise_port, proto_wanoise_on_xmpp));
+    // Raw-TCP sessions also see the segments TCP keeps from subdissectors (see dissect_wanoise_post).
+    hf_tcp_payload = proto_registrar_get_id_byname("tcp.payload");
+    hf_tcp_seq = proto_registrar_get_id_byname("tcp.seq");
+    dissector_handle_t post = create_dissector_handle(dissect_wanoise_post, proto_wanoise);
+    register_postdissector(post);
+    GArray *wanted = g_array_new(FALSE, FALSE, static_cast<guint>(sizeof(int)));
+    g_array_append_val(wanted, hf_tcp_payload);
+    g_array_append_val(wanted, hf_tcp_seq);
+    set_postdissector_wanted_hfids(post, wanted);
     heur_dissector_add("tcp", heur_wanoise_tcp, "WhatsApp Noise over TCP", "wanoise_tcp", proto_wanoise, HEURISTIC_ENABLE);
     heur_dissector_add("ws", heur_wanoise_ws, "WhatsApp Noise over WebSocket", "wanoise_ws", proto_wanoise, HEURISTIC_ENABLE);
 }

@@ -737,6 +737,8 @@ def main(outdir, with_media=True):
         media_opus.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
     import midstream  # sig-midstream.pcap: sig-tcp443 cut before its intro and handshake
     midstream.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
+    import tcp_order  # the raw-TCP captures re-cut, reordered, retransmitted, lost: manifest["tcp_order"]
+    tcp_order.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
     import negatives  # other apps' traffic on WhatsApp's ports: manifest["negatives"]
     negatives.make(outdir, out.manifest)
     n = verify.verify(outdir, out.manifest)  # read every capture back from its bytes
