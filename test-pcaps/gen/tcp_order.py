@@ -24,7 +24,7 @@ import struct
 
 import pcapw
 
-SOURCES = ["sig-tcp443", "sig-tcp5222-private", "sig-v2dict", "sig-ik", "sig-corrupt", "sample/call"]
+SOURCES = ["sig-tcp443", "sig-tcp5222-private", "sig-v2dict", "sig-ik", "sig-corrupt", "sig-ack-error", "sample/call"]
 VARIANTS = ["split3", "pairs", "swap", "retrans", "lost", "lostmid"]
 
 
