@@ -889,7 +889,7 @@ int dissect_wanoise_post(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, vo
         return tvb_captured_length(seg);
     }
     if (!seg || !sf) return 0;
-    guint32 seq = fvalue_get_uinteger(&sf->value);
+    guint32 seq = fvalue_get_uinteger(wacall_field_value(sf));
     if (nc && nc->session_id) {
         tcp_segment(seg, pinfo, tree, nc, seq, true);
         return pf->length;
