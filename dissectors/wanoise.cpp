@@ -965,6 +965,27 @@ bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
 
 // Accepts a TCP conversation whose first client bytes are a WhatsApp intro, or (with keys) one
 // picked up mid-stream.
+// TCP may hand the intro over only after segments that came later in the capture: Wireshark 4.6
+// reassembles a short intro with the segment after it, and the postdissector's probe has by then
+// buffered the out-of-order rest. The new session continues the probe's streams, so nothing it
+// buffered is lost (the intro's own bytes arrive again and are trimmed as a retransmission).
+// The probe is taken before start_session(), which drops it.
+std::unique_ptr<IntroProbe> take_probe(noise_conv_t *nc) {
+    auto it = nc ? g_probes.find(nc) : g_probes.end();
+    if (it == g_probes.end()) return nullptr;
+    std::unique_ptr<IntroProbe> p = std::move(it->second);
+    g_probes.erase(it);
+    return p;
+}
+
+void adopt_probe(std::unique_ptr<IntroProbe> p, noise_conv_t *nc, packet_info *pinfo) {
+    NoiseSession *s = session_get(nc->session_id);
+    if (!p || !s || nc->client_start_seq != 1 || !p->early[0].empty() || !p->early[1].empty()) return;
+    const int client = addresses_equal(&p->side_a, &pinfo->src) && p->port_a == pinfo->srcport ? 0 : 1;
+    if (p->st[client]) s->tcp[C2S] = std::move(p->st[client]);
+    if (p->st[1 - client]) s->tcp[S2C] = std::move(p->st[1 - client]);
+}
+
 bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     noise_conv_t *nc = conv_get(pinfo, false);
     if (nc && (nc->session_id || nc->not_wa || nc->is_ws))
@@ -978,9 +999,11 @@ bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {
     // the middle of some other stream (a TLS record, say) are no evidence.
     auto *ti = static_cast<struct tcpinfo *>(data);
     if (ti && ti->seq > 1 && tcp_relative_seq()) return false;
+    std::unique_ptr<IntroProbe> probe = take_probe(nc);
     nc = conv_get(pinfo, true);
     start_session(nc, pinfo, in, ByteView(tvb_get_ptr(tvb, 0, avail), avail));
     nc->client_start_seq = ti ? ti->seq : 0;
+    adopt_probe(std::move(probe), nc, pinfo);
     conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
     return true;
 }

@@ -314,7 +314,7 @@ def test_corrected_call_key_appended_while_the_capture_is_read_decrypts_what_fol
         "-r", pcap, "-o", f"wacall.keylog_file:{keylog}", "-Y", "warp", "-T", "fields", "-e", "frame.number",
         "-e", "warp.decrypted").stdout.splitlines()) if len(r) == 2 and int(r[0]) > half}
     assert len(after) > 300 and after == ref
-    assert sum(v == "1" for v in after.values()) >= len(after) - 1
+    assert sum(v in ("1", "True") for v in after.values()) >= len(after) - 1  # 4.2+ prints True
     assert f"call key for call-id {call_id} authenticated the call's media (2 differing values were tried)" in err, err
 
 
