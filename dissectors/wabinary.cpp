@@ -75,6 +75,10 @@ void add_node(proto_tree *parent, tvbuff_t *tvb, packet_info *pinfo, const Node 
     proto_item *ni = proto_tree_add_none_format(parent, hf_node, tvb, static_cast<gint>(n.offset),
                                                 static_cast<gint>(n.length), "%s", label.c_str());
     proto_tree *nt = proto_item_add_subtree(ni, ett_node);
+    // Filterable (wabinary.depth > 3) without adding a line to every node of the tree.
+    proto_item *di = proto_tree_add_uint(nt, hf_depth, tvb, static_cast<gint>(n.offset), 0, n.depth);
+    proto_item_set_hidden(di);
+    proto_item_set_generated(di);
     proto_tree_add_string(nt, hf_tag, tvb, static_cast<gint>(n.tag.offset), static_cast<gint>(n.tag.length),
                           std::string(n.tag.text).c_str());
     for (const auto &a : n.attrs) {

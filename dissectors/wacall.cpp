@@ -32,7 +32,7 @@ int hf_te_relay_name = -1, hf_te_relay_id = -1, hf_te_token_id = -1, hf_te_auth_
 int hf_te_c2r_rtt = -1, hf_te_fna = -1, hf_te_protocol = -1, hf_te_raw = -1;
 int hf_relay_uuid = -1, hf_relay_self_pid = -1, hf_relay_peer_pid = -1, hf_relay_key = -1;
 int hf_relay_key_bytes = -1, hf_relay_hbh = -1, hf_relay_hbh_enc = -1, hf_relay_tag_len = -1;
-int hf_relay_token = -1, hf_relay_token_id = -1, hf_relay_auth_token = -1, hf_relay_raw_e2e = -1;
+int hf_relay_token = -1, hf_relay_auth_token = -1, hf_relay_raw_e2e = -1;
 int hf_reason = -1, hf_reason_grade = -1, hf_duration = -1, hf_audio_duration = -1;
 int hf_transport_type = -1, hf_transport_type_name = -1, hf_p2p_round = -1;
 int hf_video_state = -1, hf_mute_state = -1, hf_transaction_id = -1;
@@ -41,7 +41,7 @@ int hf_target = -1, hf_group_user = -1, hf_group_device = -1, hf_call_state = -1
 int hf_answered_by = -1, hf_notice_media = -1;
 int ett_wacall = -1, ett_enc = -1, ett_te = -1, ett_relay = -1, ett_cap = -1, ett_group = -1;
 expert_field ei_unknown_action = EI_INIT, ei_hbh_invalid = EI_INIT, ei_nonnormative = EI_INIT;
-expert_field ei_ack_error = EI_INIT, ei_unknown_value = EI_INIT, ei_call = EI_INIT;
+expert_field ei_ack_error = EI_INIT, ei_unknown_value = EI_INIT;
 
 const char *pref_keylog_file = "";
 
@@ -429,8 +429,6 @@ void wacall_init() {
 
 }  // namespace
 
-void wacall_register_keys() {}
-
 void wacall_register() {
     static hf_register_info hf[] = {
         {&hf_kind, {"Stanza kind", "wacall.stanza", FT_STRING, BASE_NONE, nullptr, 0, "call, ack or receipt", HFILL}},
@@ -486,7 +484,6 @@ void wacall_register() {
         {&hf_relay_hbh_enc, {"Hop-by-hop key encoding", "wacall.relay.hbh_encoding", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_relay_tag_len, {"WARP MI tag length", "wacall.relay.warp_mi_tag_len", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_relay_token, {"Relay token", "wacall.relay.token", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
-        {&hf_relay_token_id, {"Token id", "wacall.relay.token_id", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_relay_auth_token, {"Auth token", "wacall.relay.auth_token", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_relay_raw_e2e, {"raw_e2e", "wacall.relay.raw_e2e", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_reason, {"Reason", "wacall.reason", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
@@ -517,7 +514,6 @@ void wacall_register() {
         {&ei_nonnormative, {"wacall.nonnormative", PI_PROTOCOL, PI_NOTE, "Not in the normative spec", EXPFILL}},
         {&ei_ack_error, {"wacall.ack.error.expert", PI_RESPONSE_CODE, PI_WARN, "Call ack with an error", EXPFILL}},
         {&ei_unknown_value, {"wacall.unknown_value", PI_PROTOCOL, PI_NOTE, "Value outside what the spec knows", EXPFILL}},
-        {&ei_call, {"wacall.call", PI_SEQUENCE, PI_CHAT, "Call event", EXPFILL}},
     };
     proto_wacall = proto_register_protocol("WhatsApp Call Signaling", "WACALL", "wacall");
     wacall_register_calls_tap();

@@ -25,7 +25,7 @@ namespace {
 
 using namespace wacall;
 
-int hf_intro = -1, hf_intro_edge_magic = -1, hf_intro_edge_len = -1, hf_intro_edge_data = -1;
+int hf_intro_edge_magic = -1, hf_intro_edge_len = -1, hf_intro_edge_data = -1;
 int hf_intro_magic = -1, hf_intro_protocol = -1, hf_intro_dict = -1;
 int hf_frame_len = -1, hf_direction = -1, hf_counter = -1, hf_ciphertext = -1, hf_tag = -1;
 int hf_decrypted = -1, hf_key_source = -1, hf_frame_kind = -1;
@@ -39,7 +39,7 @@ int hf_cert_signature = -1, hf_cert_root_ok = -1, hf_cert_chain_ok = -1, hf_cert
 expert_field ei_cert = EI_INIT;
 
 expert_field ei_no_key = EI_INIT, ei_bad_tag = EI_INIT, ei_replay = EI_INIT, ei_hs_malformed = EI_INIT;
-expert_field ei_short = EI_INIT, ei_dict = EI_INIT, ei_counter = EI_INIT, ei_midstream = EI_INIT;
+expert_field ei_short = EI_INIT, ei_counter = EI_INIT, ei_midstream = EI_INIT;
 expert_field ei_tcp_gap = EI_INIT, ei_tcp_ooo = EI_INIT, ei_tcp_retrans = EI_INIT, ei_tcp_late = EI_INIT;
 // The postdissector reads these TCP fields of segments TCP does not hand to a subdissector.
 int hf_tcp_payload = -1, hf_tcp_seq = -1;
@@ -1110,7 +1110,6 @@ heur_result_t heur_wanoise_ws(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tre
 
 void wanoise_register() {
     static hf_register_info hf[] = {
-        {&hf_intro, {"Intro", "wanoise.intro", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_intro_edge_magic, {"Edge routing marker", "wanoise.intro.edge_marker", FT_BYTES, BASE_NONE, nullptr, 0,
                                 "ED 00 01: edge-routing data precedes the WA header", HFILL}},
         {&hf_intro_edge_len, {"Edge routing length", "wanoise.intro.edge_length", FT_UINT24, BASE_DEC, nullptr, 0, nullptr, HFILL}},
@@ -1167,7 +1166,6 @@ void wanoise_register() {
         {&ei_replay, {"wanoise.replay_failed", PI_DECRYPTION, PI_ERROR, "Handshake replay failed", EXPFILL}},
         {&ei_hs_malformed, {"wanoise.handshake.malformed", PI_MALFORMED, PI_ERROR, "Malformed handshake message", EXPFILL}},
         {&ei_short, {"wanoise.too_short", PI_MALFORMED, PI_ERROR, "Frame shorter than the 16-byte GCM tag", EXPFILL}},
-        {&ei_dict, {"wanoise.unknown_dictionary", PI_PROTOCOL, PI_WARN, "Unknown dictionary version", EXPFILL}},
         {&ei_cert, {"wanoise.cert.bad", PI_SECURITY, PI_WARN, "Certificate chain check failed", EXPFILL}},
         {&ei_midstream, {"wanoise.midstream", PI_SEQUENCE, PI_NOTE, "Session picked up mid-stream", EXPFILL}},
         {&ei_tcp_gap, {"wanoise.tcp.gap", PI_SEQUENCE, PI_WARN,

@@ -20,7 +20,7 @@ using namespace wacall;
 int hf_type = -1, hf_length = -1, hf_magic = -1, hf_txid = -1, hf_attr = -1, hf_attr_type = -1, hf_attr_len = -1;
 int hf_attr_value = -1, hf_token = -1, hf_addr = -1, hf_error_code = -1, hf_error_reason = -1, hf_pcount = -1;
 int hf_fingerprint = -1, hf_fingerprint_status = -1, hf_integrity = -1, hf_integrity_status = -1;
-int hf_desc = -1, hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1, hf_sub_pid = -1;
+int hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1, hf_sub_pid = -1;
 int hf_proto_field = -1, hf_call_id = -1, hf_response_to = -1, hf_rtt = -1;
 int hf_layout = -1, hf_txid16 = -1, hf_trailing = -1, hf_body = -1, hf_wa_token = -1, hf_wa_token_kind = -1;
 int hf_wa_token_ssrc = -1, hf_wa_token_rest = -1, hf_wa_token_participant = -1, hf_relay_time = -1;
@@ -372,7 +372,6 @@ void wastun_register() {
         {&hf_integrity, {"Message integrity", "wastun.integrity", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_integrity_status, {"Message integrity status", "wastun.integrity.status", FT_UINT8, BASE_NONE,
                                 VALS(proto_checksum_vals), 0, nullptr, HFILL}},
-        {&hf_desc, {"Stream descriptor", "wastun.stream", FT_NONE, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_desc_ssrc, {"Stream SSRC", "wastun.stream.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_desc_participant, {"Stream participant", "wastun.stream.participant", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_sub_ssrc, {"Subscribed SSRC", "wastun.subscription.ssrc", FT_UINT32, BASE_HEX, nullptr, 0, nullptr, HFILL}},

@@ -17,7 +17,6 @@ WS_DLL_PUBLIC void plugin_register(void);
 }
 
 static void register_all_protocols() {
-    wacall_register_keys();
     wanoise_register();
     wabinary_register();
     wacall_register();

@@ -11,7 +11,6 @@ namespace keys { class KeyStore; }
 namespace call { class CallRegistry; }
 }  // namespace wacall
 
-void wacall_register_keys();
 void wanoise_register();
 void wanoise_handoff();
 void wabinary_register();
