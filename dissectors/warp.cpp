@@ -645,16 +645,16 @@ unsigned keyless_trailer(const warp_pkt_t *rec) {
     return rec->hbh_tag + (mi_outside ? rec->tag_len : 0u);
 }
 
-// Hands a packet left encrypted to rtp as SRTP; `trailer` is the bytes after the encrypted
-// payload (the WARP tag, and a hop-by-hop tag when one is there).
-void keyless_to_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, const media::RtpHeader &h,
-                    const MediaStream *stream, unsigned trailer) {
-    if (!rtp_handle || proto_rtp < 0) return;
-    const guint len = tvb_captured_length(tvb);
+// Whether a packet left encrypted goes to rtp as SRTP; on the first pass this makes its record.
+// Not when a 0xDEBE block is there without the X bit (rtp would take the block for payload).
+bool keyless_for_rtp(packet_info *pinfo, const media::RtpHeader &h, const warp_pkt_t *rec, guint len) {
+    if (!rtp_handle || proto_rtp < 0 || h.ext_without_x) return false;
+    if (PINFO_FD_VISITED(pinfo))
+        return p_get_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key) != nullptr;
+    unsigned trailer = keyless_trailer(rec);
     if (h.header_len + trailer > len) trailer = 0;  // too short for its tag: all of it is payload
-    if (!PINFO_FD_VISITED(pinfo)) keyless_rtp_record(pinfo, h, stream, trailer);
-    else if (!p_get_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key)) return;
-    call_dissector(rtp_handle, tvb, pinfo, tree);
+    keyless_rtp_record(pinfo, h, rec->stream, trailer);
+    return true;
 }
 
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
@@ -689,9 +689,12 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         }
     }
     const bool to_rtp = rec->status == ST_GOOD && rtp_handle;
-    add_rtp_header(t, tvb, pinfo, h, to_rtp);
-    if (!to_rtp) {
-        keyless_to_rtp(tvb, pinfo, tree, h, rec->stream, PINFO_FD_VISITED(pinfo) ? 0 : keyless_trailer(rec));
+    // Left encrypted: rtp shows the clear header as SRTP (see keyless_rtp_record), so here too
+    // WARP keeps only what rtp cannot decode.
+    const bool keyless_rtp = !to_rtp && keyless_for_rtp(pinfo, h, rec, len);
+    add_rtp_header(t, tvb, pinfo, h, to_rtp || keyless_rtp);
+    if (keyless_rtp) {
+        call_dissector(rtp_handle, tvb, pinfo, tree);
         col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");  // WARP's columns, as before (rtp wrote SRTP's)
     }
     if (!to_rtp)  // rtp writes its own Info for decrypted packets
