@@ -23,6 +23,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 int proto_warp = -1;
 
@@ -125,9 +126,12 @@ std::string sock_key(const address *a, guint32 port) {
 // allocations per packet); cleared with the file's state.
 FrameRecords<warp_pkt_t> g_records;
 
+void keyless_init();
+
 void media_init() {
     g_media_sockets.clear();
     g_records.clear();
+    keyless_init();
 }
 
 bool is_relay_port(guint32 p) { return p == 3478 || p == 3480; }
@@ -230,6 +234,18 @@ media::E2EOptions e2e_options(unsigned tag_len) {
     return o;
 }
 
+// WhatsApp's payload types: names and clock rates (what SDP would announce; WhatsApp sends mono
+// audio). Shared by decrypted RTP (announce_payload_types) and RTP left encrypted.
+void insert_wa_payload_types(rtp_dyn_payload_t *payload_types) {
+    wacall_rtp_dyn_payload_insert(payload_types, 120, "WA-AUDIO", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 121, "WA-RED", 16000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 111, "OPUS", 48000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 97, "H264", 90000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 102, "WA-VIDEO", 90000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 103, "WA-VIDEO", 90000, 1);
+    wacall_rtp_dyn_payload_insert(payload_types, 119, "WA-APPDATA", 1000, 1);
+}
+
 // Tells Wireshark's RTP dissector the names and clock rates of WhatsApp's payload types for this
 // flow (what SDP would do) through its public rtp_add_address() (the conversation struct behind it
 // is private from 4.2 on). rtp_add_address() also makes RTP the dissector of the flow's
@@ -247,12 +263,8 @@ void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
     guint32 setup_frame = pinfo->num;
     if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
         if (c->offer.seen) setup_frame = c->offer.frame;
-    rtp_dyn_payload_t *payload_types = rtp_dyn_payload_new();  // WhatsApp sends mono audio
-    wacall_rtp_dyn_payload_insert(payload_types, 120, "WA-AUDIO", 16000, 1);
-    wacall_rtp_dyn_payload_insert(payload_types, 121, "WA-RED", 16000, 1);
-    wacall_rtp_dyn_payload_insert(payload_types, 111, "OPUS", 48000, 1);
-    wacall_rtp_dyn_payload_insert(payload_types, 97, "H264", 90000, 1);
-    wacall_rtp_dyn_payload_insert(payload_types, 119, "WA-APPDATA", 1000, 1);
+    rtp_dyn_payload_t *payload_types = rtp_dyn_payload_new();
+    insert_wa_payload_types(payload_types);
     rtp_add_address(pinfo, pinfo->ptype, &pinfo->net_dst, pinfo->destport, pinfo->srcport, "WACALL", setup_frame,
                     RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO, payload_types);
     address any_addr = ADDRESS_INIT_NONE;
@@ -537,6 +549,116 @@ void first_pass_attribute(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h
     });
 }
 
+// ---- RTP left encrypted, in Wireshark's RTP tools ------------------------------------------------
+//
+// A WARP packet that does not decrypt (no key, unattributed, failed tag) still has a clear RTP
+// header. Like stock Wireshark with SRTP set up by SDP, it is handed to the rtp dissector as SRTP:
+// rtp shows the header, "SRTP Encrypted Payload" and "SRTP Auth Tag", feeds its tap (-z
+// rtp,streams, RTP Stream Analysis, graphs, Flow Sequence) and calls no codec.
+//
+// srtp_add_address() would mark the whole flow as SRTP, and with keys the same flow carries
+// decrypted RTP (and a flow may mix both, e.g. forged packets). So the per-packet record the rtp
+// dissector looks up first (proto data key 0 under proto_rtp, which it otherwise copies from its
+// conversation on the first pass) is set here for these packets only: method "WACALL", the setup
+// frame, WhatsApp's payload types, the SRTP trailer length, and the extended sequence number and
+// timestamp rtp would compute (unwrapped here per flow and SSRC). Decrypted packets get no record
+// from WARP: rtp fills theirs from the conversation as before.
+
+struct KeylessUnwrap {
+    guint32 setup_frame;
+    guint32 ext_seq;
+    guint64 ext_ts;
+};
+std::unordered_map<std::string, KeylessUnwrap> g_keyless;  // flow (addresses, ports) + SSRC
+rtp_dyn_payload_t *g_keyless_pts;                          // file scope, made on first use
+
+void keyless_init() {
+    g_keyless.clear();
+    g_keyless_pts = nullptr;  // freed with the file scope
+}
+
+// The SRTP trailer (MKI 0, tag) per length: rtp only reads these.
+const struct srtp_info *keyless_srtp_info(unsigned trailer) {
+    static struct srtp_info infos[64];
+    if (trailer >= G_N_ELEMENTS(infos)) trailer = 0;
+    struct srtp_info *i = &infos[trailer];
+    i->encryption_algorithm = SRTP_ENC_ALG_AES_CM;
+    i->auth_algorithm = trailer ? SRTP_AUTH_ALG_HMAC_SHA1 : SRTP_AUTH_ALG_NONE;
+    i->mki_len = 0;
+    i->auth_tag_len = trailer;
+    return i;
+}
+
+// As packet-rtp.c's calculate_extended_seqno/_timestamp: within half the space of the previous.
+guint32 unwrap_seq(guint32 prev, guint16 raw) {
+    guint32 v = (prev & 0xFFFF0000u) | raw;
+    if (v + 0x8000u < prev) v += 0x10000u;
+    else if (prev + 0x8000u < v) v -= 0x10000u;
+    return v;
+}
+guint64 unwrap_ts(guint64 prev, guint32 raw) {
+    guint64 v = (prev & 0xFFFFFFFF00000000ull) | raw;
+    if (v + 0x80000000ull < prev) v += 0x100000000ull;
+    else if (prev + 0x80000000ull < v) v -= 0x100000000ull;
+    return v;
+}
+
+// First pass: the rtp dissector's per-packet record for a packet left encrypted.
+void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const MediaStream *stream, unsigned trailer) {
+    std::string flow;
+    flow.reserve(48);
+    flow.append(reinterpret_cast<const char *>(pinfo->net_src.data), static_cast<size_t>(pinfo->net_src.len));
+    flow.append(reinterpret_cast<const char *>(pinfo->net_dst.data), static_cast<size_t>(pinfo->net_dst.len));
+    flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
+    flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
+    flow.append(reinterpret_cast<const char *>(&h.ssrc), sizeof h.ssrc);
+    auto it = g_keyless.find(flow);
+    if (it == g_keyless.end()) {
+        // The setup frame: the call's offer when the signaling was decrypted, else this packet.
+        guint32 setup = pinfo->num;
+        if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
+            if (c->offer.seen) setup = c->offer.frame;
+        it = g_keyless.emplace(std::move(flow), KeylessUnwrap{setup, 0x10000u, 0x100000000ull}).first;
+    }
+    KeylessUnwrap &u = it->second;
+    u.ext_seq = unwrap_seq(u.ext_seq, h.seq);
+    u.ext_ts = unwrap_ts(u.ext_ts, h.timestamp);
+    if (!g_keyless_pts) {
+        g_keyless_pts = rtp_dyn_payload_new();
+        insert_wa_payload_types(g_keyless_pts);
+    }
+    auto *r = wmem_new0(wmem_file_scope(), wacall_rtp_packet_info);
+    g_strlcpy(r->method, "WACALL", sizeof r->method);
+    r->frame_number = u.setup_frame;
+    r->media_types = RTP_MEDIA_AUDIO | RTP_MEDIA_VIDEO;
+    r->rtp_dyn_payload = g_keyless_pts;
+    r->extended_seqno = u.ext_seq;
+    r->extended_timestamp = u.ext_ts;
+    r->rtp_conv_info = nullptr;  // no reassembly of encrypted payloads
+    r->srtp_info = const_cast<struct srtp_info *>(keyless_srtp_info(trailer));
+    p_add_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key, r);
+}
+
+// The bytes after the encrypted payload of a packet left encrypted: [HBH tag] ‖ [WARP tag] as in
+// dissect_rtp; an unattributed packet (no call known) has the default tag length.
+unsigned keyless_trailer(const warp_pkt_t *rec) {
+    if (!rec->stream) return wacall_media().tag_len(std::string());
+    const bool mi_outside = !rec->hbh_tag || pref_hbh_placement == 1;
+    return rec->hbh_tag + (mi_outside ? rec->tag_len : 0u);
+}
+
+// Whether a packet left encrypted goes to rtp as SRTP; on the first pass this makes its record.
+// Not when a 0xDEBE block is there without the X bit (rtp would take the block for payload).
+bool keyless_for_rtp(packet_info *pinfo, const media::RtpHeader &h, const warp_pkt_t *rec, guint len) {
+    if (!rtp_handle || proto_rtp < 0 || h.ext_without_x) return false;
+    if (PINFO_FD_VISITED(pinfo))
+        return p_get_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key) != nullptr;
+    unsigned trailer = keyless_trailer(rec);
+    if (h.header_len + trailer > len) trailer = 0;  // too short for its tag: all of it is payload
+    keyless_rtp_record(pinfo, h, rec->stream, trailer);
+    return true;
+}
+
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -569,7 +691,14 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         }
     }
     const bool to_rtp = rec->status == ST_GOOD && rtp_handle;
-    add_rtp_header(t, tvb, pinfo, h, to_rtp);
+    // Left encrypted: rtp shows the clear header as SRTP (see keyless_rtp_record), so here too
+    // WARP keeps only what rtp cannot decode.
+    const bool keyless_rtp = !to_rtp && keyless_for_rtp(pinfo, h, rec, len);
+    add_rtp_header(t, tvb, pinfo, h, to_rtp || keyless_rtp);
+    if (keyless_rtp) {
+        call_dissector(rtp_handle, tvb, pinfo, tree);
+        col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");  // WARP's columns, as before (rtp wrote SRTP's)
+    }
     if (!to_rtp)  // rtp writes its own Info for decrypted packets
         col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc,
                      h.seq, h.timestamp, h.marker ? " Mark" : "");
@@ -892,10 +1021,10 @@ void warp_register() {
         {&hf_marker, {"Marker", "warp.marker", FT_BOOLEAN, 8, nullptr, 0x80, nullptr, HFILL}},
         {&hf_pt, {"Payload type", "warp.pt", FT_UINT8, BASE_DEC, VALS(pt_vals), 0x7F, nullptr, HFILL}},
         {&hf_seq, {"Sequence number", "warp.seq", FT_UINT16, BASE_DEC, nullptr, 0,
-                   "On packets left encrypted; a decrypted packet's header is in rtp (rtp.seq)", HFILL}},
+                   "Only where rtp cannot show the header (0xDEBE block without the X bit); else see rtp.seq", HFILL}},
         {&hf_ts, {"Timestamp", "warp.timestamp", FT_UINT32, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_ssrc, {"SSRC", "warp.ssrc", FT_UINT32, BASE_HEX, nullptr, 0,
-                    "On packets left encrypted; a decrypted packet's header is in rtp (rtp.ssrc)", HFILL}},
+                    "Only where rtp cannot show the header (0xDEBE block without the X bit); else see rtp.ssrc", HFILL}},
         {&hf_ext_profile, {"Extension profile", "warp.ext.profile", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_words, {"Extension length (words)", "warp.ext.words", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_ext_id, {"Element", "warp.ext.id", FT_UINT8, BASE_DEC, nullptr, 0,

@@ -82,3 +82,13 @@ inline fvalue_t *wacall_field_value(field_info *fi) {
 #else
 #define WACALL_PLUGIN_DESCRIBE(flags)
 #endif
+
+// The RTP dissector's per-packet record (the data it stores under proto_rtp, key 0 =
+// RTP_CONVERSATION_PROTO_DATA, private to packet-rtp.c): struct _rtp_conversation_info up to 4.0,
+// renamed _rtp_packet_info in 4.2 with the same fields.
+#if WACALL_WS_AT_LEAST(4, 2)
+using wacall_rtp_packet_info = struct _rtp_packet_info;
+#else
+using wacall_rtp_packet_info = struct _rtp_conversation_info;
+#endif
+constexpr guint32 wacall_rtp_packet_info_key = 0;

@@ -14,7 +14,8 @@ empty, so the only difference is wacall. Runs alternate stock/plugin; each figur
 of the runs: wall time, peak RSS and CPU time from /usr/bin/time -f '%e %M %U %S'.
 
 Cases: `-T fields -e rtp.seq`, `-V`, `-2 -T fields -e rtp.seq` on the 1:1 call; the same field
-run on 50 concurrent calls (same total packets); the 1:1 call with the 10,000-call key log; an
+run on 50 concurrent calls (same total packets); the 1:1 call without its key log (every packet left encrypted,
+fed to rtp as SRTP: `-T fields` and `-V`); the 1:1 call with the 10,000-call key log; an
 empty capture (start-up cost, subtracted for the per-packet figures).
 
 Checks (exit 1 on failure; timings are reported, never asserted): every packet of both
@@ -132,6 +133,7 @@ def instruction_guard(r, P, kl, rtp_as, fields, man, failures):
         "stock_one": (False, ["-r", P("one_call_clear.pcap")] + rtp_as + fields),
         "plugin_many": (True, ["-r", P("many_calls.pcap")] + kl("many_calls.keys") + fields),
         "plugin_keys10k": (True, ["-r", P("one_call.pcap")] + kl("keys10k.keys") + fields),
+        "plugin_keyless": (True, ["-r", P("one_call.pcap")] + fields),
     }
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -142,12 +144,15 @@ def instruction_guard(r, P, kl, rtp_as, fields, man, failures):
     stock_pp = (ir["stock_one"] - ir["stock_empty"]) / n1
     many_pp = (ir["plugin_many"] - ir["plugin_empty"]) / n50
     per_call = (ir["plugin_keys10k"] - ir["plugin_one"]) / (calls - 1)
+    keyless_pp = (ir["plugin_keyless"] - ir["plugin_empty"]) / n1
     checks = [
         ("per packet, plugin vs stock twin", plugin_pp / stock_pp, IR_PER_PACKET_BOUND,
          f"{plugin_pp:,.0f} vs {stock_pp:,.0f} Ir", "x"),
         ("per packet, 50 calls vs 1 call", many_pp / plugin_pp, IR_SCALE_BOUND, f"{many_pp:,.0f} vs {plugin_pp:,.0f} Ir",
          "x"),
         (f"one-off per extra key-log call ({calls - 1})", per_call, IR_PER_KEYLOG_CALL_BOUND, "", " Ir"),
+        ("per packet, keyless plugin vs stock twin", keyless_pp / stock_pp, IR_PER_PACKET_BOUND,
+         f"{keyless_pp:,.0f} vs {stock_pp:,.0f} Ir", "x"),
     ]
     print(f"\ninstruction counts (callgrind, deterministic; {time.time() - t0:.0f} s): "
           + ", ".join(f"{k} {v / 1e6:,.1f} M" for k, v in ir.items()))
@@ -174,7 +179,7 @@ def main():
     ap.add_argument("--instructions", action="store_true",
                     help="also count instructions under callgrind and assert the regression bounds (on with --quick)")
     ap.add_argument("--no-instructions", action="store_true", help="skip the instruction counts even with --quick")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: fields,V,2pass,many,keys10k")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: fields,V,2pass,many,keyless,keyless_V,keys10k")
     a = ap.parse_args()
     packets = a.packets or (4000 if a.quick else 100_000)
     runs = a.runs or (1 if a.quick else 3)
@@ -216,6 +221,16 @@ def main():
         if not same:
             failures.append(f"{cap}: decrypted RTP differs from the cleartext twin")
 
+    # Without the key log: every packet left encrypted still reaches rtp (as SRTP) with its clear
+    # header, so rtp.seq is the twin's.
+    plug = r.output(True, ["-r", P("one_call.pcap"), "-T", "fields", "-e", "rtp.seq"])
+    stock = r.output(False, ["-r", P("one_call_clear.pcap")] + rtp_as + ["-T", "fields", "-e", "rtp.seq"])
+    same = plug == stock and plug.count(b"\n") == man["packets_one_call"]
+    print(f"check: one_call without keys: plugin rtp.seq {'equal' if same else 'DIFFER from'} stock on the twin",
+          flush=True)
+    if not same:
+        failures.append("one_call without keys: rtp.seq differs from the cleartext twin")
+
     # ---- timed runs, alternating -------------------------------------------------------------
     cases = [  # name, plugin args, baseline args, packets (the baseline is stock tshark except for keys10k)
         ("fields", ["-r", P("one_call.pcap")] + kl("one_call.keys") + fields,
@@ -226,6 +241,10 @@ def main():
          ["-2", "-r", P("one_call_clear.pcap")] + rtp_as + fields, man["packets_one_call"]),
         ("many", ["-r", P("many_calls.pcap")] + kl("many_calls.keys") + fields,
          ["-r", P("many_calls_clear.pcap")] + rtp_as + fields, man["packets_many_calls"]),
+        ("keyless", ["-r", P("one_call.pcap")] + fields,
+         ["-r", P("one_call_clear.pcap")] + rtp_as + fields, man["packets_one_call"]),
+        ("keyless_V", ["-r", P("one_call.pcap"), "-V"],
+         ["-r", P("one_call_clear.pcap")] + rtp_as + ["-V"], man["packets_one_call"]),
         ("keys10k", ["-r", P("one_call.pcap")] + kl("keys10k.keys") + fields,
          ["-r", P("one_call.pcap")] + kl("one_call.keys") + fields, man["packets_one_call"]),
         ("empty", ["-r", empty] + kl("one_call.keys") + fields, ["-r", empty] + rtp_as + fields, 0),
@@ -265,7 +284,8 @@ def main():
     print(f"{'case':<34} {'plugin s':>9} {'stock s':>9} {'time x':>7} {'pairs x':>8} {'cpu x':>6} {'plugin MiB':>11} "
           f"{'stock MiB':>10} {'mem x':>6}")
     labels = {"fields": "1 call, -T fields -e rtp.seq", "V": "1 call, -V", "2pass": "1 call, -2 -T fields",
-              "many": "50 calls, -T fields -e rtp.seq", "keys10k": "1 call, 10k-call key log (vs 1)",
+              "many": "50 calls, -T fields -e rtp.seq", "keyless": "1 call, no keys, -T fields",
+              "keyless_V": "1 call, no keys, -V", "keys10k": "1 call, 10k-call key log (vs 1)",
               "empty": "empty capture (start-up)"}
     for name, v in res.items():
         tr, mr = v["p_wall"] / v["s_wall"], v["p_rss"] / v["s_rss"]

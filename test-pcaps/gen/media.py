@@ -507,8 +507,8 @@ def actual_lost(metas):
 
 def stream_table(metas):
     """Per (direction, SSRC): the expected -z rtp,streams row of the stock tshark in use. `packets`/`lost` count
-    only frames the plugin decrypts (it hands only those to RTP); *_all_headers count every RTP
-    header; lost_actual is the true number of missing indexes (differs from `lost` where 4.0's
+    only frames the plugin decrypts; *_all_headers count every RTP header (what -z rtp,streams
+    shows: the plugin hands packets left encrypted to RTP as SRTP, with or without keys); lost_actual is the true number of missing indexes (differs from `lost` where 4.0's
     cycle heuristic misfires, see rtp_stream_stats)."""
     streams = {}
     for m in metas:
