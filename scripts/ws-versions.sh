@@ -11,8 +11,10 @@ summary=()
 rc=0
 for suite in $suites; do
   start=$SECONDS
-  line=$("$here/scripts/ws-root.sh" "$suite" | tee /dev/stderr | tail -1)
+  mkdir -p "$here/build/ws-roots"
+  "$here/scripts/ws-root.sh" "$suite" | tee "$here/build/ws-roots/$suite.out"
   status=${PIPESTATUS[0]}
+  line=$(tail -1 "$here/build/ws-roots/$suite.out")
   summary+=("$line [$((SECONDS - start)) s]")
   [ "$status" = 1 ] && rc=1
 done
