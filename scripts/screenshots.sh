@@ -26,6 +26,8 @@
 #   docs/img/call-flow.png      its Flow Sequence (signaling and RTP streams on one time line)
 #   docs/img/calls-tree.png     Statistics › WhatsApp › Calls (stats tree)
 #   docs/img/rtp-streams.png    Telephony › RTP › RTP Streams
+#   docs/img/rtp-streams-keyless.png, rtp-analysis-keyless.png   the same tools on a real call
+#                               captured without keys (SHOTS_ONLY=keyless: only these)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${WACALL_BUILD_DIR:-$here/build}
@@ -98,9 +100,11 @@ start_ws() {
   # An empty extcap folder: no androiddump & co. probing (and outliving the GUI) at start-up.
   mkdir -p "$tmp/extcap"
   WIRESHARK_CONFIG_DIR="$tmp/cfg" WIRESHARK_EXTCAP_DIR="$tmp/extcap" WACALL_BUILD_DIR="$build" WACALL_TOOL=wireshark \
-    "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" >"$tmp/ws.log" 2>&1 &
+    "$here/scripts/tshark-dev.sh" -r "$pcap" ${keys:+-o "wacall.keylog_file:$keys"} "$@" >"$tmp/ws.log" 2>&1 &
   ws_pid=$!
-  main_win=$(timeout 60 xdotool search --sync --onlyvisible --name '^call\.pcap' | head -1) ||
+  local title
+  title="^$(basename "$pcap" | sed 's/[.]/\\./g')"
+  main_win=$(timeout 60 xdotool search --sync --onlyvisible --name "$title" | head -1) ||
     { echo "screenshots: the Wireshark window did not appear:" >&2; cat "$tmp/ws.log" >&2; exit 1; }
   xdotool windowmove "$main_win" 0 0 windowsize "$main_win" "$W" "$H"
   settle 3
@@ -135,63 +139,99 @@ keys() { for k in "$@"; do xdotool key "$k"; sleep 0.3; done; }
 place() { xdotool windowsize "$1" "$2" "$3" windowmove "$1" 0 0; settle 1; }
 
 mkdir -p "$out"
-tshark_dev() { WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" 2>/dev/null; }
-offer=$(tshark_dev -Y 'wacall.action == "offer"' -T fields -e frame.number | head -1)
-first_rtp=$(tshark_dev -Y 'rtp.p_type == 111' -T fields -e frame.number | head -1)
-echo "offer is frame $offer, first decrypted Opus packet is frame $first_rtp"
+
+keyed_shots() {
+  tshark_dev() { WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" 2>/dev/null; }
+  offer=$(tshark_dev -Y 'wacall.action == "offer"' -T fields -e frame.number | head -1)
+  first_rtp=$(tshark_dev -Y 'rtp.p_type == 111' -T fields -e frame.number | head -1)
+  echo "offer is frame $offer, first decrypted Opus packet is frame $first_rtp"
 
 
-# (a) The decrypted offer: the call stanzas (filter "wacall") in the packet list, the offer
-#     selected; in the details the decrypted Noise frame and the call signaling tree expanded.
-start_ws 160 -Y wacall -g "$offer"
-# Focus the details (a click in their empty lower part), then from the first row (Frame, Ethernet,
-# IP, TCP, Noise handshake, Noise transport): expand the transport frame and the last row (wacall).
-xdotool mousemove --window "$main_win" $((W / 2)) $((H - 60)) click 1
-keys Home Left Down Down Down Down Down Right End Right
-shot "$main_win" "$out/offer.png"
-stop_ws
+  # (a) The decrypted offer: the call stanzas (filter "wacall") in the packet list, the offer
+  #     selected; in the details the decrypted Noise frame and the call signaling tree expanded.
+  start_ws 160 -Y wacall -g "$offer"
+  # Focus the details (a click in their empty lower part), then from the first row (Frame, Ethernet,
+  # IP, TCP, Noise handshake, Noise transport): expand the transport frame and the last row (wacall).
+  xdotool mousemove --window "$main_win" $((W / 2)) $((H - 60)) click 1
+  keys Home Left Down Down Down Down Down Right End Right
+  shot "$main_win" "$out/offer.png"
+  stop_ws
 
-# (b) Decrypted media: the packet list filtered on "rtp" (WARP packets decrypted and handed to
-#     Wireshark's RTP/Opus dissectors), an Opus packet selected with its WARP tree expanded.
-start_ws 330 -Y rtp -g "$first_rtp"
-xdotool mousemove --window "$main_win" $((W / 2)) $((H - 60)) click 1
-keys Home Left Down Down Down Down Right    # Frame, Ethernet, IP, UDP, WARP
-shot "$main_win" "$out/rtp.png"
-stop_ws
+  # (b) Decrypted media: the packet list filtered on "rtp" (WARP packets decrypted and handed to
+  #     Wireshark's RTP/Opus dissectors), an Opus packet selected with its WARP tree expanded.
+  start_ws 330 -Y rtp -g "$first_rtp"
+  xdotool mousemove --window "$main_win" $((W / 2)) $((H - 60)) click 1
+  keys Home Left Down Down Down Down Right    # Frame, Ethernet, IP, UDP, WARP
+  shot "$main_win" "$out/rtp.png"
+  stop_ws
 
-# (c)-(f) Dialogs, on the whole capture (no display filter, so the voip tap sees the signaling).
-start_ws 430
-# (c) Telephony › VoIP Calls (first item of the Telephony menu), the call selected.
-xdotool key alt+y; settle 1; xdotool key Return
-win=$(wait_win 'VoIP Calls')
-settle 3
-place "$win" "$W" 300
-xdotool mousemove --window "$win" 300 41 click 1    # the first (only) call row
-shot "$win" "$out/voip-calls.png"
-# (d) its Flow Sequence: the call's signaling and RTP streams on one time line.
-focus "$win"; xdotool key alt+s
-flow=$(wait_win 'Call Flow')
-settle 3
-place "$flow" "$W" 470
-shot "$flow" "$out/call-flow.png"
-focus "$flow"; xdotool key Escape; settle 1
-focus "$win"; xdotool key Escape; settle 1
+  # (c)-(f) Dialogs, on the whole capture (no display filter, so the voip tap sees the signaling).
+  start_ws 430
+  # (c) Telephony › VoIP Calls (first item of the Telephony menu), the call selected.
+  xdotool key alt+y; settle 1; xdotool key Return
+  win=$(wait_win 'VoIP Calls')
+  settle 3
+  place "$win" "$W" 300
+  xdotool mousemove --window "$win" 300 41 click 1    # the first (only) call row
+  shot "$win" "$out/voip-calls.png"
+  # (d) its Flow Sequence: the call's signaling and RTP streams on one time line.
+  focus "$win"; xdotool key alt+s
+  flow=$(wait_win 'Call Flow')
+  settle 3
+  place "$flow" "$W" 470
+  shot "$flow" "$out/call-flow.png"
+  focus "$flow"; xdotool key Escape; settle 1
+  focus "$win"; xdotool key Escape; settle 1
 
-# (e) Statistics › WhatsApp › Calls (the last entry of the Statistics menu, one item inside).
-focus "$main_win"
-xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
-win=$(wait_win ' Calls · call\.pcap')
-settle 3
-place "$win" 1100 590
-shot "$win" "$out/calls-tree.png"
-focus "$win"; xdotool key Escape; settle 1
+  # (e) Statistics › WhatsApp › Calls (the last entry of the Statistics menu, one item inside).
+  focus "$main_win"
+  xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
+  win=$(wait_win ' Calls · call\.pcap')
+  settle 3
+  place "$win" 1100 590
+  shot "$win" "$out/calls-tree.png"
+  focus "$win"; xdotool key Escape; settle 1
 
-# (f) Telephony › RTP › RTP Streams.
-focus "$main_win"
-xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
-win=$(wait_win 'RTP Streams')
-settle 3
-place "$win" "$W" 260
-shot "$win" "$out/rtp-streams.png"
-stop_ws
+  # (f) Telephony › RTP › RTP Streams.
+  focus "$main_win"
+  xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
+  win=$(wait_win 'RTP Streams')
+  settle 3
+  place "$win" "$W" 260
+  shot "$win" "$out/rtp-streams.png"
+  stop_ws
+}
+
+# (g)-(h) No keys: the real 2019 WhatsApp call of the shared data (no key log exists for it): the
+#     encrypted WARP media still feeds Wireshark's RTP tools from the clear RTP headers.
+keyless_shots() {
+  pcap=$(cd "$here/.." && pwd)/shared/data/real-captures/wa-voice-2019.pcap
+  keys=""
+  if [ ! -f "$pcap" ]; then echo "screenshots: $pcap missing: keyless shots skipped" >&2; return; fi
+  local first
+  first=$(WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -Y 'rtp && warp' -T fields \
+    -e frame.number 2>/dev/null | head -1)
+  # (g) Telephony › RTP › RTP Streams: the call's streams, named WA-AUDIO, with loss and jitter.
+  start_ws 430 -g "$first"
+  xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
+  win=$(wait_win 'RTP Streams')
+  settle 3
+  place "$win" "$W" 260
+  shot "$win" "$out/rtp-streams-keyless.png"
+  # (h) RTP Stream Analysis of the second stream (the callee's audio on the peer-to-peer path):
+  #     its row, then the dialog's Analyze button (the only pixel positions of this part).
+  xdotool mousemove --window "$win" 300 58 click 1; settle 1
+  xdotool mousemove --window "$win" 937 235 click 1; settle 2
+  win=$(wait_win 'RTP Stream Analysis')
+  settle 3
+  place "$win" "$W" 600
+  shot "$win" "$out/rtp-analysis-keyless.png"
+  stop_ws
+}
+
+case "${SHOTS_ONLY:-all}" in
+  keyed) keyed_shots ;;
+  keyless) keyless_shots ;;
+  *) keyed_shots; keyless_shots ;;
+esac
 echo "screenshots: done ($out)"
