@@ -96,6 +96,8 @@ void InferredCalls::clear() {
     flow_call_.clear();
     token_call_.clear();
     pending_.clear();
+    for (auto &h : hot_) h = Hot();
+    generation_ = 1;
 }
 
 InferredCall &InferredCalls::new_call(double t, uint32_t frame, const char *confidence, std::string reason) {
@@ -118,7 +120,9 @@ void InferredCalls::touch(InferredCall &c, double t, uint32_t frame) {
 
 void InferredCalls::add_local(InferredCall &c, const SockEnd &e) {
     if (!c.has_local(e)) c.local.push_back(e);
-    sock_call_[e] = c.index;
+    uint32_t &owner = sock_call_[e];
+    if (owner != c.index) generation_++;
+    owner = c.index;
 }
 
 InferredRelay &InferredCalls::relay(InferredCall &c, const SockEnd &addr, double t) {
@@ -270,6 +274,13 @@ uint32_t InferredCalls::call_for_flow(const SockEnd &src, const SockEnd &dst, do
 }
 
 uint32_t InferredCalls::add_rtp(const RtpObservation &o) {
+    Hot &hot = hot_[(o.ssrc ^ (o.ssrc >> 16) ^ o.src.port ^ o.dst.port) & 7];
+    if (hot.generation == generation_ && hot.ssrc == o.ssrc && hot.src == o.src && hot.dst == o.dst &&
+        o.time - calls_[hot.call - 1].end <= kGapSeconds) {
+        InferredCall &c = calls_[hot.call - 1];
+        update_media(c, o, hot.dir, hot.path, hot.stream);
+        return c.index;
+    }
     InferredCall *c = nullptr;
     SockEnd local, remote;
     StreamDir dir = StreamDir::Unknown;
@@ -297,78 +308,97 @@ uint32_t InferredCalls::add_rtp(const RtpObservation &o) {
         c = &new_call(o.time, o.frame, "low", std::move(why));
     }
     if (!local.valid()) {
-        flow_call_[o.src] = c->index;
-        flow_call_[o.dst] = c->index;
-    }
-    touch(*c, o.time, o.frame);
-    c->last_media = std::max(c->last_media, o.time);
-    ssrc_call_[o.ssrc] = c->index;
-
-    if (local.valid()) {
-        bool relay = is_relay_port(remote.port);
-        for (const auto &r : c->relays) relay = relay || r.address == remote;
-        MediaPath *p = nullptr;
-        for (auto &x : c->paths)
-            if (x.remote == remote) p = &x;
-        if (!p) {
-            c->paths.emplace_back();
-            p = &c->paths.back();
-            p->remote = remote;
-            p->relay = relay;
-            p->first = p->last = o.time;
+        for (const SockEnd *e : {&o.src, &o.dst}) {
+            uint32_t &f = flow_call_[*e];
+            if (f != c->index) generation_++;
+            f = c->index;
         }
-        p->first = std::min(p->first, o.time);
-        p->last = std::max(p->last, o.time);
-        p->packets++;
     }
+    uint32_t &owner = ssrc_call_[o.ssrc];
+    if (owner != c->index) generation_++;
+    owner = c->index;
 
-    InferredStream *s = nullptr;
-    for (auto &x : c->streams)
-        if (x.ssrc == o.ssrc) s = &x;
-    if (!s) {
+    uint32_t path = UINT32_MAX;
+    if (local.valid()) {
+        for (uint32_t i = 0; i < c->paths.size(); i++)
+            if (c->paths[i].remote == remote) path = i;
+        if (path == UINT32_MAX) {
+            bool relay = is_relay_port(remote.port);
+            for (const auto &r : c->relays) relay = relay || r.address == remote;
+            path = static_cast<uint32_t>(c->paths.size());
+            c->paths.emplace_back();
+            c->paths.back().remote = remote;
+            c->paths.back().relay = relay;
+            c->paths.back().first = c->paths.back().last = o.time;
+        }
+    }
+    uint32_t stream = UINT32_MAX;
+    for (uint32_t i = 0; i < c->streams.size(); i++)
+        if (c->streams[i].ssrc == o.ssrc) stream = i;
+    if (stream == UINT32_MAX) {
+        stream = static_cast<uint32_t>(c->streams.size());
         c->streams.emplace_back();
-        s = &c->streams.back();
-        s->ssrc = o.ssrc;
-        s->dir = dir;
-        s->pt = o.pt;
-        s->first = s->last = s->prev_arrival = o.time;
-        s->first_ext = s->highest_ext = 0x10000u + o.seq;
-    } else {
+        InferredStream &s = c->streams.back();
+        s.ssrc = o.ssrc;
+        s.dir = dir;
+        s.pt = o.pt;
+        s.first = s.last = s.prev_arrival = o.time;
+        s.first_ext = s.highest_ext = 0x10000u + o.seq;
+        s.packets = 0;
+    } else if (c->streams[stream].dir == StreamDir::Unknown) {
+        c->streams[stream].dir = dir;
+    }
+    {
+        hot.src = o.src, hot.dst = o.dst, hot.ssrc = o.ssrc, hot.call = c->index, hot.path = path, hot.stream = stream;
+        hot.dir = dir, hot.generation = generation_;
+    }
+    update_media(*c, o, dir, path, stream);
+    return c->index;
+}
+
+void InferredCalls::update_media(InferredCall &c, const RtpObservation &o, StreamDir, uint32_t path, uint32_t stream) {
+    touch(c, o.time, o.frame);
+    c.last_media = std::max(c.last_media, o.time);
+    if (path != UINT32_MAX) {
+        MediaPath &p = c.paths[path];
+        p.first = std::min(p.first, o.time);
+        p.last = std::max(p.last, o.time);
+        p.packets++;
+    }
+    InferredStream &s = c.streams[stream];
+    if (s.packets) {
         // Extended sequence number nearest the highest so far (RFC 3550 A.1, without probation).
-        uint64_t hi = s->highest_ext;
+        uint64_t hi = s.highest_ext;
         uint64_t cand = (hi & ~0xFFFFull) | o.seq;
         if (cand + 0x8000 < hi) cand += 0x10000;
         else if (cand > hi + 0x8000 && cand >= 0x10000) cand -= 0x10000;
-        if (cand > s->highest_ext) s->highest_ext = cand;
-        if (cand < s->first_ext) s->first_ext = cand;
-        double gap = o.time - s->prev_arrival;
+        if (cand > s.highest_ext) s.highest_ext = cand;
+        if (cand < s.first_ext) s.first_ext = cand;
+        double gap = o.time - s.prev_arrival;
         if (gap >= kGapReportSeconds) {
-            s->gaps++;
-            s->longest_gap = std::max(s->longest_gap, gap);
+            s.gaps++;
+            s.longest_gap = std::max(s.longest_gap, gap);
         }
-        s->last = std::max(s->last, o.time);
+        s.last = std::max(s.last, o.time);
     }
-    if (s->dir == StreamDir::Unknown) s->dir = dir;
-    s->packets++;
-    s->bytes += o.bytes;
+    s.packets++;
+    s.bytes += o.bytes;
     // Interarrival jitter (RFC 3550 A.8) with the payload type's clock, in arrival order.
     if (uint32_t rate = pt_clock_rate(o.pt)) {
         double transit = o.time - double(o.ts) / rate;
-        if (s->have_transit) {
-            double d = transit - s->prev_transit;
+        if (s.have_transit) {
+            double d = transit - s.prev_transit;
             // RTP timestamps wrap at 2^32: bring d back into range.
             const double wrap = 4294967296.0 / rate;
-            while (d > wrap / 2) d -= wrap;
-            while (d < -wrap / 2) d += wrap;
-            s->jitter_s += (std::fabs(d) - s->jitter_s) / 16;
+            if (d > wrap / 2 || d < -wrap / 2) d = std::remainder(d, wrap);
+            s.jitter_s += (std::fabs(d) - s.jitter_s) / 16;
         }
-        s->prev_transit = transit;
-        s->have_transit = true;
-        s->jitter_known = true;
+        s.prev_transit = transit;
+        s.have_transit = true;
+        s.jitter_known = true;
     }
-    s->prev_arrival = o.time;
-    s->prev_ts = o.ts;
-    return c->index;
+    s.prev_arrival = o.time;
+    s.prev_ts = o.ts;
 }
 
 }  // namespace wacall::call

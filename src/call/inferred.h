@@ -168,6 +168,18 @@ private:
     std::unordered_map<SockEnd, uint32_t, SockEndHash> flow_call_;  // endpoint of a call without known client
     std::map<std::string, uint32_t> token_call_;                    // relay token → call
     std::unordered_map<std::string, Pending> pending_;             // txid → latest request
+
+    // Per-packet fast path: the last placement of a (src, dst, SSRC), valid
+    // while no mapping above changed (generation) and its call is open: the same answer as the
+    // lookups, without them.
+    struct Hot {
+        SockEnd src, dst;
+        uint32_t ssrc = 0, call = 0, path = 0, stream = 0, generation = 0;
+        StreamDir dir = StreamDir::Unknown;
+    };
+    Hot hot_[8];
+    uint32_t generation_ = 1;
+    void update_media(InferredCall &c, const RtpObservation &o, StreamDir dir, uint32_t path, uint32_t stream);
 };
 
 }  // namespace wacall::call

@@ -147,6 +147,9 @@ TEST(Inferred, BackToBackCallsOnNewSocketAndOnSameSocket) {
     // SSRC 0xA's media after call 3 began is still call 1's only by its socket: call 1 is not reopened
     // for the socket (owned by call 3 now).
     EXPECT_EQ(f.rtp(10.7, kClient, kRelayA, 0xC, 120, 1, 960), 3u);
+    // The per-flow memo does not keep a flow on call 1 once its socket belongs to call 3.
+    EXPECT_EQ(f.rtp(10.8, kClient, kRelayA, 0xA, 120, 20, 20 * 960), 3u);
+    EXPECT_EQ(c[0].streams[0].packets, 20u);
 }
 
 TEST(Inferred, TimeGapAndMediaOnly) {
