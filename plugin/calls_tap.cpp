@@ -283,7 +283,9 @@ void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32
             }
         tap_queue_packet(wacall_calls_tap, pinfo, info);
     }
-    if (stun && have_tap_listener(wacall_voip_tap)) {
+    // VoIP Calls: every relay STUN frame, and the frame that started a call seen without any
+    // relay STUN (media only), so such a call is listed too.
+    if ((stun || pinfo->num == c.first_frame) && have_tap_listener(wacall_voip_tap)) {
         auto *v = wmem_new0(pinfo->pool, voip_packet_info_t);
         v->protocol_name = wmem_strdup(pinfo->pool, "WhatsApp");
         v->call_id = wmem_strdup_printf(pinfo->pool, "inferred call #%u", index);
@@ -291,7 +293,7 @@ void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32
         v->call_active_state = VOIP_ACTIVE;
         v->from_identity = wmem_strdup(pinfo->pool, c.local.empty() ? "unknown" : c.local[0].to_string().c_str());
         v->to_identity = wmem_strdup(pinfo->pool, "unknown (signaling not decrypted)");
-        v->frame_label = wmem_strdup(pinfo->pool, label);
+        v->frame_label = wmem_strdup(pinfo->pool, label ? label : "RTP (no relay STUN seen)");
         v->call_comment = wmem_strdup_printf(pinfo->pool,
                                              "WhatsApp call inferred without keys (signaling not decrypted), grouping "
                                              "confidence %s",

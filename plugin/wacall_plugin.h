@@ -73,7 +73,8 @@ struct wacall_calls_tap_info {
     bool stun;
 };
 // Queues a frame of an inferred call on the wacall_calls tap (Statistics › WhatsApp › Calls) and,
-// for relay STUN, on the voip tap (Telephony › VoIP Calls). ssrc is ignored when stun.
+// for relay STUN and the call's first frame, on the voip tap (Telephony › VoIP Calls). ssrc is
+// ignored when stun; label (nullptr for media) names the frame in VoIP Calls.
 void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32 ssrc, const char *label);
 extern int wacall_calls_tap;
 extern int wacall_voip_tap;

@@ -293,6 +293,17 @@ uint32_t InferredCalls::add_rtp(const RtpObservation &o) {
     }
     auto sit = ssrc_call_.find(o.ssrc);
     if (!c && sit != ssrc_call_.end() && o.time - calls_[sit->second - 1].end <= kGapSeconds) c = &calls_[sit->second - 1];
+    if (!c && is_relay_port(o.src.port) != is_relay_port(o.dst.port)) {
+        // No allocation seen, but one side is on a relay port: the other is the client's socket.
+        const bool src_relay = is_relay_port(o.src.port);
+        local = src_relay ? o.dst : o.src, remote = src_relay ? o.src : o.dst;
+        dir = src_relay ? StreamDir::Received : StreamDir::Sent;
+        std::string why = (calls_.empty() ? "media only, no relay allocation seen: client socket " : "new client media socket ") +
+                          local.to_string() + " (the side opposite the relay port" +
+                          (calls_.empty() ? ")" : "; media only, no relay allocation seen)");
+        c = &new_call(o.time, o.frame, "medium", std::move(why));
+        add_local(*c, local);
+    }
     if (!c) {  // media with no STUN seen: the flow's endpoints stand for the call
         for (const SockEnd *e : {&o.src, &o.dst}) {
             auto it = flow_call_.find(*e);

@@ -13,7 +13,10 @@
 //    that call is still open (traffic within kGapSeconds);
 //  - a relay allocation with a relay token the call has not used, after the call's media stopped
 //    for kQuietSeconds, starts a new call on the same socket (back-to-back calls);
-//  - a client socket no open call owns starts a new call.
+//  - a client socket no open call owns starts a new call;
+//  - media with no relay STUN: the side opposite a relay port (3478/3480) is the client's socket;
+//    with neither side on one (peer-to-peer only), the flow's two endpoints stand for the call
+//    and the direction stays unknown (confidence "low").
 // No Wireshark, no GLib.
 #pragma once
 

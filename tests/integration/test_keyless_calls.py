@@ -190,3 +190,27 @@ def test_stats_tree_and_voip_tap_list_inferred_calls(tshark, keyless, passes):
         n = want_call[int(frame)]
         assert call_id == f"inferred call #{n}" and (state, active) == ("IN CALL", "active")
         assert (frm, to) == (cap["inferred_calls"][n - 1]["local"][0], "unknown (signaling not decrypted)")
+
+
+def test_media_only_calls_separated_by_client_socket(tshark, keyless, tmp_path):
+    """The same capture with every relay STUN frame removed (tshark -w): no allocation to learn
+    the client from, so each call's client socket is the side opposite the relay port; the two
+    calls stay apart (confidence medium, said so), with the model's streams and paths, and each
+    appears in VoIP Calls from the frame that started it."""
+    cap, pcap = keyless
+    media = str(tmp_path / "media-only.pcap")
+    tshark("-r", pcap, "-Y", "!wastun", "-w", media)
+    out = tshark("-r", media, "-q", "-z", "wacall,calls", "-z", "wacall,voip").stdout
+    got = parse(out)
+    model = cap["inferred_calls"]
+    assert len(got) == 2, out
+    for g, m in zip(got, model):
+        assert g["confidence"] == "medium" and "media only, no relay allocation seen" in g["reason"]
+        assert g["local"] == m["local"] and not g["relays"]
+        assert [(k, r, int(n)) for k, r, _, _, n in g["paths"]] == \
+            [("relay" if p["relay"] else "peer-to-peer", p["remote"], p["packets"]) for p in m["paths"]]
+        assert {k: (v[0], int(v[3]), int(v[4]), int(v[6])) for k, v in g["streams"].items()} == \
+            {s["ssrc_hex"]: (s["dir"], s["packets"], s["bytes"], s["lost"]) for s in m["streams"]}
+    rows = [line.split("\t") for line in out.splitlines() if "\tinferred call #" in line]
+    assert [(r[1], r[4], r[6]) for r in rows] == [("inferred call #1", "192.0.2.20:41000", "RTP (no relay STUN seen)"),
+                                                  ("inferred call #2", "192.0.2.20:41002", "RTP (no relay STUN seen)")]

@@ -167,6 +167,22 @@ TEST(Inferred, TimeGapAndMediaOnly) {
     EXPECT_NE(r.find("state: signaling not decrypted"), std::string::npos);
 }
 
+TEST(Inferred, MediaOnlyClientSocketOppositeTheRelayPort) {
+    Feeder f;  // no STUN at all: two calls on two client sockets through the same relay
+    EXPECT_EQ(f.rtp(0, kClient, kRelayA, 0xA, 120, 0, 0), 1u);
+    EXPECT_EQ(f.rtp(0.01, kRelayA, kClient, 0xB, 120, 0, 0), 1u);
+    EXPECT_EQ(f.rtp(3, kClient2, kRelayA, 0xC, 120, 0, 0), 2u);
+    EXPECT_EQ(f.rtp(3.5, kPeer, kClient2, 0xD, 120, 0, 0), 2u);  // the peer path of call 2
+    const auto &c = f.calls.calls();
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].confidence, "medium");
+    EXPECT_EQ(c[0].reason, "media only, no relay allocation seen: client socket 192.0.2.10:50000 (the side opposite the relay port)");
+    EXPECT_EQ(c[1].reason, "new client media socket 192.0.2.10:50002 (the side opposite the relay port; media only, no relay allocation seen)");
+    EXPECT_EQ(c[0].streams[1].dir, StreamDir::Received);
+    ASSERT_EQ(c[1].paths.size(), 2u);
+    EXPECT_FALSE(c[1].paths[1].relay);
+}
+
 TEST(Inferred, ReportRendersEveryPart) {
     Feeder f;
     f.allocate(0, kClient, kRelayA, "tx1", "TOKEN");
