@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -77,6 +78,7 @@ struct CallsReport {
     std::map<std::string, call::Call> calls;  // copies: the registry is reset when the file closes
     std::vector<std::string> order;           // first-seen order
     std::map<report::StreamKey, report::StreamInfo> streams;
+    std::set<guint32> inferred;  // inferred calls with a frame that passed the tap's filter
 };
 
 void calls_reset(void *p) {
@@ -84,11 +86,16 @@ void calls_reset(void *p) {
     r->calls.clear();
     r->order.clear();
     r->streams.clear();
+    r->inferred.clear();
 }
 
 tap_packet_status calls_packet(void *p, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
     auto *r = static_cast<CallsReport *>(p);
     auto *info = static_cast<const wacall_calls_tap_info *>(data);
+    if (info && !info->call_id && info->inferred_call) {
+        r->inferred.insert(info->inferred_call);
+        return TAP_PACKET_REDRAW;
+    }
     if (!info || !info->call_id) return TAP_PACKET_DONT_REDRAW;
     if (!info->is_media) {
         if (!info->call) return TAP_PACKET_DONT_REDRAW;
@@ -113,7 +120,11 @@ void calls_draw(void *p) {
     std::deque<call::Call> calls;
     for (const auto &id : r->order) calls.push_back(r->calls[id]);
     std::string keyed = report::format_calls_report(calls, r->streams);
-    std::string inferred = report::format_inferred_calls(g_inferred.calls());
+    // The inferred calls the tap saw (all of them, unless -z wacall,calls,FILTER narrowed it).
+    std::vector<call::InferredCall> seen;
+    for (const auto &c : g_inferred.calls())
+        if (r->inferred.count(c.index)) seen.push_back(c);
+    std::string inferred = report::format_inferred_calls(seen);
     if (!inferred.empty() && !calls.empty()) keyed += "\n";
     // The keyed report says "no calls" on its own; with inferred calls only, they are the report.
     if (calls.empty() && r->streams.empty() && !inferred.empty()) keyed.clear();

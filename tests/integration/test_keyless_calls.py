@@ -214,3 +214,14 @@ def test_media_only_calls_separated_by_client_socket(tshark, keyless, tmp_path):
     rows = [line.split("\t") for line in out.splitlines() if "\tinferred call #" in line]
     assert [(r[1], r[4], r[6]) for r in rows] == [("inferred call #1", "192.0.2.20:41000", "RTP (no relay STUN seen)"),
                                                   ("inferred call #2", "192.0.2.20:41002", "RTP (no relay STUN seen)")]
+
+
+def test_report_filter_narrows_inferred_calls(tshark, keyless):
+    """-z wacall,calls,FILTER: only the inferred calls with a frame passing the filter are listed,
+    each still in full (the call's numbers, not the filtered frames')."""
+    cap, pcap = keyless
+    full = parse(tshark("-r", pcap, "-q", "-z", "wacall,calls").stdout)
+    out = tshark("-r", pcap, "-q", "-z", "wacall,calls,warp.call_index == 2").stdout
+    assert "Calls inferred without keys: 1 " in out
+    assert parse(out) == [full[1]]
+    assert "Calls inferred" not in tshark("-r", pcap, "-q", "-z", "wacall,calls,warp.call_index == 3").stdout
