@@ -9,6 +9,7 @@
 #include "wacall_plugin.h"
 #include "media_state.h"
 
+#include "call/inferred.h"
 #include "call/registry.h"
 #include "common/frame_records.h"
 #include "keys/keylog.h"
@@ -34,6 +35,7 @@ using namespace wacall;
 int hf_envelope = -1, hf_envelope_len = -1, hf_version = -1, hf_padding = -1, hf_ext = -1, hf_cc = -1;
 int hf_marker = -1, hf_pt = -1, hf_seq = -1, hf_ts = -1, hf_ssrc = -1, hf_ext_profile = -1, hf_ext_words = -1;
 int hf_ext_id = -1, hf_payload = -1;
+int hf_call_index = -1;
 int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
 int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
 int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
@@ -99,12 +101,18 @@ enum Status : guint8 { ST_UNATTRIBUTED = 0, ST_NO_KEY, ST_GOOD, ST_BAD_TAG, ST_M
 // What the first pass learnt about a packet: enough to re-decrypt it on any later pass.
 struct warp_pkt_t {
     const MediaStream *stream;  // attribution decided on the first pass
-    guint64 key_id;             // KeyCandidate::id() that authenticated (call key or epoch)
+    union {                     // (one or the other: the record stays 24 bytes)
+        guint64 key_id;         // stream set: KeyCandidate::id() that authenticated (call key or epoch)
+        guint32 call_index;     // stream null: the call inferred without keys (0: none)
+    };
     guint32 roc;
     guint8 status;
     guint8 tag_len;
     guint8 hbh_tag;             // hop-by-hop tag length removed, 0 when no HBH layer
 };
+static_assert(sizeof(warp_pkt_t) == 24, "warp_pkt_t: one FrameRecords slot per packet, keep it small");
+
+guint32 inferred_index(const warp_pkt_t *rec) { return rec && !rec->stream ? rec->call_index : 0; }
 
 struct media_conv_t {
     gboolean claimed;    // the UDP flow itself is WhatsApp media...
@@ -659,6 +667,33 @@ bool keyless_for_rtp(packet_info *pinfo, const media::RtpHeader &h, const warp_p
     return true;
 }
 
+// The inferred call of a flow's other datagrams (RTCP, text probes): a lookup only.
+guint32 flow_call_index(packet_info *pinfo) {
+    return wacall_inferred().call_for_flow(wacall_sock_src(pinfo), wacall_sock_dst(pinfo), wacall_rel_time(pinfo));
+}
+
+void add_call_index(proto_tree *t, tvbuff_t *tvb, guint32 index) {
+    if (!index) return;
+    proto_item *pi = proto_tree_add_uint(t, hf_call_index, tvb, 0, 0, index);
+    proto_item_set_generated(pi);
+}
+
+// An RTP packet no keyed call claims, for the calls inferred without keys.
+guint32 infer_rtp_call(packet_info *pinfo, const media::RtpHeader &h, guint len) {
+    call::RtpObservation o;
+    o.src = wacall_sock_src(pinfo);
+    o.dst = wacall_sock_dst(pinfo);
+    if (!o.src.valid() || !o.dst.valid()) return 0;
+    o.frame = pinfo->num;
+    o.time = wacall_rel_time(pinfo);
+    o.ssrc = h.ssrc;
+    o.pt = h.payload_type;
+    o.seq = h.seq;
+    o.ts = h.timestamp;
+    o.bytes = len;
+    return wacall_inferred().add_rtp(o);
+}
+
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -681,6 +716,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         }
         rec = &g_records.add(pinfo->num, key);
         first_pass_attribute(rec, b, h, pinfo, out, &info);
+        if (!rec->stream) rec->call_index = infer_rtp_call(pinfo, h, len);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
         ByteView e2e = b;
@@ -704,6 +740,8 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
                      h.seq, h.timestamp, h.marker ? " Mark" : "");
     const bool details = pref_srtp_details || rec->status != ST_GOOD;
     add_attribution(t, tvb, rec->stream, details);
+    add_call_index(t, tvb, inferred_index(rec));
+    if (inferred_index(rec)) wacall_queue_inferred(pinfo, rec->call_index, false, h.ssrc, nullptr);
     queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == ST_GOOD,
                     rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
     if (!rec->stream) {
@@ -855,6 +893,7 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
         if (PINFO_FD_VISITED(pinfo)) return;
         rec = &g_records.add(pinfo->num, key);
         rec->stream = wacall_media().attribute(ssrc);
+        if (!rec->stream) rec->call_index = flow_call_index(pinfo);
     }
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::SrtcpInfo info;
@@ -869,6 +908,7 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
             rec->stream = s;
     }
     add_attribution(t, tvb, rec->stream, true);  // SRTCP: a few packets per second, all details shown
+    add_call_index(t, tvb, inferred_index(rec));
     if (len >= 8 + media::kSrtcpTrailerLen) {
         proto_tree_add_item(t, hf_srtcp_e, tvb, len - 14, 4, ENC_BIG_ENDIAN);
         proto_tree_add_item(t, hf_srtcp_index, tvb, len - 14, 4, ENC_BIG_ENDIAN);
@@ -944,6 +984,13 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
         dissect_rtcp(inner, pinfo, tree, ti, t);
     } else {
         // Seen in real captures: the relay's plain-text "health"/"OK" probes on the media flow.
+        guint32 key = layer_key(pinfo);
+        warp_pkt_t *rec = g_records.find(pinfo->num, key);
+        if (!rec && !PINFO_FD_VISITED(pinfo)) {
+            rec = &g_records.add(pinfo->num, key);
+            rec->call_index = flow_call_index(pinfo);
+        }
+        add_call_index(t, tvb, inferred_index(rec));
         bool printable = ib.size > 0;
         for (size_t i = 0; i < ib.size; i++) printable = printable && g_ascii_isprint(ib[i]);
         if (printable) {
@@ -1037,6 +1084,9 @@ void warp_register() {
         {&hf_tseq, {"Transport sequence", "warp.ext.transport_seq", FT_UINT16, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_payload, {"Encrypted payload", "warp.payload", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_call_id, {"Call ID", "warp.call_id", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_call_index, {"Inferred call", "warp.call_index", FT_UINT32, BASE_DEC, nullptr, 0,
+                          "Call inferred without keys (as numbered in -z wacall,calls): media grouped by client "
+                          "socket, SSRC and time", HFILL}},
         {&hf_participant, {"Participant", "warp.participant", FT_STRING, BASE_NONE, nullptr, 0,
                            "The sender's participant id", HFILL}},
         {&hf_slot, {"Stream slot", "warp.slot", FT_UINT32, BASE_DEC, VALS(slot_vals), 0, nullptr, HFILL}},
@@ -1140,6 +1190,10 @@ void warp_handoff() {
 }
 
 // The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.
+guint32 warp_frame_call_index(packet_info *pinfo) {
+    return inferred_index(g_records.first(pinfo->num));
+}
+
 const std::string *warp_frame_call(packet_info *pinfo) {
     const warp_pkt_t *rec = g_records.first(pinfo->num);
     return rec && rec->stream ? &rec->stream->call_id : nullptr;

@@ -4,6 +4,7 @@
 #include "wacall_plugin.h"
 #include "media_state.h"
 
+#include "call/inferred.h"
 #include "media/ssrc.h"
 #include "media/stun.h"
 
@@ -24,7 +25,7 @@ int hf_desc_ssrc = -1, hf_desc_participant = -1, hf_sub_ssrc = -1, hf_sub_pid = 
 int hf_proto_field = -1, hf_call_id = -1, hf_response_to = -1, hf_rtt = -1;
 int hf_layout = -1, hf_txid16 = -1, hf_trailing = -1, hf_body = -1, hf_wa_token = -1, hf_wa_token_kind = -1;
 int hf_wa_token_ssrc = -1, hf_wa_token_rest = -1, hf_wa_token_participant = -1, hf_relay_time = -1;
-int hf_relay_time_offset = -1, hf_zero_padding = -1, hf_reservation_token = -1;
+int hf_relay_time_offset = -1, hf_zero_padding = -1, hf_reservation_token = -1, hf_call_index = -1;
 int ett_wastun = -1, ett_attr = -1, ett_proto = -1;
 expert_field ei_fp_bad = EI_INIT, ei_mi_bad = EI_INIT, ei_malformed = EI_INIT, ei_unknown_type = EI_INIT;
 expert_field ei_padding_nonzero = EI_INIT;
@@ -39,6 +40,7 @@ struct stun_pkt_t {
     const std::string *call_id;  // attribution decided on the first pass
     guint32 response_to;         // request frame for a response (0: none)
     nstime_t rtt;
+    guint32 call_index;          // call inferred without keys (0: attributed to a keyed call, or none)
 };
 
 struct Pending {
@@ -93,6 +95,30 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
     }
     auto it = g_conv_call.find(ck);
     return it == g_conv_call.end() ? nullptr : it->second;
+}
+
+// A message no keyed call claims, for the calls inferred without keys: its type, transaction id,
+// relay token and, in a success response, the XOR-MAPPED and relayed (0x0016) addresses.
+guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
+    call::StunObservation o;
+    o.src = wacall_sock_src(pinfo);
+    o.dst = wacall_sock_dst(pinfo);
+    if (!o.src.valid() || !o.dst.valid()) return 0;
+    o.frame = pinfo->num;
+    o.time = wacall_rel_time(pinfo);
+    o.type = m.type;
+    o.txid.assign(reinterpret_cast<const char *>(m.txid.data), m.txid.size);
+    const bool success = (m.type & 0x0110) == 0x0100;
+    for (const auto &a : m.attrs) {
+        media::SockAddr sa;
+        if ((a.type == media::kAttrRelayToken || a.type == media::kAttrRelayToken2) && a.length && o.relay_token.empty())
+            o.relay_token.assign(reinterpret_cast<const char *>(a.value.data), a.value.size);
+        else if (success && a.type == media::kAttrXorMappedAddress && media::decode_xor_mapped_address(a.value, m.txid, sa))
+            o.xor_mapped = sa.family == 4 ? call::SockEnd::v4(sa.addr, sa.port) : call::SockEnd::v6(sa.addr, sa.port);
+        else if (success && a.type == media::kAttrWasmRelayEndpoint && media::decode_wasm_relay_endpoint(a.value, sa, m.txid))
+            o.xor_relayed = sa.family == 4 ? call::SockEnd::v4(sa.addr, sa.port) : call::SockEnd::v6(sa.addr, sa.port);
+    }
+    return wacall_inferred().add_stun(o);
 }
 
 void add_protobuf(proto_tree *t, tvbuff_t *tvb, gint base, const std::vector<media::ProtoNode> &nodes) {
@@ -331,7 +357,13 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
         } else {
             g_requests[tx] = Pending{pinfo->num, pinfo->abs_ts};
         }
+        if (!rec->call_id) rec->call_index = infer_call(pinfo, m);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0, rec);
+    }
+    if (rec && rec->call_index) {
+        proto_item *pi = proto_tree_add_uint(t, hf_call_index, tvb, 0, 0, rec->call_index);
+        proto_item_set_generated(pi);
+        wacall_queue_inferred(pinfo, rec->call_index, true, 0, name.c_str());
     }
     std::string mi_key;
     if (rec && rec->call_id) {
@@ -378,6 +410,9 @@ void wastun_register() {
         {&hf_sub_pid, {"Subscribed pid", "wastun.subscription.pid", FT_INT64, BASE_DEC, nullptr, 0, nullptr, HFILL}},
         {&hf_proto_field, {"Protobuf field", "wastun.protobuf", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_call_id, {"Call ID", "wastun.call_id", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
+        {&hf_call_index, {"Inferred call", "wastun.call_index", FT_UINT32, BASE_DEC, nullptr, 0,
+                          "Call inferred without keys (as numbered in -z wacall,calls): relay STUN grouped by client "
+                          "socket, relay token and time", HFILL}},
         {&hf_response_to, {"Response to", "wastun.response_to", FT_FRAMENUM, BASE_NONE, FRAMENUM_TYPE(FT_FRAMENUM_REQUEST), 0, nullptr, HFILL}},
         {&hf_rtt, {"Round-trip time", "wastun.time", FT_RELATIVE_TIME, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_layout, {"Attribute layout", "wastun.layout", FT_UINT8, BASE_DEC, VALS(layout_vals), 0,
@@ -421,6 +456,11 @@ void wastun_register() {
 }
 
 void wastun_handoff() {}
+
+guint32 wastun_frame_call_index(packet_info *pinfo) {
+    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
+    return rec ? rec->call_index : 0;
+}
 
 // The call a dissected STUN frame was attributed to (conversation filter).
 const std::string *wastun_frame_call(packet_info *pinfo) {

@@ -4,6 +4,7 @@
 // Calls, and the "WhatsApp Call" conversation filter.
 #include "wacall_plugin.h"
 
+#include "call/inferred.h"
 #include "call/registry.h"
 #include "media/ssrc.h"
 #include "report/calls_report.h"
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <vector>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -26,8 +28,18 @@ using namespace wacall;
 // ---- frame → call, for the conversation filter ------------------------------------------------
 
 std::unordered_map<guint32, std::string> g_frame_calls;
+call::InferredCalls g_inferred;
 
-void frame_calls_reset() { g_frame_calls.clear(); }
+void frame_calls_reset() {
+    g_frame_calls.clear();
+    g_inferred.clear();
+}
+
+call::SockEnd sock_of(const address *a, guint32 port) {
+    if (a->type == AT_IPv4 && a->len == 4) return call::SockEnd::v4(static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port));
+    if (a->type == AT_IPv6 && a->len == 16) return call::SockEnd::v6(static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port));
+    return call::SockEnd();
+}
 
 const std::string *frame_call(guint32 frame) {
     auto it = g_frame_calls.find(frame);
@@ -40,12 +52,22 @@ const std::string *call_of(packet_info *pinfo) {
     return wastun_frame_call(pinfo);
 }
 
-bool call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr; }
+// A call inferred without keys (0: none).
+guint32 inferred_index_of(packet_info *pinfo) {
+    guint32 i = warp_frame_call_index(pinfo);
+    return i ? i : wastun_frame_call_index(pinfo);
+}
+
+bool call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr || inferred_index_of(pinfo) != 0; }
 
 // Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
+// A call inferred without keys: its relay STUN and media by the inferred call index.
 char *call_filter_build(packet_info *pinfo) {
     const std::string *id = call_of(pinfo);
-    if (!id) return nullptr;
+    if (!id) {
+        guint32 i = inferred_index_of(pinfo);
+        return i ? g_strdup_printf("wastun.call_index == %u || warp.call_index == %u", i, i) : nullptr;
+    }
     return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
                            id->c_str(), id->c_str(), id->c_str());
 }
@@ -56,6 +78,7 @@ struct CallsReport {
     std::map<std::string, call::Call> calls;  // copies: the registry is reset when the file closes
     std::vector<std::string> order;           // first-seen order
     std::map<report::StreamKey, report::StreamInfo> streams;
+    std::set<guint32> inferred;  // inferred calls with a frame that passed the tap's filter
 };
 
 void calls_reset(void *p) {
@@ -63,11 +86,16 @@ void calls_reset(void *p) {
     r->calls.clear();
     r->order.clear();
     r->streams.clear();
+    r->inferred.clear();
 }
 
 tap_packet_status calls_packet(void *p, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
     auto *r = static_cast<CallsReport *>(p);
     auto *info = static_cast<const wacall_calls_tap_info *>(data);
+    if (info && !info->call_id && info->inferred_call) {
+        r->inferred.insert(info->inferred_call);
+        return TAP_PACKET_REDRAW;
+    }
     if (!info || !info->call_id) return TAP_PACKET_DONT_REDRAW;
     if (!info->is_media) {
         if (!info->call) return TAP_PACKET_DONT_REDRAW;
@@ -91,7 +119,16 @@ void calls_draw(void *p) {
     auto *r = static_cast<CallsReport *>(p);
     std::deque<call::Call> calls;
     for (const auto &id : r->order) calls.push_back(r->calls[id]);
-    fputs(report::format_calls_report(calls, r->streams).c_str(), stdout);
+    std::string keyed = report::format_calls_report(calls, r->streams);
+    // The inferred calls the tap saw (all of them, unless -z wacall,calls,FILTER narrowed it).
+    std::vector<call::InferredCall> seen;
+    for (const auto &c : g_inferred.calls())
+        if (r->inferred.count(c.index)) seen.push_back(c);
+    std::string inferred = report::format_inferred_calls(seen);
+    if (!inferred.empty() && !calls.empty()) keyed += "\n";
+    // The keyed report says "no calls" on its own; with inferred calls only, they are the report.
+    if (calls.empty() && r->streams.empty() && !inferred.empty()) keyed.clear();
+    fputs((keyed + inferred).c_str(), stdout);
 }
 
 void calls_finish(void *p) { delete static_cast<CallsReport *>(p); }
@@ -198,6 +235,21 @@ void tree_init(stats_tree *st) { stats_tree_create_node(st, kCallsNode, 0, STAT_
 
 tap_packet_status tree_packet(stats_tree *st, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
     auto *info = static_cast<const wacall_calls_tap_info *>(data);
+    if (info && !info->call_id && info->inferred_call) {  // a call inferred without keys
+        int root = tick_stat_node(st, kCallsNode, 0, TRUE);
+        char name[160];
+        snprintf(name, sizeof name, "Inferred call #%u (no keys: signaling not decrypted, grouping inferred)",
+                 info->inferred_call);
+        int c = tick_stat_node(st, name, root, TRUE);
+        if (info->stun) {
+            tick_stat_node(st, "Relay STUN", c, FALSE);
+            return TAP_PACKET_REDRAW;
+        }
+        int m = tick_stat_node(st, "Media packets", c, TRUE);
+        snprintf(name, sizeof name, "%s %s SSRC 0x%08X", info->direction, info->kind, info->ssrc);
+        tick_stat_node(st, name, m, FALSE);
+        return TAP_PACKET_REDRAW;
+    }
     if (!info || !info->call_id) return TAP_PACKET_DONT_REDRAW;
     int root = tick_stat_node(st, kCallsNode, 0, TRUE);
     std::string call = std::string("Call ") + info->call_id;
@@ -218,6 +270,48 @@ tap_packet_status tree_packet(stats_tree *st, packet_info *, epan_dissect_t *, c
 }
 
 }  // namespace
+
+call::InferredCalls &wacall_inferred() { return g_inferred; }
+call::SockEnd wacall_sock_src(packet_info *pinfo) { return sock_of(&pinfo->src, pinfo->srcport); }
+call::SockEnd wacall_sock_dst(packet_info *pinfo) { return sock_of(&pinfo->dst, pinfo->destport); }
+double wacall_rel_time(packet_info *pinfo) { return nstime_to_sec(&pinfo->rel_ts); }
+
+void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32 ssrc, const char *label) {
+    if (!index || index > g_inferred.calls().size()) return;
+    const call::InferredCall &c = g_inferred.calls()[index - 1];
+    if (have_tap_listener(wacall_calls_tap)) {
+        auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
+        info->is_media = !stun;
+        info->stun = stun;
+        info->inferred_call = index;
+        info->ssrc = ssrc;
+        info->direction = "unknown";
+        info->kind = "unknown";
+        for (const auto &st : c.streams)
+            if (!stun && st.ssrc == ssrc) {
+                info->direction = call::stream_dir_name(st.dir);
+                info->kind = call::pt_kind(st.pt);
+            }
+        tap_queue_packet(wacall_calls_tap, pinfo, info);
+    }
+    // VoIP Calls: every relay STUN frame, and the frame that started a call seen without any
+    // relay STUN (media only), so such a call is listed too.
+    if ((stun || pinfo->num == c.first_frame) && have_tap_listener(wacall_voip_tap)) {
+        auto *v = wmem_new0(pinfo->pool, voip_packet_info_t);
+        v->protocol_name = wmem_strdup(pinfo->pool, "WhatsApp");
+        v->call_id = wmem_strdup_printf(pinfo->pool, "inferred call #%u", index);
+        v->call_state = VOIP_IN_CALL;
+        v->call_active_state = VOIP_ACTIVE;
+        v->from_identity = wmem_strdup(pinfo->pool, c.local.empty() ? "unknown" : c.local[0].to_string().c_str());
+        v->to_identity = wmem_strdup(pinfo->pool, "unknown (signaling not decrypted)");
+        v->frame_label = wmem_strdup(pinfo->pool, label ? label : "RTP (no relay STUN seen)");
+        v->call_comment = wmem_strdup_printf(pinfo->pool,
+                                             "WhatsApp call inferred without keys (signaling not decrypted), grouping "
+                                             "confidence %s",
+                                             c.confidence.c_str());
+        tap_queue_packet(wacall_voip_tap, pinfo, v);
+    }
+}
 
 void wacall_note_frame_call(guint32 frame, const std::string &call_id) {
     if (!call_id.empty()) g_frame_calls.emplace(frame, call_id);

@@ -8,7 +8,7 @@
 
 namespace wacall {
 namespace keys { class KeyStore; }
-namespace call { class CallRegistry; }
+namespace call { class CallRegistry; class InferredCalls; struct SockEnd; }
 }  // namespace wacall
 
 void wanoise_register();
@@ -66,10 +66,31 @@ struct wacall_calls_tap_info {
     guint32 slot_word, ssrc;
     guint16 seq;
     bool rtcp, decrypted, tag_failed;
+    // a call inferred without keys (call_id is then nullptr): its index, and for media the
+    // stream's direction ("sent"/"received"/"unknown") and kind; stun marks a relay STUN frame
+    guint32 inferred_call;
+    const char *direction, *kind;
+    bool stun;
 };
+// Queues a frame of an inferred call on the wacall_calls tap (Statistics › WhatsApp › Calls) and,
+// for relay STUN and the call's first frame, on the voip tap (Telephony › VoIP Calls). ssrc is
+// ignored when stun; label (nullptr for media) names the frame in VoIP Calls.
+void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32 ssrc, const char *label);
 extern int wacall_calls_tap;
 extern int wacall_voip_tap;
 void wacall_register_calls_tap();  // taps, conversation filter (protocol registration time)
+
+// Calls inferred from keyless relay STUN and WARP RTP (issue 15): wastun and warp feed every
+// packet no keyed call claims, on the first pass only, and keep the returned 1-based index in
+// their per-frame records (wastun.call_index / warp.call_index). Reset with the file.
+wacall::call::InferredCalls &wacall_inferred();
+// The packet's addresses as the core's endpoints (family 0 when not IP).
+wacall::call::SockEnd wacall_sock_src(packet_info *pinfo);
+wacall::call::SockEnd wacall_sock_dst(packet_info *pinfo);
+// Seconds since the capture's first frame.
+double wacall_rel_time(packet_info *pinfo);
+guint32 wastun_frame_call_index(packet_info *pinfo);
+guint32 warp_frame_call_index(packet_info *pinfo);
 
 // The call each frame belongs to, for the conversation filter: signaling frames are noted by
 // wacall (few); STUN and media frames answer from their own per-packet records.

@@ -1,6 +1,8 @@
 #include "report/calls_report.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -134,4 +136,86 @@ std::string format_calls_report(const std::deque<call::Call> &calls, const std::
     return out;
 }
 
+namespace {
+
+std::string fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+std::string fmt(const char *f, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(buf, sizeof buf, f, ap);
+    va_end(ap);
+    return buf;
+}
+
+}  // namespace
+
+std::string format_inferred_calls(const std::vector<call::InferredCall> &calls) {
+    if (calls.empty()) return "";
+    std::string o;
+    o += fmt("Calls inferred without keys: %zu (signaling not decrypted; grouped from relay STUN and RTP flows, "
+             "see the confidence of each)\n", calls.size());
+    for (const auto &c : calls) {
+        o += fmt("\nInferred call #%u  state: signaling not decrypted\n", c.index);
+        o += fmt("  Grouping (inferred): confidence %s: %s\n", c.confidence.c_str(), c.reason.c_str());
+        o += fmt("  Start %.6f s  End %.6f s  Duration %.6f s  Frames %u-%u\n", c.start, c.end, c.duration(),
+                 c.first_frame, c.last_frame);
+        std::string socks;
+        for (const auto &e : c.local) socks += (socks.empty() ? "" : ", ") + e.to_string();
+        o += "  Local media socket(s): " + (socks.empty() ? std::string("unknown (no relay allocation seen)") : socks) + "\n";
+        for (const auto &r : c.relays) {
+            std::string rtt = "unknown";
+            if (!r.rtts.empty()) {
+                double sum = 0, mn = r.rtts[0], mx = r.rtts[0];
+                for (double x : r.rtts) sum += x, mn = std::min(mn, x), mx = std::max(mx, x);
+                rtt = fmt("min %.3f ms avg %.3f ms max %.3f ms (%zu)", mn * 1e3, sum / r.rtts.size() * 1e3, mx * 1e3,
+                          r.rtts.size());
+            }
+            o += fmt("  Relay %s  name: unknown (not signaled without keys)  allocations: %u (%u ok, %u error)  "
+                     "RTT: %s  XOR-MAPPED: %s  XOR-RELAYED: %s  relay token: %s\n",
+                     r.address.to_string().c_str(), r.allocate_requests, r.allocate_successes, r.allocate_errors,
+                     rtt.c_str(), r.xor_mapped.valid() ? r.xor_mapped.to_string().c_str() : "unknown",
+                     r.xor_relayed.valid() ? r.xor_relayed.to_string().c_str() : "unknown", r.token ? "present" : "absent");
+        }
+        std::string p2p;
+        for (const auto &p : c.paths)
+            if (!p.relay) p2p += (p2p.empty() ? "" : ", ") + p.remote.to_string() + " (carried media)";
+        for (const auto &p : c.peers) {
+            bool media = false;
+            for (const auto &x : c.paths) media = media || (!x.relay && x.remote == p.address);
+            if (media) continue;
+            p2p += (p2p.empty() ? "" : ", ") + p.address.to_string() + " (checks only)";
+        }
+        o += "  Peer-to-peer path: " + (p2p.empty() ? std::string("none seen") : p2p) + "\n";
+        for (const auto &p : c.peers) {
+            std::string rtt = "unknown";
+            if (!p.rtts.empty()) {
+                double sum = 0;
+                for (double x : p.rtts) sum += x;
+                rtt = fmt("avg %.3f ms (%zu)", sum / p.rtts.size() * 1e3, p.rtts.size());
+            }
+            o += fmt("  Peer check %s  STUN messages: %u  RTT: %s\n", p.address.to_string().c_str(), p.messages, rtt.c_str());
+        }
+        for (size_t i = 0; i < c.paths.size(); i++) {
+            const auto &p = c.paths[i];
+            o += fmt("  Media path %zu: %s %s  %.6f-%.6f s  %" PRIu64 " packets%s\n", i + 1,
+                     p.relay ? "relay" : "peer-to-peer", p.remote.to_string().c_str(), p.first, p.last, p.packets,
+                     i == 0 ? "  (first to carry media)" : "  (switch)");
+        }
+        o += fmt("  %-10s %-9s %-8s %-4s %8s %10s %10s %6s %10s %12s %12s %5s %9s\n", "SSRC", "Direction", "Kind", "PT",
+                 "Packets", "Bytes", "kbit/s", "Lost", "Jitter ms", "First s", "Last s", "Gaps", "Longest s");
+        for (const auto &s : c.streams) {
+            std::string jit = s.jitter_known ? fmt("%.3f", s.jitter_s * 1e3) : "unknown";
+            o += fmt("  0x%08X %-9s %-8s %-4u %8" PRIu64 " %10" PRIu64 " %10.1f %6" PRIu64 " %10s %12.6f %12.6f %5u %9.3f\n",
+                     s.ssrc, call::stream_dir_name(s.dir), call::pt_kind(s.pt) == std::string("app data") ? "app-data" : call::pt_kind(s.pt),
+                     s.pt, s.packets, s.bytes, s.bitrate_bps() / 1e3, s.lost(), jit.c_str(), s.first, s.last, s.gaps,
+                     s.longest_gap);
+        }
+    }
+    o += fmt("\n(Gaps: arrival gaps of %.1f s or more: silence/DTX pauses or loss. Loss: RFC 3550 expected minus "
+             "received. Jitter: RFC 3550 with the payload type's clock.)\n", call::InferredCalls::kGapReportSeconds);
+    return o;
+}
+
 }  // namespace wacall::report
+

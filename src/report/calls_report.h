@@ -3,6 +3,7 @@
 // packet, loss, decryption and tag-failure counts gathered from the media plane.
 #pragma once
 
+#include "call/inferred.h"
 #include "call/registry.h"
 
 #include <cstdint>
@@ -55,5 +56,10 @@ double call_duration(const call::Call &c);
 
 // Renders the report. Calls known only from media (a key log, no signaling) are listed too.
 std::string format_calls_report(const std::deque<call::Call> &calls, const std::map<StreamKey, StreamInfo> &streams);
+
+// Renders the calls inferred from keyless relay STUN and media (call/inferred.h): one block per
+// call with its grouping confidence, sockets, relays, paths and streams. Times are printed as
+// given (the plugin passes seconds since the capture's first frame). Empty string when none.
+std::string format_inferred_calls(const std::vector<call::InferredCall> &calls);
 
 }  // namespace wacall::report

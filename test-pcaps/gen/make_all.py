@@ -739,6 +739,8 @@ def main(outdir, with_media=True):
     midstream.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
     import tcp_order  # the raw-TCP captures re-cut, reordered, retransmitted, lost: manifest["tcp_order"]
     tcp_order.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
+    import keyless_calls  # keyless-two-calls.pcap: calls inferred without keys (issue 15 part 2)
+    keyless_calls.make(outdir, out.manifest, out.manifest.setdefault("selftests", {}))
     import negatives  # other apps' traffic on WhatsApp's ports: manifest["negatives"]
     negatives.make(outdir, out.manifest)
     n = verify.verify(outdir, out.manifest)  # read every capture back from its bytes
