@@ -26,8 +26,9 @@
 #   docs/img/call-flow.png      its Flow Sequence (signaling and RTP streams on one time line)
 #   docs/img/calls-tree.png     Statistics › WhatsApp › Calls (stats tree)
 #   docs/img/rtp-streams.png    Telephony › RTP › RTP Streams
-#   docs/img/rtp-streams-keyless.png, rtp-analysis-keyless.png   the same tools on a real call
-#                               captured without keys (SHOTS_ONLY=keyless: only these)
+#   docs/img/rtp-streams-keyless.png, rtp-analysis-keyless.png, calls-tree-keyless.png
+#                               RTP Streams, RTP Stream Analysis and WhatsApp › Calls on a real
+#                               call captured without keys (SHOTS_ONLY=keyless: only these)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${WACALL_BUILD_DIR:-$here/build}
@@ -226,6 +227,14 @@ keyless_shots() {
   settle 3
   place "$win" "$W" 600
   shot "$win" "$out/rtp-analysis-keyless.png"
+  focus "$win"; xdotool key Escape; settle 1
+  # (i) Statistics › WhatsApp › Calls: the call inferred from relay STUN and RTP flows.
+  focus "$main_win"
+  xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
+  win=$(wait_win ' Calls · wa-voice-2019\.pcap')
+  settle 3
+  place "$win" 1100 590
+  shot "$win" "$out/calls-tree-keyless.png"
   stop_ws
 }
 
