@@ -681,11 +681,7 @@ void add_call_index(proto_tree *t, tvbuff_t *tvb, guint32 index) {
 // An RTP packet no keyed call claims, for the calls inferred without keys.
 guint32 infer_rtp_call(packet_info *pinfo, const media::RtpHeader &h, guint len) {
     call::RtpObservation o;
-    o.src = wacall_sock_src(pinfo);
-    o.dst = wacall_sock_dst(pinfo);
-    if (!o.src.valid() || !o.dst.valid()) return 0;
-    o.frame = pinfo->num;
-    o.time = wacall_rel_time(pinfo);
+    if (!wacall_observe(pinfo, o)) return 0;
     o.ssrc = h.ssrc;
     o.pt = h.payload_type;
     o.seq = h.seq;

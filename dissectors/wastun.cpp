@@ -101,11 +101,7 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
 // relay token and, in a success response, the XOR-MAPPED and relayed (0x0016) addresses.
 guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
     call::StunObservation o;
-    o.src = wacall_sock_src(pinfo);
-    o.dst = wacall_sock_dst(pinfo);
-    if (!o.src.valid() || !o.dst.valid()) return 0;
-    o.frame = pinfo->num;
-    o.time = wacall_rel_time(pinfo);
+    if (!wacall_observe(pinfo, o)) return 0;
     o.type = m.type;
     o.txid.assign(reinterpret_cast<const char *>(m.txid.data), m.txid.size);
     const bool success = (m.type & 0x0110) == 0x0100;

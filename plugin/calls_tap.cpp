@@ -275,6 +275,13 @@ call::InferredCalls &wacall_inferred() { return g_inferred; }
 call::SockEnd wacall_sock_src(packet_info *pinfo) { return sock_of(&pinfo->src, pinfo->srcport); }
 call::SockEnd wacall_sock_dst(packet_info *pinfo) { return sock_of(&pinfo->dst, pinfo->destport); }
 double wacall_rel_time(packet_info *pinfo) { return nstime_to_sec(&pinfo->rel_ts); }
+bool wacall_observe(packet_info *pinfo, call::Observation &o) {
+    o.src = wacall_sock_src(pinfo);
+    o.dst = wacall_sock_dst(pinfo);
+    o.frame = pinfo->num;
+    o.time = wacall_rel_time(pinfo);
+    return o.src.valid() && o.dst.valid();
+}
 
 void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32 ssrc, const char *label) {
     if (!index || index > g_inferred.calls().size()) return;

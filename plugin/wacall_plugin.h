@@ -8,7 +8,7 @@
 
 namespace wacall {
 namespace keys { class KeyStore; }
-namespace call { class CallRegistry; class InferredCalls; struct SockEnd; }
+namespace call { class CallRegistry; class InferredCalls; struct SockEnd; struct Observation; }
 }  // namespace wacall
 
 void wanoise_register();
@@ -89,6 +89,8 @@ wacall::call::SockEnd wacall_sock_src(packet_info *pinfo);
 wacall::call::SockEnd wacall_sock_dst(packet_info *pinfo);
 // Seconds since the capture's first frame.
 double wacall_rel_time(packet_info *pinfo);
+// Fills the frame, time and endpoints every observation carries; false when not IP.
+bool wacall_observe(packet_info *pinfo, wacall::call::Observation &o);
 guint32 wastun_frame_call_index(packet_info *pinfo);
 guint32 warp_frame_call_index(packet_info *pinfo);
 

@@ -141,6 +141,24 @@ place() { xdotool windowsize "$1" "$2" "$3" windowmove "$1" 0 0; settle 1; }
 
 mkdir -p "$out"
 
+# Dialogs opened from the main window's menus (sets $win to the dialog).
+calls_tree_shot() {  # Statistics › WhatsApp › Calls: the last entry of the Statistics menu
+  focus "$main_win"
+  xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
+  win=$(wait_win " Calls · $(basename "$pcap" | sed 's/[.]/\\./g')")
+  settle 3
+  place "$win" 1100 590
+  shot "$win" "$1"
+}
+rtp_streams_shot() {  # Telephony › RTP › RTP Streams
+  focus "$main_win"
+  xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
+  win=$(wait_win 'RTP Streams')
+  settle 3
+  place "$win" "$W" 260
+  shot "$win" "$1"
+}
+
 keyed_shots() {
   tshark_dev() { WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" 2>/dev/null; }
   offer=$(tshark_dev -Y 'wacall.action == "offer"' -T fields -e frame.number | head -1)
@@ -185,21 +203,10 @@ keyed_shots() {
   focus "$win"; xdotool key Escape; settle 1
 
   # (e) Statistics › WhatsApp › Calls (the last entry of the Statistics menu, one item inside).
-  focus "$main_win"
-  xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
-  win=$(wait_win ' Calls · call\.pcap')
-  settle 3
-  place "$win" 1100 590
-  shot "$win" "$out/calls-tree.png"
+  calls_tree_shot "$out/calls-tree.png"
   focus "$win"; xdotool key Escape; settle 1
-
   # (f) Telephony › RTP › RTP Streams.
-  focus "$main_win"
-  xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
-  win=$(wait_win 'RTP Streams')
-  settle 3
-  place "$win" "$W" 260
-  shot "$win" "$out/rtp-streams.png"
+  rtp_streams_shot "$out/rtp-streams.png"
   stop_ws
 }
 
@@ -214,11 +221,7 @@ keyless_shots() {
     -e frame.number 2>/dev/null | head -1)
   # (g) Telephony › RTP › RTP Streams: the call's streams, named WA-AUDIO, with loss and jitter.
   start_ws 430 -g "$first"
-  xdotool key alt+y; settle 1; xdotool key r; settle 1; xdotool key Return
-  win=$(wait_win 'RTP Streams')
-  settle 3
-  place "$win" "$W" 260
-  shot "$win" "$out/rtp-streams-keyless.png"
+  rtp_streams_shot "$out/rtp-streams-keyless.png"
   # (h) RTP Stream Analysis of the second stream (the callee's audio on the peer-to-peer path):
   #     its row, then the dialog's Analyze button (the only pixel positions of this part).
   xdotool mousemove --window "$win" 300 58 click 1; settle 1
@@ -229,12 +232,7 @@ keyless_shots() {
   shot "$win" "$out/rtp-analysis-keyless.png"
   focus "$win"; xdotool key Escape; settle 1
   # (i) Statistics › WhatsApp › Calls: the call inferred from relay STUN and RTP flows.
-  focus "$main_win"
-  xdotool key alt+s; settle 1; xdotool key Up Right; settle 1; xdotool key Return
-  win=$(wait_win ' Calls · wa-voice-2019\.pcap')
-  settle 3
-  place "$win" 1100 590
-  shot "$win" "$out/calls-tree-keyless.png"
+  calls_tree_shot "$out/calls-tree-keyless.png"
   stop_ws
 }
 

@@ -1,5 +1,7 @@
 #include "call/inferred.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -7,56 +9,22 @@
 
 namespace wacall::call {
 
-SockEnd SockEnd::v4(const uint8_t *a, uint16_t port) {
+SockEnd SockEnd::make(uint8_t family, const uint8_t *a, uint16_t port) {
     SockEnd e;
-    e.family = 4;
-    std::memcpy(e.addr.data(), a, 4);
+    e.family = family;
+    std::memcpy(e.addr.data(), a, family == 4 ? 4 : 16);
     e.port = port;
     return e;
 }
 
-SockEnd SockEnd::v6(const uint8_t *a, uint16_t port) {
-    SockEnd e;
-    e.family = 6;
-    std::memcpy(e.addr.data(), a, 16);
-    e.port = port;
-    return e;
-}
-
+// inet_ntop writes RFC 5952 text for IPv6 (lower case, "::" for the longest zero run), as the
+// call registry's endpoints (call.cpp) do.
 std::string SockEnd::to_string() const {
-    char buf[80];
-    if (family == 4) {
-        snprintf(buf, sizeof buf, "%u.%u.%u.%u:%u", addr[0], addr[1], addr[2], addr[3], port);
-        return buf;
-    }
-    if (family != 6) return "unknown";
-    // RFC 5952: lower case, the longest run (>= 2) of zero groups as "::".
-    uint16_t g[8];
-    for (int i = 0; i < 8; i++) g[i] = uint16_t(addr[2 * i] << 8 | addr[2 * i + 1]);
-    int best = -1, best_len = 0;
-    for (int i = 0; i < 8;) {
-        if (g[i]) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && !g[j]) j++;
-        if (j - i > best_len && j - i >= 2) best = i, best_len = j - i;
-        i = j;
-    }
-    std::string s = "[";
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            s += "::";
-            i += best_len - 1;
-            continue;
-        }
-        if (i && i != best + best_len) s += ":";
-        snprintf(buf, sizeof buf, "%x", g[i]);
-        s += buf;
-    }
-    snprintf(buf, sizeof buf, "]:%u", port);
-    return s + buf;
+    char buf[INET6_ADDRSTRLEN];
+    if (family != 4 && family != 6) return "unknown";
+    if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr.data(), buf, sizeof buf)) return "unknown";
+    const std::string port_text = ":" + std::to_string(port);
+    return family == 4 ? buf + port_text : "[" + std::string(buf) + "]" + port_text;
 }
 
 size_t SockEndHash::operator()(const SockEnd &e) const {

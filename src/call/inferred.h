@@ -33,8 +33,9 @@ struct SockEnd {
     uint8_t family = 0;  // 4 or 6; 0 = none
     std::array<uint8_t, 16> addr{};
     uint16_t port = 0;
-    static SockEnd v4(const uint8_t *a, uint16_t port);
-    static SockEnd v6(const uint8_t *a, uint16_t port);
+    static SockEnd make(uint8_t family, const uint8_t *a, uint16_t port);  // family 4 or 6
+    static SockEnd v4(const uint8_t *a, uint16_t port) { return make(4, a, port); }
+    static SockEnd v6(const uint8_t *a, uint16_t port) { return make(6, a, port); }
     bool valid() const { return family != 0; }
     std::string to_string() const;  // "1.2.3.4:3478", "[2001:db8::1]:3478"
     bool operator==(const SockEnd &o) const { return family == o.family && port == o.port && addr == o.addr; }
@@ -47,10 +48,14 @@ struct SockEndHash {
     size_t operator()(const SockEnd &e) const;
 };
 
-struct StunObservation {
+// What every observation carries: where and when.
+struct Observation {
     uint32_t frame = 0;
     double time = 0;  // seconds (any origin; the report prints them as given)
     SockEnd src, dst;
+};
+
+struct StunObservation : Observation {
     uint16_t type = 0;
     std::string txid;          // raw transaction id bytes
     std::string relay_token;   // 0x4000 value bytes; empty when absent
@@ -58,10 +63,7 @@ struct StunObservation {
     SockEnd xor_relayed;      // 0x0016 in an Allocate success
 };
 
-struct RtpObservation {
-    uint32_t frame = 0;
-    double time = 0;
-    SockEnd src, dst;
+struct RtpObservation : Observation {
     uint32_t ssrc = 0;
     uint8_t pt = 0;
     uint16_t seq = 0;
