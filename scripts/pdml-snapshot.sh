@@ -33,8 +33,9 @@ snap() {  # name pcap [tshark options...]
   tshark_dev -r "$pcap" "$@" -T pdml >"$out/$name.pdml" 2>"$out/$name.err" || echo "exit $?" >>"$out/$name.err"
   tshark_dev -2 -r "$pcap" "$@" -T pdml >"$out/$name.2.pdml" 2>>"$out/$name.err" || true
   tshark_dev -q -r "$pcap" "$@" -z wacall,calls -z rtp,streams >"$out/$name.tables" 2>>"$out/$name.err" || true
-  # Absolute paths of the snapshot folder appear in messages: make them comparable.
-  sed -i "s#$out#OUT#g" "$out/$name.pdml" "$out/$name.2.pdml" "$out/$name.tables" "$out/$name.err"
+  # Absolute paths of the snapshot folder and the run's wall-clock time (pdml header) differ
+  # between runs: make them comparable.
+  sed -i -e "s#$out#OUT#g" -e '/^<pdml /s/ time="[^"]*"//' "$out/$name.pdml" "$out/$name.2.pdml" "$out/$name.tables" "$out/$name.err"
 }
 
 n=0
