@@ -3,15 +3,20 @@
 # every generated, sample and real capture, with and without its key log, through the plugin in
 # the build tree: the guard for refactors that must not change what users see.
 #
-#   scripts/pdml-snapshot.sh OUT_DIR            write the snapshot
-#   diff -r BEFORE_DIR AFTER_DIR                 compare two snapshots
+#   scripts/pdml-snapshot.sh OUT_DIR [BEFORE_DIR]   write the snapshot
+#   diff -r BEFORE_DIR AFTER_DIR                     compare two snapshots
 #
-# Captures are generated afresh into OUT_DIR/pcaps (test-pcaps/gen/make_all.py is deterministic).
+# Captures are generated afresh into OUT_DIR/pcaps, or copied from BEFORE_DIR/pcaps when given: the
+# generator is deterministic except for the captures that carry real TLS (neg-https, sig-wss).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: pdml-snapshot.sh OUT_DIR}
 mkdir -p "$out/pcaps"
-python3 "$here/test-pcaps/gen/make_all.py" "$out/pcaps" >/dev/null
+if [ -n "${2:-}" ]; then
+  cp -a "$2/pcaps/." "$out/pcaps/"
+else
+  python3 "$here/test-pcaps/gen/make_all.py" "$out/pcaps" >/dev/null
+fi
 real=$(cd "$here/.." && pwd)/shared/data/real-captures
 tshark_dev() { "$here/scripts/tshark-dev.sh" "$@"; }
 
