@@ -1,23 +1,22 @@
 // wanoise: WhatsApp's Noise transport — connection intro, 3-byte framing (over raw TCP and over
 // WebSocket messages), handshake messages, handshake replay and transport-frame decryption.
-// Decrypted frames go to the wabinary dissector as a new data source.
+// Decrypted frames go to the wabinary dissector as a new data source, with their direction.
 //
-// State: C++ session objects (ciphers, handshake replay) live in g_sessions, reset with the
-// capture; conversation and per-PDU records are POD in wmem file scope. The first pass decides
-// each frame's role, counter and plaintext and stores them per PDU; later passes (tshark -2, the
-// GUI's random access) only read what was stored, so every view shows the same thing.
+// The receiver itself is noise::Session (src/noise/session.*): this file hands it each frame's
+// bytes and direction and renders the verdict it returns. State: the sessions live in
+// g_sessions, reset with the capture; conversation and per-PDU records are POD in wmem file
+// scope. The first pass stores each frame's verdict and plaintext per PDU; later passes (tshark
+// -2, the GUI's random access) only read what was stored, so every view shows the same thing.
 #include "port_share.h"
 #include "wacall_plugin.h"
 
 #include "call/registry.h"
-#include "keys/keylog.h"
 #include "noise/cert.h"
 #include "noise/noise.h"
 #include "noise/session.h"
 #include "noise/tcp_stream.h"
 
 #include <cstring>
-#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
