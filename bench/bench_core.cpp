@@ -7,7 +7,9 @@
 //   BM_E2E_Unprotect      WARP tag check + AES-CTR decrypt of an RTP packet (100-byte payload)
 //   BM_Srtcp_Unprotect    SRTCP HMAC-SHA1-80 + decrypt of a 72-byte compound
 //   BM_DeriveStream*      WAHKDF + RFC 3711 session keys (+ the spec's warp auth key, as the plugin)
-//   BM_Noise_*            transport-frame AES-256-GCM decrypt, WABinary decode, both together
+//   BM_Noise_*            transport-frame AES-256-GCM decrypt, WABinary decode, both together;
+//                         the receiver's first pass per frame (noise::Session: counter, key check,
+//                         decrypt into the verdict's plaintext)
 //   BM_WaBinary_*         decode of a realistic 1 KiB call offer and of a dense 1 KiB node list
 //   BM_KeyLog_*           parse 10,000 WA_CALL_KEY (+ 2 WA_PARTICIPANT) lines; look one up
 //   BM_Ssrc_DeriveAll     the nine SSRCs of one (call, participant)
@@ -20,6 +22,7 @@
 #include "media/ssrc.h"
 #include "media/stun.h"
 #include "noise/noise.h"
+#include "noise/session.h"
 #include "wabinary/decoder.h"
 #include "wabinary/dictionary.h"
 #include "wabinary/frame.h"
@@ -456,6 +459,56 @@ void BM_Noise_DecryptDecodeOffer(benchmark::State &st) { noise_frame_bench(st, o
 BENCHMARK(BM_Noise_DecryptDecodeOffer);
 void BM_Noise_DecryptDecodeDense(benchmark::State &st) { noise_frame_bench(st, dense_frame()); }
 BENCHMARK(BM_Noise_DecryptDecodeDense);
+
+// What wanoise asks of the core per signaling frame on the first pass: noise::Session::first_pass
+// on a 1 KiB offer frame (key-log generation check, counter, AES-256-GCM, plaintext copy out).
+// The session is picked up mid-stream from frame 0 (that search is set-up, not timed); frames
+// 0..kFrames-1 are pre-encrypted and a fresh session starts after the last one.
+class BenchKeys : public noise::KeySource {
+public:
+    keys::NoiseTraffic line;
+    uint64_t generation() const override { return 1; }
+    std::vector<const keys::NoiseTraffic *> traffic_candidates(ByteView) const override { return {&line}; }
+    std::vector<const keys::NoisePrivate *> private_candidates(ByteView) const override { return {}; }
+    std::vector<const keys::NoiseTraffic *> all_traffic() const override { return {&line}; }
+};
+
+void BM_Noise_SessionFirstPass(benchmark::State &st) {
+    constexpr uint32_t kFrames = 4096;
+    crypto::init();
+    BenchKeys keys;
+    Bytes k = random_bytes(32, 42);
+    std::memcpy(keys.line.c2s.data(), k.data(), 32);
+    std::memcpy(keys.line.s2c.data(), k.data(), 32);
+    noise::TransportCipher tx;
+    require(tx.set_key(k), "noise key");
+    Bytes plain{0};
+    Bytes node = offer_frame();
+    plain.insert(plain.end(), node.begin(), node.end());
+    std::vector<Bytes> frames(kFrames, Bytes(plain.size() + noise::kTagSize));
+    for (uint32_t i = 0; i < kFrames; i++) require(tx.encrypt(i, plain, frames[i].data()), "noise encrypt");
+    auto fresh = [&] {
+        auto s = noise::Session::pick_up_midstream(keys, noise::C2S, frames[0], 16);
+        require(s != nullptr, "mid-stream pickup");
+        return s;
+    };
+    std::unique_ptr<noise::Session> s = fresh();
+    uint32_t i = 0;
+    for (auto _ : st) {
+        if (i == kFrames) {
+            st.PauseTiming();
+            s = fresh();
+            i = 0;
+            st.ResumeTiming();
+        }
+        noise::FrameResult r = s->first_pass(noise::C2S, frames[i++]);
+        if (r.verdict.status != noise::FrameStatus::Decrypted) st.SkipWithError("first pass did not decrypt");
+        benchmark::DoNotOptimize(r.plaintext.data());
+    }
+    st.SetItemsProcessed(st.iterations());
+    st.SetBytesProcessed(st.iterations() * int64_t(plain.size()));
+}
+BENCHMARK(BM_Noise_SessionFirstPass);
 
 // ---- key log ------------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 // wabinary: the WABinary node tree inside a decrypted Noise frame (any stanza, not only calls).
-// Input: the decrypted frame (format byte + node bytes or zlib); `data` points at the int
-// dictionary version from the connection intro (-1 when unknown).
+// Input: the decrypted frame (format byte + node bytes or zlib); `data` points at wanoise's
+// wanoise_frame_info (dictionary version from the connection intro, the frame's direction), which
+// goes on to wacall and the corpus tap with the decoded node.
 #include "wacall_plugin.h"
 
+#include "call/registry.h"
 #include "wabinary/decoder.h"
 #include "wabinary/frame.h"
 #include "wabinary/render.h"
@@ -100,7 +102,9 @@ void add_node(proto_tree *parent, tvbuff_t *tvb, packet_info *pinfo, const Node 
 }
 
 int dissect_wabinary(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *data) {
-    int dict_version = data ? *static_cast<int *>(data) : -1;
+    const auto *from = static_cast<const wanoise_frame_info *>(data);
+    const int dict_version = from ? from->dict_version : -1;
+    const call::Direction direction = from ? from->direction : call::Direction::Unknown;
     guint len = tvb_captured_length(tvb);
     if (len < 1) return 0;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WABINARY");
@@ -158,9 +162,9 @@ int dissect_wabinary(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
                                static_cast<unsigned>(r.trailing_count));
     // wacall summarises call stanzas in the Info column; any other stanza is summarised here.
     int claimed = 0;
-    if (r.ok) wacall_corpus_offer(pinfo, r.root, g_node_base, r.consumed ? r.consumed : nlen, dict->version);
+    if (r.ok) wacall_corpus_offer(pinfo, r, dict->version, direction);
     if (r.ok && wacall_handle) {
-        wabinary_dissect_info info{&r.root, dict->version};
+        wabinary_dissect_info info{&r.root, dict->version, direction};
         claimed = call_dissector_only(wacall_handle, nodes, pinfo, tree, &info);
     }
     if (!claimed && r.has_root) col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", node_label(r.root).c_str());

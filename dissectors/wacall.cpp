@@ -271,7 +271,7 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     // Several stanzas can share a frame: the registry keys its idempotency on (frame, index).
     guint32 index = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_wacall, 0));
     p_add_proto_data(pinfo->pool, pinfo, proto_wacall, 0, GUINT_TO_POINTER(index + 1));
-    if (!PINFO_FD_VISITED(pinfo)) reg.update(cs, pinfo->num, nstime_to_sec(&pinfo->abs_ts), Direction::Unknown, index);
+    if (!PINFO_FD_VISITED(pinfo)) reg.update(cs, pinfo->num, nstime_to_sec(&pinfo->abs_ts), info->direction, index);
     // Acks and receipts that name no call-id still belong to one, through the stanza id.
     std::string call_id = cs.call_id;
     if (call_id.empty() && !cs.stanza_id.empty()) {

@@ -1,22 +1,24 @@
 // wanoise: WhatsApp's Noise transport — connection intro, 3-byte framing (over raw TCP and over
 // WebSocket messages), handshake messages, handshake replay and transport-frame decryption.
-// Decrypted frames go to the wabinary dissector as a new data source.
+// Decrypted frames go to the wabinary dissector as a new data source, with their direction.
 //
-// State: C++ session objects (ciphers, handshake replay) live in g_sessions, reset with the
-// capture; conversation and per-PDU records are POD in wmem file scope. The first pass decides
-// each frame's role, counter and plaintext and stores them per PDU; later passes (tshark -2, the
-// GUI's random access) only read what was stored, so every view shows the same thing.
+// The receiver itself is noise::Session (src/noise/session.*): this file hands it each frame's
+// bytes and direction and renders the verdict it returns. State: the sessions live in
+// g_sessions, reset with the capture; conversation and per-PDU records are POD in wmem file
+// scope. The first pass stores each frame's verdict and plaintext per PDU; later passes (tshark
+// -2, the GUI's random access) only read what was stored, so every view shows the same thing.
 #include "port_share.h"
 #include "wacall_plugin.h"
 
-#include "keys/keylog.h"
+#include "call/registry.h"
 #include "noise/cert.h"
 #include "noise/noise.h"
+#include "noise/session.h"
 #include "noise/tcp_stream.h"
 
 #include <cstring>
-#include <map>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 int proto_wanoise = -1;
@@ -51,49 +53,24 @@ dissector_handle_t wanoise_tcp_handle, wanoise_ws_handle, wabinary_handle;
 PortShare g_tls_port{"tcp.port", 443, nullptr}, g_xmpp_port{"tcp.port", 5222, nullptr};
 int proto_wanoise_on_tls = -1, proto_wanoise_on_xmpp = -1;
 
-enum Direction : guint8 { C2S = 0, S2C = 1 };
-enum PduKind : guint8 { PDU_HANDSHAKE = 1, PDU_TRANSPORT = 2 };
-enum PduStatus : guint8 { ST_HANDSHAKE = 0, ST_DECRYPTED, ST_NO_KEY, ST_BAD_TAG, ST_TOO_SHORT };
-enum KeySource : guint8 { KS_NONE = 0, KS_TRAFFIC, KS_REPLAY };
+// The Noise receiver's policy lives in src/noise/session.*: it decides, this file renders.
+using Direction = noise::Dir;
+using noise::C2S;
+using noise::S2C;
+using noise::FrameStatus;
+using noise::KeyOrigin;
+enum PduKind : guint8 { PDU_HANDSHAKE = 1, PDU_TRANSPORT = 2 };  // noise::FrameKind's values
+constexpr guint32 ko(KeyOrigin k) { return static_cast<guint32>(k); }
 
 const value_string direction_vals[] = {{C2S, "client to server"}, {S2C, "server to client"}, {0, nullptr}};
 const value_string key_source_vals[] = {
-    {KS_NONE, "none"}, {KS_TRAFFIC, "WA_NOISE_TRAFFIC"}, {KS_REPLAY, "WA_NOISE_PRIVATE (handshake replay)"}, {0, nullptr}};
+    {ko(KeyOrigin::None), "none"}, {ko(KeyOrigin::Traffic), "WA_NOISE_TRAFFIC"},
+    {ko(KeyOrigin::Replay), "WA_NOISE_PRIVATE (handshake replay)"}, {0, nullptr}};
 const value_string frame_kind_vals[] = {{PDU_HANDSHAKE, "handshake"}, {PDU_TRANSPORT, "transport"}, {0, nullptr}};
 const value_string hs_type_vals[] = {{1, "ClientHello"}, {2, "ServerHello"}, {3, "ClientFinish"}, {0, nullptr}};
 
 // ---- capture-wide session state (C++) -----------------------------------------------------------
-struct NoiseSession {
-    Bytes prologue;                      // the 4-byte WA header
-    int dict_version = -1;
-    bool have_eph = false;
-    noise::Key32 client_eph{};
-    unsigned frames_seen[2] = {0, 0};    // first pass: frames per direction so far
-    bool server_sent_static = false;     // ServerHello carried a static key (XX / fallback)
-    bool client_hello_static = false;    // ClientHello carried a static key (IK)
-    uint32_t counter[2] = {0, 0};        // next transport counter per direction
-    bool counter_unknown[2] = {false, false};  // mid-stream pickup: found by search on the first frame
-    bool midstream = false;              // picked up without intro and handshake
-    KeySource key_source = KS_NONE;
-    uint64_t looked_up_generation = ~uint64_t(0);
-    noise::TransportCipher cipher[2];
-    std::unique_ptr<noise::HandshakeReplay> replay;
-    // Key-log lines that disagree about this session are all tried (keys/keylog.h): until a
-    // transport frame (WA_NOISE_TRAFFIC) or the ServerHello (WA_NOISE_PRIVATE) authenticates.
-    std::vector<keys::NoiseTraffic> traffic_alts;
-    uint32_t key_line = 0;  // key-log line of the key in use
-    std::vector<std::pair<uint32_t, std::unique_ptr<noise::HandshakeReplay>>> replay_alts;
-    bool authenticated = false;  // a transport frame decrypted: the key is settled
-    noise::HandshakeMessage client_hello_msg;  // views point into client_hello_bytes
-    Bytes client_hello_bytes;
-    // Raw TCP: each direction's byte stream, and per skipped gap the counter its frames start at.
-    std::unique_ptr<noise::TcpFrameStream> tcp[2];
-    std::map<uint32_t, uint32_t> gap_counter[2];
-    unsigned tcp_fed[2] = {0, 0};             // frames released for dissection per direction
-    std::vector<noise::StreamFrame> tcp_held;  // client frames waiting for the ServerHello
-};
-
-std::unordered_map<guint32, std::unique_ptr<NoiseSession>> g_sessions;
+std::unordered_map<guint32, std::unique_ptr<noise::Session>> g_sessions;
 guint32 g_next_session = 1;
 
 // ---- POD records in wmem --------------------------------------------------------------------
@@ -132,14 +109,7 @@ struct tcp_seg_t;
 std::unordered_map<guint32, tcp_seg_t *> g_tcp_recs;
 
 struct noise_pdu_t {
-    guint8 kind;
-    guint8 direction;
-    guint8 status;
-    guint8 hs_kind;        // HandshakeKind
-    guint8 key_source;
-    guint32 counter;
-    guint32 skipped;       // frames missing before this one (counter resynchronised)
-    guint8 midstream;      // 1: this frame's counter was found by the mid-stream search
+    noise::FrameVerdict v;  // what the session decided on the first pass
     guint32 session_id;
     guint8 *plain;
     guint32 plain_len;
@@ -169,7 +139,7 @@ struct ws_msg_t {
     guint32 *frame_lens;
 };
 
-NoiseSession *session_get(guint32 id) {
+noise::Session *session_get(guint32 id) {
     auto it = g_sessions.find(id);
     return it == g_sessions.end() ? nullptr : it->second.get();
 }
@@ -210,206 +180,8 @@ void start_session(noise_conv_t *nc, packet_info *pinfo, const noise::Intro &int
     nc->client_port = pinfo->srcport;
     nc->session_id = g_next_session++;
     g_probes.erase(nc);
-    auto s = std::make_unique<NoiseSession>();
-    ByteView prologue = noise::intro_prologue(data, intro);
-    s->prologue.assign(prologue.begin(), prologue.end());
-    s->dict_version = intro.dict_version;
-    g_sessions[nc->session_id] = std::move(s);
-}
-
-// Looks the session's keys up (again) when the key log changed since the last try.
-// A WA_NOISE_TRAFFIC session keeps looking until a frame authenticates: a corrected line may be
-// appended to the key log while the capture is open.
-void ensure_keys(NoiseSession *s) {
-    if (!s->have_eph || s->authenticated || s->key_source == KS_REPLAY) return;
-    auto &store = wacall_keys();
-    wacall_keys_refresh();
-    if (store.generation() != s->looked_up_generation) {
-        s->looked_up_generation = store.generation();
-        ByteView eph(s->client_eph.data(), 32);
-        auto traffic = store.noise_traffic_candidates(eph);
-        if (!traffic.empty()) {
-            s->traffic_alts.clear();
-            for (const auto *t : traffic) s->traffic_alts.push_back(*t);
-            if (s->key_source == KS_TRAFFIC) return;  // the key in use stays until another authenticates
-            s->cipher[C2S].set_key(ByteView(traffic[0]->c2s.data(), 32));
-            s->cipher[S2C].set_key(ByteView(traffic[0]->s2c.data(), 32));
-            s->key_source = KS_TRAFFIC;
-            s->key_line = traffic[0]->line;
-            return;
-        }
-    }
-    if (s->key_source != KS_NONE) return;
-    // The replay's keys exist from the ServerHello on, whenever that was (not tied to the key log).
-    if (s->replay) {
-        const auto &r = s->replay->result();
-        if (r.have_keys) {
-            s->cipher[C2S].set_key(ByteView(r.c2s.data(), 32));
-            s->cipher[S2C].set_key(ByteView(r.s2c.data(), 32));
-            s->key_source = KS_REPLAY;
-        }
-    }
-}
-
-// First pass over a handshake frame: remembers what the replay and the frame roles need.
-void track_handshake(NoiseSession *s, const noise::HandshakeMessage &m, ByteView body) {
-    auto &store = wacall_keys();
-    switch (m.kind) {
-    case noise::HandshakeKind::ClientHello:
-        if (m.ephemeral.present && m.ephemeral.data.size == 32) {
-            std::memcpy(s->client_eph.data(), m.ephemeral.data.data, 32);
-            s->have_eph = true;
-        }
-        s->client_hello_static = m.static_key.present;
-        s->client_hello_bytes.assign(body.begin(), body.end());
-        s->client_hello_msg = noise::parse_handshake(s->client_hello_bytes);
-        wacall_keys_refresh();
-        if (s->have_eph) {
-            for (const auto *p : store.noise_private_candidates(ByteView(s->client_eph.data(), 32))) {
-                noise::ReplayKeys k;
-                k.client_ephemeral_private = p->eph_priv;
-                k.client_static_private = p->static_priv;
-                auto r = std::make_unique<noise::HandshakeReplay>(k, s->prologue);
-                r->on_client_hello(s->client_hello_msg);
-                if (!s->replay) {
-                    s->replay = std::move(r);
-                    s->key_line = p->line;
-                } else {
-                    s->replay_alts.emplace_back(p->line, std::move(r));
-                }
-            }
-        }
-        break;
-    case noise::HandshakeKind::ServerHello:
-        s->server_sent_static = m.static_key.present;
-        if (s->replay) {
-            // Differing WA_NOISE_PRIVATE lines: the replay whose ServerHello decrypts wins.
-            bool ok = s->replay->on_server_hello(m);
-            for (auto &a : s->replay_alts)
-                if (!ok && a.second->on_server_hello(m)) {
-                    std::swap(s->replay, a.second);
-                    std::swap(s->key_line, a.first);
-                    ok = true;
-                }
-            if (ok && !s->replay_alts.empty())
-                wacall_keys_report_used(s->key_line, "WA_NOISE_PRIVATE authenticated the Noise handshake (" +
-                                                         std::to_string(s->replay_alts.size() + 1) +
-                                                         " differing values were tried)");
-            s->replay_alts.clear();
-        }
-        break;
-    case noise::HandshakeKind::ClientFinish:
-        if (s->replay) s->replay->on_client_finish(m);
-        break;
-    default:
-        break;
-    }
-}
-
-// Is this frame (the n-th in its direction) a handshake message?
-bool is_handshake_frame(const NoiseSession *s, Direction dir, unsigned n) {
-    if (n == 0) return true;  // ClientHello / ServerHello
-    // XX and XXfallback: the client's 2nd frame is ClientFinish. IK accepted: it is transport.
-    return dir == C2S && n == 1 && s->server_sent_static;
-}
-
-// A capture that lost whole frames (a missing TCP segment) shifts the counter: try the next few
-// counters, and adopt one only if its GCM tag verifies.
-constexpr guint32 kResyncWindow = 16;
-
-bool resync(NoiseSession *s, Direction dir, noise_pdu_t *pdu, ByteView body) {
-    for (guint32 skip = 1; skip <= kResyncWindow; skip++) {
-        if (s->cipher[dir].decrypt(pdu->counter + skip, body, pdu->plain)) {
-            pdu->skipped = skip;
-            pdu->counter += skip;
-            s->counter[dir] = pdu->counter + 1;
-            return true;
-        }
-    }
-    return false;
-}
-
-// Differing WA_NOISE_TRAFFIC lines: until a frame authenticates, each is tried on a frame the key
-// in use fails; the first whose tag verifies becomes the session's key.
-bool try_traffic_alts(NoiseSession *s, Direction dir, guint32 counter, ByteView body, guint8 *out) {
-    if (s->authenticated || s->key_source != KS_TRAFFIC || s->traffic_alts.size() < 2) return false;
-    for (const auto &t : s->traffic_alts) {
-        noise::TransportCipher c;
-        c.set_key(ByteView(dir == C2S ? t.c2s.data() : t.s2c.data(), 32));
-        if (!c.decrypt(counter, body, out)) continue;
-        s->cipher[C2S].set_key(ByteView(t.c2s.data(), 32));
-        s->cipher[S2C].set_key(ByteView(t.s2c.data(), 32));
-        s->key_line = t.line;
-        return true;
-    }
-    return false;
-}
-
-// The first decrypted frame settles the key; with disagreeing lines, the one used is reported.
-void settle_key(NoiseSession *s) {
-    if (s->authenticated) return;
-    s->authenticated = true;
-    if (s->key_source == KS_TRAFFIC && s->traffic_alts.size() >= 2)
-        wacall_keys_report_used(s->key_line, "WA_NOISE_TRAFFIC authenticated the Noise session (" +
-                                                 std::to_string(s->traffic_alts.size()) + " differing values were tried)");
-}
-
-noise_pdu_t *first_pass(NoiseSession *s, Direction dir, ByteView body, packet_info *pinfo, const tcp_frame_t *tf) {
-    auto *pdu = wmem_new0(wmem_file_scope(), noise_pdu_t);
-    pdu->direction = dir;
-    unsigned n = s->frames_seen[dir]++;
-    if (is_handshake_frame(s, dir, n)) {
-        pdu->kind = PDU_HANDSHAKE;
-        pdu->status = ST_HANDSHAKE;
-        noise::HandshakeMessage m = noise::parse_handshake(body);
-        pdu->hs_kind = static_cast<guint8>(m.kind);
-        track_handshake(s, m, body);
-        return pdu;
-    }
-    pdu->kind = PDU_TRANSPORT;
-    if (s->counter_unknown[dir] && body.size >= noise::kTagSize) {
-        // Mid-stream session: this direction's counter is found by trial (the GCM tag decides).
-        auto *tmp = static_cast<guint8 *>(wmem_alloc(pinfo->pool, body.size));
-        for (guint32 c = 0; c < pref_midstream_counters; c++) {
-            if (s->cipher[dir].decrypt(c, body, tmp)) {
-                s->counter[dir] = c;
-                s->counter_unknown[dir] = false;
-                pdu->midstream = 1;
-                break;
-            }
-        }
-    }
-    // A frame of a TCP gap that was skipped earlier: its counter was set aside when the gap was.
-    const bool late = tf && tf->late_for && s->gap_counter[dir].count(tf->late_for);
-    pdu->counter = late ? s->gap_counter[dir][tf->late_for]++ : s->counter[dir]++;
-    ensure_keys(s);
-    pdu->key_source = s->key_source;
-    if (body.size < noise::kTagSize) {
-        pdu->status = ST_TOO_SHORT;
-    } else if (!s->cipher[dir].valid()) {
-        pdu->status = ST_NO_KEY;
-    } else if (s->counter_unknown[dir]) {
-        pdu->status = ST_BAD_TAG;  // no counter in the search window authenticated
-    } else {
-        guint32 len = static_cast<guint32>(body.size - noise::kTagSize);
-        pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), len ? len : 1));
-        pdu->plain_len = len;
-        if (s->cipher[dir].decrypt(pdu->counter, body, pdu->plain) ||
-            try_traffic_alts(s, dir, pdu->counter, body, pdu->plain)) {
-            pdu->status = ST_DECRYPTED;
-            settle_key(s);
-        } else if (!late && resync(s, dir, pdu, body)) {
-            pdu->status = ST_DECRYPTED;
-            settle_key(s);
-        } else {
-            pdu->status = ST_BAD_TAG;
-            pdu->plain = nullptr;  // never show unauthenticated bytes
-            pdu->plain_len = 0;
-        }
-    }
-    // The counters skipped before the first frame after a gap belong to the gap's frames.
-    if (tf && tf->gap_before) s->gap_counter[dir][tf->gap_before] = pdu->counter - pdu->skipped;
-    return pdu;
+    g_sessions[nc->session_id] = std::make_unique<noise::Session>(
+        wacall_noise_keys(), noise::intro_prologue(data, intro), intro.dict_version, pref_midstream_counters);
 }
 
 void add_bytes_if(proto_tree *t, int hf, tvbuff_t *tvb, const noise::HandshakePart &p) {
@@ -475,7 +247,7 @@ void show_cert_chain(proto_tree *rt, packet_info *pinfo, proto_item *ti, tvbuff_
 }
 
 void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, const noise_pdu_t *,
-                    NoiseSession *s) {
+                    const noise::Session *s) {
     tvbuff_t *body_tvb = tvb_new_subset_remaining(tvb, 3);
     guint len = tvb_captured_length(body_tvb);
     const guint8 *raw = tvb_get_ptr(body_tvb, 0, len);
@@ -496,8 +268,9 @@ void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_i
         proto_tree_add_bytes_format(ht, hf_hs_other, body_tvb, static_cast<gint>(f.offset), static_cast<gint>(f.length),
                                     nullptr, "%s field %u (wire type %u)", f.outer ? "HandshakeMessage" : "Inner",
                                     f.number, f.wire_type);
-    if (!s || !s->replay) return;
-    const auto &r = s->replay->result();
+    const noise::ReplayResult *rp = s ? s->replay_result() : nullptr;
+    if (!rp) return;
+    const auto &r = *rp;
     proto_tree *rt = proto_tree_add_subtree(ht, body_tvb, 0, 0, ett_replay, nullptr, "Handshake replay (WA_NOISE_PRIVATE)");
     proto_item *pi = proto_tree_add_string(rt, hf_hs_pattern, body_tvb, 0, 0, noise::pattern_name(r.pattern));
     proto_item_set_generated(pi);
@@ -529,11 +302,21 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
     // Raw TCP keeps the PDU record with the frame (the segment may be shown from the postdissector
     // in one pass and from TCP's call in another, at another layer number).
     guint32 key = tf ? 0 : next_pdu_key(pinfo);
-    NoiseSession *s = session_get(nc->session_id);
+    noise::Session *s = session_get(nc->session_id);
     auto *pdu = tf ? tf->pdu : static_cast<noise_pdu_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key));
     if (!pdu && !PINFO_FD_VISITED(pinfo) && s) {
         guint len = tvb_captured_length_remaining(tvb, 3);
-        pdu = first_pass(s, dir, ByteView(tvb_get_ptr(tvb, 3, len), len), pinfo, tf);
+        noise::TcpPlace place;
+        if (tf) place = noise::TcpPlace{tf->gap_before, tf->late_for};
+        noise::FrameResult res = s->first_pass(dir, ByteView(tvb_get_ptr(tvb, 3, len), len), tf ? &place : nullptr);
+        // Signaling plaintext is kept (few frames): later passes show it without decrypting again.
+        pdu = wmem_new0(wmem_file_scope(), noise_pdu_t);
+        pdu->v = res.verdict;
+        if (res.verdict.status == FrameStatus::Decrypted) {
+            pdu->plain_len = static_cast<guint32>(res.plaintext.size());
+            pdu->plain = static_cast<guint8 *>(wmem_alloc(wmem_file_scope(), pdu->plain_len ? pdu->plain_len : 1));
+            if (pdu->plain_len) std::memcpy(pdu->plain, res.plaintext.data(), pdu->plain_len);
+        }
         pdu->session_id = nc->session_id;
         if (tf) const_cast<tcp_frame_t *>(tf)->pdu = pdu;
         else p_add_proto_data(wmem_file_scope(), pinfo, proto_wanoise, key, pdu);
@@ -555,31 +338,32 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
             expert_add_info_format(pinfo, ti, &ei_tcp_late,
                                    "Frame of an earlier TCP gap, completed after later data (out-of-order segments): "
                                    "decrypted with the counter set aside for it%s",
-                                   pdu && pdu->status == ST_DECRYPTED ? "" : " (failed)");
+                                   pdu && pdu->v.status == FrameStatus::Decrypted ? "" : " (failed)");
     }
     if (!pdu) return;  // no session (mid-stream capture): just the framing
-    pi = proto_tree_add_uint(nt, hf_frame_kind, tvb, 0, 0, pdu->kind);
+    pi = proto_tree_add_uint(nt, hf_frame_kind, tvb, 0, 0, static_cast<guint32>(pdu->v.kind));
     proto_item_set_generated(pi);
-    if (pdu->kind == PDU_HANDSHAKE) {
+    if (pdu->v.kind == noise::FrameKind::Handshake) {
         show_handshake(tvb, pinfo, nt, ti, pdu, s);
         return;
     }
-    pi = proto_tree_add_uint(nt, hf_counter, tvb, 0, 0, pdu->counter);
+    pi = proto_tree_add_uint(nt, hf_counter, tvb, 0, 0, pdu->v.counter);
     proto_item_set_generated(pi);
     gint body_len = tvb_reported_length_remaining(tvb, 3);
-    if (pdu->status == ST_TOO_SHORT) {
+    if (pdu->v.status == FrameStatus::TooShort) {
         proto_tree_add_item(nt, hf_ciphertext, tvb, 3, body_len, ENC_NA);
         expert_add_info(pinfo, ti, &ei_short);
         return;
     }
     proto_tree_add_item(nt, hf_ciphertext, tvb, 3, body_len - 16, ENC_NA);
     proto_tree_add_item(nt, hf_tag, tvb, 3 + body_len - 16, 16, ENC_NA);
-    pi = proto_tree_add_boolean(nt, hf_decrypted, tvb, 0, 0, pdu->status == ST_DECRYPTED);
+    pi = proto_tree_add_boolean(nt, hf_decrypted, tvb, 0, 0, pdu->v.status == FrameStatus::Decrypted);
     proto_item_set_generated(pi);
-    pi = proto_tree_add_uint(nt, hf_key_source, tvb, 0, 0, pdu->key_source);
+    pi = proto_tree_add_uint(nt, hf_key_source, tvb, 0, 0, ko(pdu->v.key_source));
     proto_item_set_generated(pi);
-    if (pdu->status == ST_NO_KEY) {
-        gchar *eph = s && s->have_eph ? bytes_to_str(pinfo->pool, s->client_eph.data(), 8) : nullptr;
+    if (pdu->v.status == FrameStatus::NoKey) {
+        std::optional<noise::Key32> ce = s ? s->client_ephemeral() : std::nullopt;
+        gchar *eph = ce ? bytes_to_str(pinfo->pool, ce->data(), 8) : nullptr;
         expert_add_info_format(pinfo, ti, &ei_no_key,
                                "No key for this Noise session (client ephemeral %s…): add WA_NOISE_TRAFFIC or "
                                "WA_NOISE_PRIVATE to wacall.keylog_file",
@@ -587,26 +371,28 @@ void dissect_frame(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_co
         col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (no key)");
         return;
     }
-    if (pdu->status == ST_BAD_TAG) {
+    if (pdu->v.status == FrameStatus::BadTag) {
         expert_add_info_format(pinfo, ti, &ei_bad_tag,
                                "AES-GCM tag check failed for %s frame counter %u: wrong key or corrupted frame",
-                               val_to_str_const(dir, direction_vals, "?"), pdu->counter);
+                               val_to_str_const(dir, direction_vals, "?"), pdu->v.counter);
         col_append_sep_str(pinfo->cinfo, COL_INFO, ", ", "Encrypted frame (decryption failed)");
         return;
     }
-    if (pdu->midstream)
+    if (pdu->v.midstream)
         expert_add_info_format(pinfo, ti, &ei_midstream,
                                "Session picked up mid-stream (no intro or handshake captured): %s key found among the "
                                "key log's WA_NOISE_TRAFFIC lines, counter %u found by trial",
-                               val_to_str_const(dir, direction_vals, "?"), pdu->counter);
-    if (pdu->skipped)
+                               val_to_str_const(dir, direction_vals, "?"), pdu->v.counter);
+    if (pdu->v.skipped)
         expert_add_info_format(pinfo, ti, &ei_counter,
                                "%u frame(s) of this direction missing from the capture: counter resynchronised to %u",
-                               pdu->skipped, pdu->counter);
+                               pdu->v.skipped, pdu->v.counter);
     tvbuff_t *plain = tvb_new_child_real_data(tvb, pdu->plain, pdu->plain_len, pdu->plain_len);
     add_new_data_source(pinfo, plain, "Decrypted Noise frame");
-    int dict = s ? s->dict_version : -1;
-    call_dissector_with_data(wabinary_handle, plain, pinfo, tree, &dict);
+    // wabinary passes the direction on to wacall (the call registry's offer direction) and the corpus.
+    wanoise_frame_info info{s ? s->dict_version() : -1,
+                            dir == C2S ? call::Direction::ClientToServer : call::Direction::ServerToClient};
+    call_dissector_with_data(wabinary_handle, plain, pinfo, tree, &info);
 }
 
 void show_intro(tvbuff_t *tvb, proto_tree *tree, const noise::Intro &in) {
@@ -643,24 +429,8 @@ bool tcp_relative_seq() {
 // trims retransmissions and hands out complete frames in order. Segments TCP keeps to itself
 // reach the same code through the postdissector below (TCP's own tcp.payload and tcp.seq).
 
-// Would this complete frame [len][body], found behind a TCP gap, be the direction's next frame
-// after one or more lost ones? With a key only a GCM tag that verifies at a counter ahead says
-// yes. Without one nothing can be decrypted anyway: whole frames that fill the buffered bytes
-// exactly are taken as the stream's framing, so the frames after a loss are still shown.
-bool frame_resumes_after_gap(NoiseSession *s, Direction dir, ByteView frame, bool tiles) {
-    if (s->frames_seen[dir] == 0) return false;  // the handshake message itself is missing
-    ensure_keys(s);
-    if (!s->cipher[dir].valid()) return tiles && !s->replay && s->key_source == KS_NONE;
-    if (s->counter_unknown[dir] || frame.size < 3 + noise::kTagSize) return false;
-    ByteView body = frame.sub(3);
-    Bytes tmp(body.size);
-    for (guint32 skip = 1; skip <= kResyncWindow; skip++)
-        if (s->cipher[dir].decrypt(s->counter[dir] + skip, body, tmp.data())) return true;
-    return false;
-}
-
 // The record of what one capture frame completed: frames with their direction, in order.
-tcp_seg_t *make_seg_rec(const noise::SegmentResult &r, const std::vector<std::pair<noise::StreamFrame, Direction>> &fs) {
+tcp_seg_t *make_seg_rec(const noise::SegmentResult &r, const std::vector<noise::DirFrame> &fs) {
     auto *rec = wmem_new0(wmem_file_scope(), tcp_seg_t);
     rec->flags = static_cast<guint8>((r.out_of_order ? TS_OOO : 0) | (r.retransmission ? TS_RETRANS : 0) |
                                      (r.overlap ? TS_OVERLAP : 0) | (r.filled ? TS_FILLED : 0));
@@ -680,52 +450,12 @@ tcp_seg_t *make_seg_rec(const noise::SegmentResult &r, const std::vector<std::pa
     return rec;
 }
 
-// The client's frames after its ClientHello need the ServerHello first (the replay, the
-// handshake/transport roles): when reordering completes them earlier, they wait for it. Only
-// while the server's first bytes are in the capture but not yet whole: a capture of the client
-// side alone never gets a ServerHello.
-constexpr size_t kMaxHeld = 16;
-
-bool server_hello_pending(const NoiseSession *s) {
-    const auto &st = s->tcp[S2C];
-    return s->tcp_fed[S2C] == 0 && st && (st->buffered() > 0 || st->head().size > 0);
-}
-
-void handshake_order(NoiseSession *s, std::vector<std::pair<noise::StreamFrame, Direction>> &fs) {
-    std::vector<std::pair<noise::StreamFrame, Direction>> out;
-    for (auto &f : fs) {
-        const Direction d = f.second;
-        if (d == C2S && !s->midstream && s->tcp_fed[C2S] >= 1 && s->tcp_held.size() < kMaxHeld &&
-            (server_hello_pending(s) || !s->tcp_held.empty())) {
-            s->tcp_held.push_back(std::move(f.first));
-            continue;
-        }
-        s->tcp_fed[d]++;
-        out.push_back(std::move(f));
-        if (d == S2C && !s->tcp_held.empty()) {
-            for (auto &h : s->tcp_held) out.emplace_back(std::move(h), C2S);
-            s->tcp_fed[C2S] += static_cast<unsigned>(s->tcp_held.size());
-            s->tcp_held.clear();
-        }
-    }
-    fs = std::move(out);
-}
-
 // First pass: one segment into the direction's stream; records what it completed.
-tcp_seg_t *tcp_feed(noise_conv_t *nc, NoiseSession *s, Direction dir, guint32 seq, ByteView data) {
-    if (!s->tcp[dir]) {
-        const bool has_intro = nc->client_start_seq != G_MAXUINT32;  // not a mid-stream pickup
-        // With relative sequence numbers and the SYNs seen, both directions' data start at 1.
-        guint32 start = dir == C2S && has_intro ? nc->client_start_seq
-                        : has_intro && nc->client_start_seq == 1 ? 1 : seq;
-        s->tcp[dir] = std::make_unique<noise::TcpFrameStream>(start, dir == C2S && has_intro);
-    }
-    noise::SegmentResult r =
-        s->tcp[dir]->add(seq, data, [s, dir](ByteView f, bool tiles) { return frame_resumes_after_gap(s, dir, f, tiles); });
-    std::vector<std::pair<noise::StreamFrame, Direction>> fs;
-    for (auto &f : r.frames) fs.emplace_back(std::move(f), dir);
-    handshake_order(s, fs);
-    return make_seg_rec(r, fs);
+tcp_seg_t *tcp_feed(noise_conv_t *nc, noise::Session *s, Direction dir, guint32 seq, ByteView data) {
+    std::optional<guint32> start;  // none for a mid-stream pickup
+    if (nc->client_start_seq != G_MAXUINT32) start = nc->client_start_seq;
+    noise::TcpFeed feed = s->feed_tcp(dir, seq, data, start);
+    return make_seg_rec(feed.segment, feed.frames);
 }
 
 // Shows what a TCP segment completed (stored on the first pass, read by every pass).
@@ -787,7 +517,7 @@ bool wanoise_layer_before(packet_info *pinfo) {
 void tcp_segment(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, noise_conv_t *nc, guint32 seq,
                  bool from_post = false) {
     tcp_seg_t *rec = stored_seg(pinfo);
-    NoiseSession *s = session_get(nc->session_id);
+    noise::Session *s = session_get(nc->session_id);
     if (!rec && !PINFO_FD_VISITED(pinfo) && s && !pinfo->flags.in_error_pkt) {
         guint len = tvb_captured_length(tvb);
         rec = tcp_feed(nc, s, direction_of(nc, pinfo), seq, ByteView(tvb_get_ptr(tvb, 0, len), len));
@@ -843,16 +573,16 @@ tcp_seg_t *probe_intro(packet_info *pinfo, noise_conv_t *nc, guint32 seq, ByteVi
     start_session(nc, pinfo, in, ByteView(first.bytes.data(), first.bytes.size()));
     nc->client_start_seq = 1;
     nc->probe_done = TRUE;
-    NoiseSession *s = session_get(nc->session_id);
-    s->tcp[C2S] = std::move(p.st[side]);
-    if (p.st[1 - side]) s->tcp[S2C] = std::move(p.st[1 - side]);
+    noise::Session *s = session_get(nc->session_id);
+    s->adopt_stream(C2S, std::move(p.st[side]));
+    if (p.st[1 - side]) s->adopt_stream(S2C, std::move(p.st[1 - side]));
     // Handshake order: the client's first frame (ClientHello), the server's, then the client's rest.
-    std::vector<std::pair<noise::StreamFrame, Direction>> fs;
+    std::vector<noise::DirFrame> fs;
     auto &cf = p.early[side];
     fs.emplace_back(std::move(cf.front()), C2S);
     for (auto &f : p.early[1 - side]) fs.emplace_back(std::move(f), S2C);
     for (size_t i = 1; i < cf.size(); i++) fs.emplace_back(std::move(cf[i]), C2S);
-    handshake_order(s, fs);
+    s->handshake_order(fs);
     // From the next frame on TCP hands this connection to wanoise; this one shows the claim.
     conversation_set_dissector_from_frame_number(find_or_create_conversation(pinfo), pinfo->num + 1,
                                                  wanoise_tcp_handle);
@@ -914,52 +644,26 @@ bool try_midstream(tvbuff_t *tvb, packet_info *pinfo, noise_conv_t *&nc) {
     // maybe out of order (the intro probe waits for it).
     if (!pref_midstream_counters || syn_seen(pinfo)) return false;
     guint avail = tvb_captured_length(tvb);
-    if (avail < 3 + noise::kTagSize || avail != tvb_reported_length(tvb)) return false;
-    ByteView seg(tvb_get_ptr(tvb, 0, avail), avail);
-    ByteView smallest;
-    for (size_t pos = 0; pos < avail;) {
-        if (pos + 3 > avail) return false;
-        size_t len = be24(seg.data + pos);
-        if (len < noise::kTagSize || pos + 3 + len > avail) return false;
-        if (!smallest.data || len < smallest.size) smallest = seg.sub(pos + 3, len);
-        pos += 3 + len;
-    }
-    auto &store = wacall_keys();
-    wacall_keys_refresh();
-    auto entries = store.all_noise_traffic();
-    if (entries.empty()) return false;
+    if (avail != tvb_reported_length(tvb)) return false;
+    std::optional<ByteView> smallest = noise::midstream_candidate(ByteView(tvb_get_ptr(tvb, 0, avail), avail));
+    if (!smallest) return false;
+    noise::KeySource &keys = wacall_noise_keys();
+    keys.refresh();
+    if (keys.all_traffic().empty()) return false;
     if (!nc) nc = conv_get(pinfo, true);
     if (nc->midstream_tries++ >= kMidstreamSegments) return false;
     // The server listens on the lower (well-known) port.
     const Direction dir = pinfo->destport < pinfo->srcport ? C2S : S2C;
-    auto *tmp = static_cast<guint8 *>(wmem_alloc(pinfo->pool, smallest.size));
-    for (const auto *t : entries) {
-        noise::TransportCipher tc;
-        tc.set_key(ByteView(dir == C2S ? t->c2s.data() : t->s2c.data(), 32));
-        for (guint32 c = 0; c < pref_midstream_counters; c++) {
-            if (!tc.decrypt(c, smallest, tmp)) continue;
-            const address *client_addr = dir == C2S ? &pinfo->src : &pinfo->dst;
-            copy_address_wmem(wmem_file_scope(), &nc->client_addr, client_addr);
-            nc->client_port = dir == C2S ? pinfo->srcport : pinfo->destport;
-            nc->client_start_seq = G_MAXUINT32;  // no intro position
-            nc->session_id = g_next_session++;
-            auto sess = std::make_unique<NoiseSession>();
-            sess->dict_version = 3;  // no intro to say: the current dictionary
-            sess->have_eph = true;
-            sess->client_eph = t->client_eph_pub;
-            sess->frames_seen[0] = sess->frames_seen[1] = 2;  // past the handshake
-            sess->cipher[C2S].set_key(ByteView(t->c2s.data(), 32));
-            sess->cipher[S2C].set_key(ByteView(t->s2c.data(), 32));
-            sess->key_source = KS_TRAFFIC;
-            sess->key_line = t->line;
-            sess->midstream = true;
-            sess->counter_unknown[C2S] = sess->counter_unknown[S2C] = true;
-            g_sessions[nc->session_id] = std::move(sess);
-            conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
-            return true;
-        }
-    }
-    return false;
+    std::unique_ptr<noise::Session> sess = noise::Session::pick_up_midstream(keys, dir, *smallest, pref_midstream_counters);
+    if (!sess) return false;
+    const address *client_addr = dir == C2S ? &pinfo->src : &pinfo->dst;
+    copy_address_wmem(wmem_file_scope(), &nc->client_addr, client_addr);
+    nc->client_port = dir == C2S ? pinfo->srcport : pinfo->destport;
+    nc->client_start_seq = G_MAXUINT32;  // no intro position
+    nc->session_id = g_next_session++;
+    g_sessions[nc->session_id] = std::move(sess);
+    conversation_set_dissector(find_or_create_conversation(pinfo), wanoise_tcp_handle);
+    return true;
 }
 
 
@@ -979,11 +683,11 @@ std::unique_ptr<IntroProbe> take_probe(noise_conv_t *nc) {
 }
 
 void adopt_probe(std::unique_ptr<IntroProbe> p, noise_conv_t *nc, packet_info *pinfo) {
-    NoiseSession *s = session_get(nc->session_id);
+    noise::Session *s = session_get(nc->session_id);
     if (!p || !s || nc->client_start_seq != 1 || !p->early[0].empty() || !p->early[1].empty()) return;
     const int client = addresses_equal(&p->side_a, &pinfo->src) && p->port_a == pinfo->srcport ? 0 : 1;
-    if (p->st[client]) s->tcp[C2S] = std::move(p->st[client]);
-    if (p->st[1 - client]) s->tcp[S2C] = std::move(p->st[1 - client]);
+    if (p->st[client]) s->adopt_stream(C2S, std::move(p->st[client]));
+    if (p->st[1 - client]) s->adopt_stream(S2C, std::move(p->st[1 - client]));
 }
 
 bool try_claim_tcp(tvbuff_t *tvb, packet_info *pinfo, void *data) {

@@ -2,11 +2,12 @@
 // a sanitised record of the wacrg capture schema (src/corpus, docs/corpus.md), printed as a YAML
 // stream at the end of the run (or written to FILE).
 //
-// The wabinary dissector calls wacall_corpus_offer() with each decoded top-level node; only when
-// this tap has a listener does it copy the node bytes of a call-related stanza into packet-scope
-// memory and queue them. The listener decodes and sanitises them in frame order (once per frame
-// and stanza, so `-2` and repeated dissection give the same export): the pseudonym tables of one
-// export live in the listener, which is why the sanitising is not done in the dissector.
+// The wabinary dissector calls wacall_corpus_offer() with each decoded top-level node and the
+// Noise frame's direction (from wanoise, through wabinary); only when this tap has a listener does
+// it keep the decoded node of a call-related stanza until the packet's taps ran and queue it. The
+// listener sanitises them in frame order (once per frame and stanza, so `-2` and repeated
+// dissection give the same export): the pseudonym tables of one export live in the listener,
+// which is why the sanitising is not done in the dissector.
 #include "ws_includes.h"
 #include "wacall_plugin.h"
 
@@ -17,9 +18,9 @@ extern "C" {
 }
 
 #include "call/call.h"
+#include "call/registry.h"
 #include "corpus/corpus.h"
 #include "wabinary/decoder.h"
-#include "wabinary/dictionary.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -39,14 +40,15 @@ using namespace wacall;
 int corpus_tap = -1;
 constexpr guint32 kIndexKey = 0xC0;  // p_add_proto_data key (proto_wabinary, pinfo->pool): stanzas queued
 
-// What the dissector queues (pinfo->pool memory).
+// What the dissector queues (pinfo->pool memory). `decoded` is freed with pinfo->pool, after
+// the packet's taps ran; its node bytes live at least as long (pinfo->pool or file scope).
 struct corpus_item_t {
     guint32 frame;
     guint32 index;
     double rel_time;
     int dict_version;
-    const guint8 *bytes;
-    guint32 len;
+    const wabinary::DecodeResult *decoded;
+    corpus::Direction direction;
 };
 
 struct Listener {
@@ -54,38 +56,20 @@ struct Listener {
     FILE *out = nullptr;  // opened when the option is read, so a bad path fails before the capture is read
     corpus::Exporter exporter;
     std::set<std::pair<guint32, guint32>> seen;
-    int hf_direction = -1;
     explicit Listener(corpus::Options o) : exporter(std::move(o)) {}
 };
 
-// Direction from the Noise session: wanoise.direction (0 client to server) of this frame. The
-// listener's filter names the field, so it is in the tree even with -q.
-corpus::Direction frame_direction(Listener *l, epan_dissect_t *edt) {
-    if (!edt || !edt->tree) return corpus::Direction::Unknown;
-    if (l->hf_direction < 0) l->hf_direction = proto_registrar_get_id_byname("wanoise.direction");
-    if (l->hf_direction < 0) return corpus::Direction::Unknown;
-    GPtrArray *a = proto_get_finfo_ptr_array(edt->tree, l->hf_direction);
-    if (!a || a->len == 0) return corpus::Direction::Unknown;
-    auto *fi = static_cast<field_info *>(g_ptr_array_index(a, 0));
-    return fvalue_get_uinteger(wacall_field_value(fi)) == 0 ? corpus::Direction::Outgoing : corpus::Direction::Incoming;
-}
-
-tap_packet_status corpus_packet(void *tapdata, packet_info *, epan_dissect_t *edt, const void *data, tap_flags_t) {
+tap_packet_status corpus_packet(void *tapdata, packet_info *, epan_dissect_t *, const void *data, tap_flags_t) {
     auto *l = static_cast<Listener *>(tapdata);
     const auto *it = static_cast<const corpus_item_t *>(data);
-    if (!it || !l->seen.insert({it->frame, it->index}).second) return TAP_PACKET_DONT_REDRAW;
-    const wabinary::Dictionary *dict =
-        it->dict_version >= 0 ? wabinary::dictionary_for_version(it->dict_version) : nullptr;
-    if (!dict) dict = wabinary::default_dictionary();
-    wabinary::DecodeResult r = wabinary::decode_node(ByteView(it->bytes, it->len), dict);
-    if (!r.ok) return TAP_PACKET_DONT_REDRAW;
+    if (!it || !it->decoded || !l->seen.insert({it->frame, it->index}).second) return TAP_PACKET_DONT_REDRAW;
     corpus::Context ctx;
     ctx.frame = it->frame;
     ctx.index = it->index;
     ctx.rel_time = it->rel_time;
-    ctx.dict_version = dict->version;
-    ctx.direction = frame_direction(l, edt);
-    l->exporter.add(r.root, ctx);
+    ctx.dict_version = it->dict_version;
+    ctx.direction = it->direction;
+    l->exporter.add(it->decoded->root, ctx);
     return TAP_PACKET_REDRAW;
 }
 
@@ -173,8 +157,7 @@ bool corpus_init(const char *opt_arg, void *) {
             std::exit(1);
         }
     }
-    // The filter names wanoise.direction so the field is built (the stanza's direction).
-    GString *err = register_tap_listener("wacall_corpus", l, "wabinary || wanoise.direction", TL_REQUIRES_PROTO_TREE,
+    GString *err = register_tap_listener("wacall_corpus", l, "wabinary", TL_REQUIRES_PROTO_TREE,
                                          nullptr, corpus_packet, corpus_draw, corpus_finish);
     if (err) {
         std::string m = err->str;
@@ -198,10 +181,28 @@ void wacall_register_corpus_tap() {
     register_stat_tap_ui(&ui, nullptr);
 }
 
-void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::Node &root, const guint8 *node_bytes,
-                         size_t len, int dict_version) {
-    if (corpus_tap < 0 || !have_tap_listener(corpus_tap) || !node_bytes || len == 0) return;
-    if (!call::parse_stanza(root).is_call_related()) return;
+namespace {
+
+// Frees a queued stanza's decode result with the packet's pool (after the taps ran).
+gboolean free_decoded(wmem_allocator_t *, wmem_cb_event_t, void *p) {
+    delete static_cast<wabinary::DecodeResult *>(p);
+    return FALSE;  // once
+}
+
+corpus::Direction corpus_direction(call::Direction d) {
+    switch (d) {
+    case call::Direction::ClientToServer: return corpus::Direction::Outgoing;
+    case call::Direction::ServerToClient: return corpus::Direction::Incoming;
+    default: return corpus::Direction::Unknown;
+    }
+}
+
+}  // namespace
+
+void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::DecodeResult &decoded, int dict_version,
+                         wacall::call::Direction direction) {
+    if (corpus_tap < 0 || !have_tap_listener(corpus_tap) || !decoded.ok) return;
+    if (!call::parse_stanza(decoded.root).is_call_related()) return;
     guint32 index = GPOINTER_TO_UINT(p_get_proto_data(pinfo->pool, pinfo, proto_wabinary, kIndexKey));
     p_add_proto_data(pinfo->pool, pinfo, proto_wabinary, kIndexKey, GUINT_TO_POINTER(index + 1));
     auto *it = wmem_new0(pinfo->pool, corpus_item_t);
@@ -209,7 +210,10 @@ void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::Node &root,
     it->index = index;
     it->rel_time = nstime_to_sec(&pinfo->rel_ts);
     it->dict_version = dict_version;
-    it->bytes = static_cast<const guint8 *>(wmem_memdup(pinfo->pool, node_bytes, len));
-    it->len = static_cast<guint32>(len);
+    // A copy shares the decoded tree (wabinary reuses its own holder for the next stanza).
+    auto *copy = new wabinary::DecodeResult(decoded);
+    wmem_register_callback(pinfo->pool, free_decoded, copy);
+    it->decoded = copy;
+    it->direction = corpus_direction(direction);
     tap_queue_packet(corpus_tap, pinfo, it);
 }

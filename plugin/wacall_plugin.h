@@ -8,7 +8,8 @@
 
 namespace wacall {
 namespace keys { class KeyStore; }
-namespace call { class CallRegistry; class InferredCalls; struct SockEnd; struct Observation; }
+namespace call { class CallRegistry; class InferredCalls; struct SockEnd; struct Observation; enum class Direction : uint8_t; }
+namespace noise { class KeySource; }
 }  // namespace wacall
 
 void wanoise_register();
@@ -30,24 +31,35 @@ wacall::keys::KeyStore &wacall_keys();
 void wacall_keys_refresh();
 // Says once (stderr / GUI) which key-log line's key authenticated, when lines disagreed.
 void wacall_keys_report_used(uint32_t line, const std::string &what);
+// The key store as the Noise receiver (src/noise/session.h) asks it (plugin/noise_keys.cpp).
+wacall::noise::KeySource &wacall_noise_keys();
 
 // The call model of the open capture file (filled on the first pass, in frame order).
 wacall::call::CallRegistry &wacall_calls();
 
+// What wanoise hands to wabinary with each decrypted frame (via the `data` pointer).
+struct wanoise_frame_info {
+    int dict_version;                     // from the connection intro (-1 when unknown)
+    wacall::call::Direction direction;    // of the Noise frame
+};
+
 // What the wabinary dissector hands to wacall (via the `data` pointer).
-namespace wacall::wabinary { struct Node; }
+namespace wacall::wabinary { struct Node; struct DecodeResult; }
 struct wabinary_dissect_info {
     const wacall::wabinary::Node *root;  // decoded top-level node (owned by the caller)
     int dict_version;
+    wacall::call::Direction direction;   // from wanoise (Unknown when wabinary got none)
 };
 
 // Sanitised corpus export (`-z wacall,corpus`, plugin/corpus_tap.cpp). wacall_register_corpus_tap()
 // registers the tap and the -z option (idempotent; works from protocol or tap-listener
-// registration). wabinary hands every decoded top-level node to wacall_corpus_offer(), which does
-// nothing unless the corpus tap has a listener.
+// registration). wabinary hands every decoded top-level node (a complete DecodeResult, whose
+// root is the stanza), with the frame's direction, to wacall_corpus_offer(), which does nothing
+// unless the corpus tap has a listener. The node bytes the result views must stay valid until
+// the packet's taps ran (pinfo->pool or file-scope memory); the result is shared, not copied.
 void wacall_register_corpus_tap();
-void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::Node &root, const guint8 *node_bytes, size_t len,
-                         int dict_version);
+void wacall_corpus_offer(packet_info *pinfo, const wacall::wabinary::DecodeResult &decoded, int dict_version,
+                         wacall::call::Direction direction);
 
 // ---- taps (plugin/calls_tap.cpp) ----------------------------------------------------------------
 
