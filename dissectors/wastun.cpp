@@ -104,7 +104,7 @@ guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
     if (!wacall_observe(pinfo, o)) return 0;
     o.type = m.type;
     o.txid.assign(reinterpret_cast<const char *>(m.txid.data), m.txid.size);
-    const bool success = (m.type & 0x0110) == 0x0100;
+    const bool success = media::stun_class(m.type) == media::StunClass::SuccessResponse;
     for (const auto &a : m.attrs) {
         media::SockAddr sa;
         if ((a.type == media::kAttrRelayToken || a.type == media::kAttrRelayToken2) && a.length && o.relay_token.empty())
@@ -123,8 +123,7 @@ void add_protobuf(proto_tree *t, tvbuff_t *tvb, gint base, const std::vector<med
         if (n.type == protowire::LengthDelimited && n.children.empty()) {
             pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
                                              static_cast<gint>(n.length), nullptr, "Field %u: %s", n.number,
-                                             n.printable ? std::string(n.bytes.begin(), n.bytes.end()).c_str()
-                                                         : to_hex(n.bytes).c_str());
+                                             text_or_hex(n.bytes, n.printable).c_str());
         } else if (n.type == protowire::LengthDelimited) {
             pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
                                              static_cast<gint>(n.length), nullptr, "Field %u (message)", n.number);
@@ -339,12 +338,9 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     if (!rec && !PINFO_FD_VISITED(pinfo)) {
         rec = wmem_new0(wmem_file_scope(), stun_pkt_t);
         rec->call_id = attribute_call(pinfo, m);
-        // Requests are class 0b00, responses 0b10/0b11 (bits 0x0110 of the type); WhatsApp's
-        // pong 0x0802 answers ping 0x0801 with the same transaction id.
+        // A response (or WhatsApp's pong) answers the request with the same transaction id.
         std::string tx = to_hex(m.txid);
-        bool response = (m.type & 0x0110) == 0x0100 || (m.type & 0x0110) == 0x0110 || m.type == 0x0802 ||
-                        m.type == 0x0805;
-        if (response) {
+        if (media::stun_is_response(m.type)) {
             auto it = g_requests.find(tx);
             if (it != g_requests.end()) {
                 rec->response_to = it->second.frame;

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -21,6 +22,41 @@ const char *stun_layout_name(StunLayout l) {
 }
 
 bool stun_is_wa_type(uint16_t type) { return (type & 0xFF00) == 0x0800 || type == 0x802B; }
+
+StunClass stun_class(uint16_t type) {
+    switch (type & 0x0110) {
+    case 0x0000: return StunClass::Request;
+    case 0x0010: return StunClass::Indication;
+    case 0x0100: return StunClass::SuccessResponse;
+    default: return StunClass::ErrorResponse;
+    }
+}
+
+const char *stun_class_name(StunClass c) {
+    switch (c) {
+    case StunClass::Request: return "request";
+    case StunClass::Indication: return "indication";
+    case StunClass::SuccessResponse: return "success response";
+    case StunClass::ErrorResponse: return "error response";
+    }
+    return "request";
+}
+
+bool stun_is_response(uint16_t type) {
+    StunClass c = stun_class(type);
+    return c == StunClass::SuccessResponse || c == StunClass::ErrorResponse || type == 0x0802 || type == 0x0805;
+}
+
+bool stun_has_wa_marks(ByteView b) {
+    if (b.size < 20 || be32(b.data + 4) != kStunMagic) return false;
+    if ((be16(b.data) & 0xFF00) == 0x0800) return true;
+    bool wa = false;  // the same walk as the dissector's: padded, else unpadded (pre-2021 clients)
+    StunWalk w = stun_for_each_attribute(b, [&](const StunAttr &a) { return !(wa = stun_is_wa_attr(a.type)); });
+    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
+    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    if (!wa && w.end + 4 <= end) wa = stun_is_wa_attr(be16(b.data + w.end));
+    return wa;
+}
 
 bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &a) {
     if (body_end > msg.size || pos > body_end || body_end - pos < 4) return false;

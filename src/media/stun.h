@@ -59,6 +59,22 @@ const char *stun_layout_name(StunLayout l);
 // two bits set.
 bool stun_is_wa_type(uint16_t type);
 
+// The class of a message type: its C1/C0 bits, 0x0110 (RFC 5389 §6).
+enum class StunClass : uint8_t { Request, Indication, SuccessResponse, ErrorResponse };
+StunClass stun_class(uint16_t type);
+const char *stun_class_name(StunClass c);
+// A message that answers an earlier one with the same transaction id: a success or error
+// response, or WhatsApp's pong 0x0802 (to ping 0x0801) and 0x0805, which are request-class types.
+bool stun_is_response(uint16_t type);
+// An attribute type in WhatsApp's 0x40xx block (relay token, stream descriptors, subscriptions;
+// IANA has assigned nothing there).
+inline bool stun_is_wa_attr(uint16_t type) { return (type & 0xFF00) == 0x4000; }
+// WhatsApp-only marks in a STUN message with the magic cookie: a 0x08xx type (the ping family, a
+// STUN method no registered protocol uses) or a 0x40xx attribute, also one whose value overruns
+// the message. Attributes other apps send (ICE, TURN, the 0x8000/0xC000 vendor ranges, 0x805A
+// included) are no evidence.
+bool stun_has_wa_marks(ByteView msg);
+
 // The attribute TLV at `pos` of msg, if its value fits before body_end.
 bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &out);
 // True when the TLVs from offset 20 end exactly at body_end in the given layout.

@@ -1037,3 +1037,47 @@ TEST(MediaRtpDialect, ExtElementsNeverUnnamed) {
     EXPECT_TRUE(w.dtx_piggyback);
     EXPECT_EQ(w.dtx_value, 1);
 }
+
+// ---- message classes and WhatsApp marks (one home for the 0x0110 / 0x08xx / 0x40xx tests) --------
+
+TEST(MediaStunClass, ClassBitsOfKnownTypes) {
+    EXPECT_EQ(stun_class(0x0001), StunClass::Request);          // Binding request
+    EXPECT_EQ(stun_class(0x0003), StunClass::Request);          // Allocate request
+    EXPECT_EQ(stun_class(0x0011), StunClass::Indication);       // Binding indication
+    EXPECT_EQ(stun_class(0x0016), StunClass::Indication);       // Send indication
+    EXPECT_EQ(stun_class(0x0101), StunClass::SuccessResponse);  // Binding success
+    EXPECT_EQ(stun_class(0x0103), StunClass::SuccessResponse);  // Allocate success
+    EXPECT_EQ(stun_class(0x0113), StunClass::ErrorResponse);    // Allocate error
+    EXPECT_EQ(stun_class(0x0114), StunClass::ErrorResponse);    // Refresh error
+    EXPECT_EQ(stun_class(0x0801), StunClass::Request);          // WhatsApp ping
+    EXPECT_EQ(stun_class(0x0802), StunClass::Request);          // its pong: request-class bits
+    EXPECT_STREQ(stun_class_name(StunClass::SuccessResponse), "success response");
+    EXPECT_STREQ(stun_class_name(StunClass::Indication), "indication");
+}
+
+TEST(MediaStunClass, ResponsesAnswerWithTheSameTransactionId) {
+    for (uint16_t t : {0x0101, 0x0103, 0x0104, 0x0111, 0x0113, 0x0114, 0x0802, 0x0805})
+        EXPECT_TRUE(stun_is_response(t)) << std::hex << t;
+    for (uint16_t t : {0x0001, 0x0003, 0x0004, 0x0011, 0x0016, 0x0801, 0x0803, 0x802B})
+        EXPECT_FALSE(stun_is_response(t)) << std::hex << t;
+}
+
+TEST(MediaStunClass, WhatsAppMarks) {
+    // A plain ICE Binding request (PRIORITY, USE-CANDIDATE, 0x805A vendor range): no marks.
+    EXPECT_FALSE(stun_has_wa_marks(stun_raw(0x0001, cat({tlv(0x0024, 4, 1, true), tlv(0x805A, 1, 3, true)}))));
+    // The 0x08xx ping family and any 0x40xx attribute are WhatsApp's.
+    EXPECT_TRUE(stun_has_wa_marks(stun_raw(0x0801, {})));
+    EXPECT_TRUE(stun_has_wa_marks(stun_raw(0x0003, cat({tlv(0x0024, 4, 1, true), tlv(0x4000, 102, 1, true)}))));
+    // Pre-2021 clients write the TLVs unpadded: the 0x40xx after a 5-byte value is still found.
+    EXPECT_TRUE(stun_has_wa_marks(stun_raw(0x0003, cat({tlv(0x0006, 5, 1, false), tlv(0x4024, 3, 1, false)}))));
+    // A 0x40xx TLV whose value overruns the message counts too.
+    Bytes over = stun_raw(0x0001, cat({tlv(0x0024, 4, 1, true), Bytes{0x40, 0x25, 0x00, 0x40}}));
+    EXPECT_TRUE(stun_has_wa_marks(over));
+    // Without the magic cookie (RFC 3489 shape), or shorter than a header: no marks.
+    EXPECT_FALSE(stun_has_wa_marks(stun_raw(0x0801, {}, false)));
+    Bytes shorter = stun_raw(0x0801, {});
+    shorter.pop_back();
+    EXPECT_FALSE(stun_has_wa_marks(shorter));
+    EXPECT_TRUE(stun_is_wa_attr(kAttrStreamDescriptors));
+    EXPECT_FALSE(stun_is_wa_attr(kAttrParticipantCount));
+}
