@@ -612,7 +612,7 @@ void BM_Stun_Parse(benchmark::State &st) {
     m[3] = uint8_t(m.size() - 20);
     for (auto _ : st) {
         media::StunMessage msg;
-        if (!media::parse_stun(m, msg) || msg.attrs.size() != 5) st.SkipWithError("stun parse failed");
+        if (media::parse_stun(m, msg) != media::StunStatus::Ok || msg.attrs.size() != 5) st.SkipWithError("stun parse failed");
         benchmark::DoNotOptimize(msg.attrs.data());
     }
     st.SetItemsProcessed(st.iterations());

@@ -36,11 +36,6 @@ const guint8 *g_node_base = nullptr;  // start of the node bytes g_decoded point
 
 const value_string format_vals[] = {{0, "plain"}, {2, "zlib compressed"}, {0, nullptr}};
 
-// What the tree shows for a value: hex for non-printable bytes, else its text.
-std::string shown_text(const Value &v) {
-    return v.kind == ValueKind::Binary && !v.printable ? to_hex(v.bytes) : std::string(v.text);
-}
-
 std::string node_label(const Node &n) {
     std::string s = "<" + std::string(n.tag.text);
     for (const auto &a : n.attrs) {

@@ -8,6 +8,7 @@
 #include "report/calls_report.h"
 #include "keys/keylog.h"
 #include "wabinary/node.h"
+#include "wabinary/render.h"
 
 #include <cstring>
 #include <memory>
@@ -48,13 +49,13 @@ const char *pref_keylog_file = "";
 void add_attr(proto_tree *t, int hf, tvbuff_t *tvb, const Attribute *a) {
     if (!a) return;
     const auto &v = a->value;
-    std::string text = v.kind == wabinary::ValueKind::Binary && !v.printable ? to_hex(v.bytes) : std::string(v.text);
-    proto_tree_add_string(t, hf, tvb, static_cast<gint>(v.offset), static_cast<gint>(v.length), text.c_str());
+    proto_tree_add_string(t, hf, tvb, static_cast<gint>(v.offset), static_cast<gint>(v.length),
+                          wabinary::shown_text(v).c_str());
 }
 
-void add_attr_uint(proto_tree *t, int hf, tvbuff_t *tvb, const Node *n, const char *name, bool has, uint32_t value) {
+// A number the core read from attribute a of node n (a is null when it was defaulted: then the node).
+void add_attr_uint(proto_tree *t, int hf, tvbuff_t *tvb, const Node *n, const Attribute *a, bool has, uint32_t value) {
     if (!has || !n) return;
-    const Attribute *a = n->attr(name);
     if (a)
         proto_tree_add_uint(t, hf, tvb, static_cast<gint>(a->value.offset), static_cast<gint>(a->value.length), value);
     else
@@ -90,23 +91,23 @@ void add_endpoint(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const E
         proto_tree_add_item(t, hf_te_raw, tvb, raw_off, static_cast<gint>(ep.raw.size), ENC_NA);
     }
     const Node *n = ep.node;
-    add_attr_uint(t, hf_te_priority, tvb, n, "priority", ep.has_priority, ep.priority);
+    add_attr_uint(t, hf_te_priority, tvb, n, ep.at.priority, ep.has_priority, ep.priority);
     if (ep.has_latency) {
-        add_attr_uint(t, hf_te_latency, tvb, n, "latency", true, ep.latency_raw);
+        add_attr_uint(t, hf_te_latency, tvb, n, ep.at.latency, true, ep.latency_raw);
         if (ep.has_rtt) {
             proto_item *pi = proto_tree_add_uint(t, hf_te_rtt, tvb, node_off(n), node_len(n), ep.rtt_ms);
             proto_item_set_generated(pi);
             if (!latency_action) proto_item_append_text(pi, " (latency − 0x02000000)");
         }
     }
-    if (!ep.relay_name.empty() && n) add_attr(t, hf_te_relay_name, tvb, n->attr("relay_name"));
-    add_attr_uint(t, hf_te_relay_id, tvb, n, "relay_id", ep.has_relay_id, ep.relay_id);
-    add_attr_uint(t, hf_te_token_id, tvb, n, "token_id", ep.has_token_id, ep.token_id);
-    add_attr_uint(t, hf_te_auth_token_id, tvb, n, "auth_token_id", ep.has_auth_token_id, ep.auth_token_id);
-    add_attr_uint(t, hf_te_c2r_rtt, tvb, n, "c2r_rtt", ep.has_c2r_rtt, ep.c2r_rtt);
-    add_attr_uint(t, hf_te_protocol, tvb, n, "protocol", ep.has_protocol, ep.protocol);
+    if (!ep.relay_name.empty() && n) add_attr(t, hf_te_relay_name, tvb, ep.at.relay_name);
+    add_attr_uint(t, hf_te_relay_id, tvb, n, ep.at.relay_id, ep.has_relay_id, ep.relay_id);
+    add_attr_uint(t, hf_te_token_id, tvb, n, ep.at.token_id, ep.has_token_id, ep.token_id);
+    add_attr_uint(t, hf_te_auth_token_id, tvb, n, ep.at.auth_token_id, ep.has_auth_token_id, ep.auth_token_id);
+    add_attr_uint(t, hf_te_c2r_rtt, tvb, n, ep.at.c2r_rtt, ep.has_c2r_rtt, ep.c2r_rtt);
+    add_attr_uint(t, hf_te_protocol, tvb, n, ep.at.protocol, ep.has_protocol, ep.protocol);
     if (ep.is_fna && n) {
-        const Attribute *a = n->attr("is_fna");
+        const Attribute *a = ep.at.is_fna;
         proto_tree_add_boolean(t, hf_te_fna, tvb, a ? static_cast<gint>(a->value.offset) : 0,
                                a ? static_cast<gint>(a->value.length) : 0, TRUE);
     }
@@ -116,10 +117,10 @@ void add_relay(proto_tree *parent, tvbuff_t *tvb, packet_info *pinfo, const guin
     proto_tree *t = proto_tree_add_subtree(parent, tvb, node_off(r.node), node_len(r.node), ett_relay, nullptr,
                                            "Relay block");
     if (r.node) {
-        add_attr(t, hf_relay_uuid, tvb, r.node->attr("uuid"));
-        add_attr_uint(t, hf_relay_self_pid, tvb, r.node, "self_pid", r.has_self_pid, r.self_pid);
-        add_attr_uint(t, hf_relay_peer_pid, tvb, r.node, "peer_pid", r.has_peer_pid, r.peer_pid);
-        add_attr_uint(t, hf_transaction_id, tvb, r.node, "transaction-id", r.has_transaction_id, r.transaction_id);
+        add_attr(t, hf_relay_uuid, tvb, r.at.uuid);
+        add_attr_uint(t, hf_relay_self_pid, tvb, r.node, r.at.self_pid, r.has_self_pid, r.self_pid);
+        add_attr_uint(t, hf_relay_peer_pid, tvb, r.node, r.at.peer_pid, r.has_peer_pid, r.peer_pid);
+        add_attr_uint(t, hf_transaction_id, tvb, r.node, r.at.transaction_id, r.has_transaction_id, r.transaction_id);
     }
     if (r.key_node) {
         proto_tree_add_string(t, hf_relay_key, tvb, node_off(r.key_node), node_len(r.key_node), r.key_text.c_str());
@@ -173,16 +174,16 @@ void add_encs(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const CallS
         proto_tree *t = proto_tree_add_subtree(parent, tvb, node_off(e.node), node_len(e.node), ett_enc, nullptr,
                                                label.c_str());
         proto_item *pi;
-        if (const Attribute *a = e.node ? e.node->attr("type") : nullptr) {
+        if (const Attribute *a = e.at.type) {
             add_attr(t, hf_enc_type, tvb, a);
         } else {
             pi = proto_tree_add_string(t, hf_enc_type, tvb, node_off(e.node), 0, e.type.c_str());
             proto_item_append_text(pi, " (absent: reference default)");
             proto_item_set_generated(pi);
         }
-        add_attr_uint(t, hf_enc_v, tvb, e.node, "v", true, e.v);
-        add_attr_uint(t, hf_enc_count, tvb, e.node, "count", e.has_count, e.count);
-        if (e.to_node) add_attr(t, hf_enc_jid, tvb, e.to_node->attr("jid"));
+        add_attr_uint(t, hf_enc_v, tvb, e.node, e.at.v, true, e.v);
+        add_attr_uint(t, hf_enc_count, tvb, e.node, e.at.count, e.has_count, e.count);
+        if (e.to_node) add_attr(t, hf_enc_jid, tvb, e.at.jid);
         add_content_bytes(t, hf_enc_ct, tvb, base, e.ciphertext);
     }
 }
@@ -190,7 +191,7 @@ void add_encs(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const CallS
 void add_capability(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const Capability &c) {
     proto_tree *t = proto_tree_add_subtree_format(parent, tvb, node_off(c.node), node_len(c.node), ett_cap, nullptr,
                                                   "Capability ver %u: %s", c.ver, c.blob_name);
-    add_attr_uint(t, hf_cap_ver, tvb, c.node, "ver", true, c.ver);
+    add_attr_uint(t, hf_cap_ver, tvb, c.node, c.at.ver, true, c.ver);
     add_content_bytes(t, hf_cap_bytes, tvb, base, c.bytes);
     proto_item *pi = proto_tree_add_string(t, hf_cap_blob, tvb, node_off(c.node), node_len(c.node), c.blob_name);
     proto_item_append_text(pi, " [%s]", grade_name(c.blob_source));
@@ -318,24 +319,24 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
 
     for (const auto &a : cs.audio) {
         if (!a.node) continue;
-        add_attr(t, hf_audio_enc, tvb, a.node->attr("enc"));
-        add_attr_uint(t, hf_audio_rate, tvb, a.node, "rate", a.has_rate, a.rate);
+        add_attr(t, hf_audio_enc, tvb, a.at.enc);
+        add_attr_uint(t, hf_audio_rate, tvb, a.node, a.at.rate, a.has_rate, a.rate);
     }
     if (cs.video_node) proto_tree_add_boolean(t, hf_video, tvb, node_off(cs.video_node), node_len(cs.video_node), TRUE);
     if (cs.has_net) {
         pi = nullptr;
         if (cs.net.has_medium) {
-            const Attribute *a = cs.net.node->attr("medium");
+            const Attribute *a = cs.net.at.medium;
             pi = proto_tree_add_uint(t, hf_net_medium, tvb, a ? static_cast<gint>(a->value.offset) : node_off(cs.net.node),
                                      a ? static_cast<gint>(a->value.length) : 0, cs.net.medium);
             proto_item_append_text(pi, " (%s)", cs.net.medium_name);
         }
-        add_attr_uint(t, hf_net_protocol, tvb, cs.net.node, "protocol", cs.net.has_protocol, cs.net.protocol);
+        add_attr_uint(t, hf_net_protocol, tvb, cs.net.node, cs.net.at.protocol, cs.net.has_protocol, cs.net.protocol);
     }
     if (cs.has_capability) add_capability(t, tvb, base, cs.capability);
-    add_attr_uint(t, hf_keygen, tvb, cs.encopt_node, "keygen", cs.has_keygen, cs.keygen);
+    add_attr_uint(t, hf_keygen, tvb, cs.encopt_node, cs.at.keygen, cs.has_keygen, cs.keygen);
     for (const auto &tg : cs.targets) {
-        if (tg.node) add_attr(t, hf_target, tvb, tg.node->attr("jid"));
+        if (tg.node) add_attr(t, hf_target, tvb, tg.at.jid);
     }
     add_encs(t, tvb, base, cs);
     bool latency_action = cs.action == Action::RelayLatency;
@@ -357,8 +358,8 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
                                    "<reject reason> is not in the normative spec (SIG-08), only its stanza model");
     }
     if (cs.action == Action::Terminate) {
-        add_attr_uint(t, hf_duration, tvb, cs.action_node, "duration", cs.has_duration, cs.duration);
-        add_attr_uint(t, hf_audio_duration, tvb, cs.action_node, "audio_duration", cs.has_audio_duration,
+        add_attr_uint(t, hf_duration, tvb, cs.action_node, cs.at.duration, cs.has_duration, cs.duration);
+        add_attr_uint(t, hf_audio_duration, tvb, cs.action_node, cs.at.audio_duration, cs.has_audio_duration,
                       cs.audio_duration);
         if (!cs.has_duration) {
             pi = proto_tree_add_string(t, hf_call_state, tvb, 0, 0, "duration not reported");
@@ -366,29 +367,30 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
         }
     }
     if (cs.has_transport_type) {
-        add_attr_uint(t, hf_transport_type, tvb, cs.action_node, "transport-message-type", true, cs.transport_type);
+        add_attr_uint(t, hf_transport_type, tvb, cs.action_node, cs.at.transport_type, true, cs.transport_type);
         pi = proto_tree_add_string(t, hf_transport_type_name, tvb, 0, 0, cs.transport_type_name);
         proto_item_set_generated(pi);
     }
-    add_attr_uint(t, hf_p2p_round, tvb, cs.action_node, "p2p-cand-round", cs.has_p2p_cand_round, cs.p2p_cand_round);
+    add_attr_uint(t, hf_p2p_round, tvb, cs.action_node, cs.at.p2p_cand_round, cs.has_p2p_cand_round,
+                  cs.p2p_cand_round);
     if (cs.has_video_state) {
-        const Attribute *a = cs.action_node ? cs.action_node->attr("state") : nullptr;
+        const Attribute *a = cs.at.video_state;
         pi = proto_tree_add_uint(t, hf_video_state, tvb, a ? static_cast<gint>(a->value.offset) : 0,
                                  a ? static_cast<gint>(a->value.length) : 0, cs.video_state);
         proto_item_append_text(pi, " (%s)", cs.video_state_name);
     }
-    if (!cs.mute_state.empty() && cs.action_node) add_attr(t, hf_mute_state, tvb, cs.action_node->attr("mute-state"));
+    if (!cs.mute_state.empty() && cs.action_node) add_attr(t, hf_mute_state, tvb, cs.at.mute_state);
     if (cs.has_transaction_id && cs.action_node)
-        add_attr_uint(t, hf_transaction_id, tvb, cs.action_node, "transaction-id", true, cs.transaction_id);
-    if (!cs.notice_media.empty() && cs.action_node) add_attr(t, hf_notice_media, tvb, cs.action_node->attr("media"));
+        add_attr_uint(t, hf_transaction_id, tvb, cs.action_node, cs.at.transaction_id, true, cs.transaction_id);
+    if (!cs.notice_media.empty() && cs.action_node) add_attr(t, hf_notice_media, tvb, cs.at.notice_media);
     if (cs.has_group_info) {
         const GroupInfo &g = cs.group_info;
         proto_tree *gt = proto_tree_add_subtree_format(t, tvb, node_off(g.node), node_len(g.node), ett_group, nullptr,
                                                        "Group info: %u users", static_cast<unsigned>(g.users.size()));
         for (const auto &u : g.users) {
-            if (u.node) add_attr(gt, hf_group_user, tvb, u.node->attr("jid"));
+            if (u.node) add_attr(gt, hf_group_user, tvb, u.at.jid);
             for (const auto &d : u.devices)
-                if (d.node) add_attr(gt, hf_group_device, tvb, d.node->attr("jid"));
+                if (d.node) add_attr(gt, hf_group_device, tvb, d.at.jid);
         }
     }
     if (cs.kind == StanzaKind::Ack) {

@@ -154,21 +154,8 @@ bool known_endpoint(const address *a, guint32 port) {
     return wacall_calls().call_for_endpoint(f, static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port)) != nullptr;
 }
 
-// WhatsApp-only marks in a STUN message: the 0x08xx ping family (a STUN method no registered
-// protocol uses) or an attribute of WhatsApp's 0x40xx block (relay token, stream descriptors,
-// subscriptions; IANA has assigned nothing there). Attributes other apps send (ICE, TURN, the
-// 0x8000/0xC000 vendor ranges, 0x805A included) are no evidence.
-bool stun_has_wa_marks(ByteView b) {
-    if (b.size < 20 || be32(b.data + 4) != 0x2112A442) return false;
-    if ((be16(b.data) & 0xFF00) == 0x0800) return true;
-    bool wa = false;  // the same walk as wastun's: padded, else unpadded (pre-2021 clients)
-    media::StunWalk w =
-        media::stun_for_each_attribute(b, [&](const media::StunAttr &a) { return !(wa = (a.type & 0xFF00) == 0x4000); });
-    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
-    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
-    if (!wa && w.end + 4 <= end) wa = (be16(b.data + w.end) & 0xFF00) == 0x4000;
-    return wa;
-}
+// WhatsApp-only marks in a STUN message (0x08xx types, 0x40xx attributes): the core's test.
+using media::stun_has_wa_marks;
 
 // WARP RTP: version 2, no CSRC, the extension bit set and WhatsApp's 0xDEBE profile whose
 // declared length fits the packet (other apps use RFC 8285's 0xBEDE/0x100X profiles; bytes

@@ -70,10 +70,10 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
     std::string ck = conv_key(pinfo);
     for (const auto &a : m.attrs) {
         std::vector<media::StreamDescriptor> ds;
-        media::WaToken tk;
-        if (a.type == media::kAttrWaToken && media::decode_wa_token(a.value, tk)) {  // pre-2021 clients
+        std::optional<media::WaToken> tk;
+        if (a.type == media::kAttrWaToken && (tk = media::decode_wa_token(a.value))) {  // pre-2021 clients
             ds.emplace_back();
-            ds.back().ssrc = tk.ssrc;
+            ds.back().ssrc = tk->ssrc;
             ds.back().has_ssrc = true;
         } else if (a.type == media::kAttrStreamDescriptors) {
             media::decode_stream_descriptors(a.value, ds);
@@ -104,15 +104,15 @@ guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
     if (!wacall_observe(pinfo, o)) return 0;
     o.type = m.type;
     o.txid.assign(reinterpret_cast<const char *>(m.txid.data), m.txid.size);
-    const bool success = (m.type & 0x0110) == 0x0100;
+    const bool success = media::stun_class(m.type) == media::StunClass::SuccessResponse;
     for (const auto &a : m.attrs) {
-        media::SockAddr sa;
+        std::optional<media::SockAddr> sa;
         if ((a.type == media::kAttrRelayToken || a.type == media::kAttrRelayToken2) && a.length && o.relay_token.empty())
             o.relay_token.assign(reinterpret_cast<const char *>(a.value.data), a.value.size);
-        else if (success && a.type == media::kAttrXorMappedAddress && media::decode_xor_mapped_address(a.value, m.txid, sa))
-            o.xor_mapped = sa.family == 4 ? call::SockEnd::v4(sa.addr, sa.port) : call::SockEnd::v6(sa.addr, sa.port);
-        else if (success && a.type == media::kAttrWasmRelayEndpoint && media::decode_wasm_relay_endpoint(a.value, sa, m.txid))
-            o.xor_relayed = sa.family == 4 ? call::SockEnd::v4(sa.addr, sa.port) : call::SockEnd::v6(sa.addr, sa.port);
+        else if (success && a.type == media::kAttrXorMappedAddress && (sa = media::decode_xor_mapped_address(a.value, m.txid)))
+            o.xor_mapped = sa->family == 4 ? call::SockEnd::v4(sa->addr, sa->port) : call::SockEnd::v6(sa->addr, sa->port);
+        else if (success && a.type == media::kAttrWasmRelayEndpoint && (sa = media::decode_wasm_relay_endpoint(a.value, m.txid)))
+            o.xor_relayed = sa->family == 4 ? call::SockEnd::v4(sa->addr, sa->port) : call::SockEnd::v6(sa->addr, sa->port);
     }
     return wacall_inferred().add_stun(o);
 }
@@ -123,8 +123,7 @@ void add_protobuf(proto_tree *t, tvbuff_t *tvb, gint base, const std::vector<med
         if (n.type == protowire::LengthDelimited && n.children.empty()) {
             pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
                                              static_cast<gint>(n.length), nullptr, "Field %u: %s", n.number,
-                                             n.printable ? std::string(n.bytes.begin(), n.bytes.end()).c_str()
-                                                         : to_hex(n.bytes).c_str());
+                                             text_or_hex(n.bytes, n.printable).c_str());
         } else if (n.type == protowire::LengthDelimited) {
             pi = proto_tree_add_bytes_format(t, hf_proto_field, tvb, base + static_cast<gint>(n.offset),
                                              static_cast<gint>(n.length), nullptr, "Field %u (message)", n.number);
@@ -148,19 +147,19 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
     proto_tree_add_item(at, hf_attr_type, tvb, static_cast<gint>(a.offset), 2, ENC_BIG_ENDIAN);
     proto_tree_add_item(at, hf_attr_len, tvb, static_cast<gint>(a.offset) + 2, 2, ENC_BIG_ENDIAN);
     gint vo = static_cast<gint>(a.value_offset), vl = a.length;
-    media::SockAddr sa;
     switch (a.type) {
     case media::kAttrRelayToken:
     case media::kAttrRelayToken2:
         proto_tree_add_item(at, hf_token, tvb, vo, vl, ENC_NA);
         break;
     case media::kAttrWaToken: {
-        media::WaToken tk;
-        if (!media::decode_wa_token(a.value, tk)) {  // RFC 5766's 8-byte RESERVATION-TOKEN shape
+        std::optional<media::WaToken> token = media::decode_wa_token(a.value);
+        if (!token) {  // RFC 5766's 8-byte RESERVATION-TOKEN shape
             proto_item_set_text(ai, "RESERVATION-TOKEN (0x%04x)", a.type);
             if (vl) proto_tree_add_item(at, hf_reservation_token, tvb, vo, vl, ENC_NA);
             break;
         }
+        const media::WaToken &tk = *token;
         proto_tree_add_item(at, hf_wa_token, tvb, vo, vl, ENC_NA);
         proto_tree_add_item(at, hf_wa_token_kind, tvb, vo, 1, ENC_NA);
         proto_tree_add_item(at, hf_wa_token_ssrc, tvb, vo + 1, 4, ENC_BIG_ENDIAN);
@@ -175,11 +174,12 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
         break;
     }
     case media::kAttrRelayTime: {
-        uint64_t ms = 0;
-        if (!media::decode_relay_time(a.value, ms)) {
+        std::optional<uint64_t> epoch_ms = media::decode_relay_time(a.value);
+        if (!epoch_ms) {
             if (vl) proto_tree_add_item(at, hf_attr_value, tvb, vo, vl, ENC_NA);
             break;
         }
+        const uint64_t ms = *epoch_ms;
         nstime_t t;
         t.secs = static_cast<time_t>(ms / 1000);
         t.nsecs = static_cast<int>((ms % 1000) * 1000000);
@@ -202,28 +202,28 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
     case media::kAttrXorMappedAddress:
     case media::kAttrMappedAddress:
     case media::kAttrWasmRelayEndpoint: {
-        bool ok = a.type == media::kAttrXorMappedAddress ? media::decode_xor_mapped_address(a.value, m.txid, sa)
-                : a.type == media::kAttrMappedAddress     ? media::decode_mapped_address(a.value, sa)
-                                                          : media::decode_wasm_relay_endpoint(a.value, sa, m.txid);
-        if (ok) {
-            std::string s = sa.to_string();
+        std::optional<media::SockAddr> sa =
+            a.type == media::kAttrXorMappedAddress ? media::decode_xor_mapped_address(a.value, m.txid)
+            : a.type == media::kAttrMappedAddress  ? media::decode_mapped_address(a.value)
+                                                   : media::decode_wasm_relay_endpoint(a.value, m.txid);
+        if (sa) {
+            std::string s = sa->to_string();
             proto_tree_add_string(at, hf_addr, tvb, vo, vl, s.c_str());
             proto_item_append_text(ai, ": %s", s.c_str());
         }
         break;
     }
     case media::kAttrErrorCode: {
-        media::StunErrorCode ec;
-        if (media::decode_error_code(a.value, ec)) {
-            proto_tree_add_uint(at, hf_error_code, tvb, vo, vl, ec.code);
-            proto_tree_add_string(at, hf_error_reason, tvb, vo, vl, ec.reason.c_str());
-            proto_item_append_text(ai, ": %u %s", ec.code, ec.reason.c_str());
+        if (std::optional<media::StunErrorCode> ec = media::decode_error_code(a.value)) {
+            proto_tree_add_uint(at, hf_error_code, tvb, vo, vl, ec->code);
+            proto_tree_add_string(at, hf_error_reason, tvb, vo, vl, ec->reason.c_str());
+            proto_item_append_text(ai, ": %u %s", ec->code, ec->reason.c_str());
         }
         break;
     }
     case media::kAttrParticipantCount: {
-        uint64_t n = 0;
-        if (media::decode_participant_count(a.value, n)) proto_tree_add_uint64(at, hf_pcount, tvb, vo, vl, n);
+        if (std::optional<uint64_t> n = media::decode_participant_count(a.value))
+            proto_tree_add_uint64(at, hf_pcount, tvb, vo, vl, *n);
         break;
     }
     case media::kAttrStreamDescriptors: {
@@ -269,10 +269,10 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
         break;
     }
     case media::kAttrFingerprint: {
-        uint32_t expect = 0;
-        bool ok = media::compute_fingerprint(msg, a.offset, expect);
+        std::optional<uint32_t> expect = media::compute_fingerprint(msg, a.offset);
         proto_item *pi = proto_tree_add_checksum(at, tvb, vo, hf_fingerprint, hf_fingerprint_status, &ei_fp_bad, pinfo,
-                                                 expect, ENC_BIG_ENDIAN, ok ? PROTO_CHECKSUM_VERIFY : PROTO_CHECKSUM_NO_FLAGS);
+                                                 expect.value_or(0), ENC_BIG_ENDIAN,
+                                                 expect ? PROTO_CHECKSUM_VERIFY : PROTO_CHECKSUM_NO_FLAGS);
         (void)pi;
         break;
     }
@@ -299,11 +299,11 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     guint len = tvb_captured_length(tvb);
     ByteView msg(tvb_get_ptr(tvb, 0, len), len);
     media::StunMessage m;
-    std::string err;
     col_set_str(pinfo->cinfo, COL_PROTOCOL, "WASTUN");
     proto_item *ti = proto_tree_add_item(tree, proto_wastun, tvb, 0, -1, ENC_NA);
     proto_tree *t = proto_item_add_subtree(ti, ett_wastun);
-    bool ok = media::parse_stun(msg, m, &err);
+    const media::StunStatus status = media::parse_stun(msg, m);
+    const bool ok = status == media::StunStatus::Ok;
     proto_tree_add_item(t, hf_type, tvb, 0, 2, ENC_BIG_ENDIAN);
     if (len >= 20) {
         proto_tree_add_item(t, hf_length, tvb, 2, 2, ENC_BIG_ENDIAN);
@@ -318,7 +318,7 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     col_add_str(pinfo->cinfo, COL_INFO, name.c_str());
     proto_item_append_text(ti, ", %s", name.c_str());
     if (!ok) {
-        expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", err.c_str());
+        expert_add_info_format(pinfo, ti, &ei_malformed, "Malformed STUN: %s", media::stun_status_name(status));
         return len;
     }
     // The header parsed but the body did not (a length past the datagram, a truncated attribute):
@@ -339,12 +339,9 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
     if (!rec && !PINFO_FD_VISITED(pinfo)) {
         rec = wmem_new0(wmem_file_scope(), stun_pkt_t);
         rec->call_id = attribute_call(pinfo, m);
-        // Requests are class 0b00, responses 0b10/0b11 (bits 0x0110 of the type); WhatsApp's
-        // pong 0x0802 answers ping 0x0801 with the same transaction id.
+        // A response (or WhatsApp's pong) answers the request with the same transaction id.
         std::string tx = to_hex(m.txid);
-        bool response = (m.type & 0x0110) == 0x0100 || (m.type & 0x0110) == 0x0110 || m.type == 0x0802 ||
-                        m.type == 0x0805;
-        if (response) {
+        if (media::stun_is_response(m.type)) {
             auto it = g_requests.find(tx);
             if (it != g_requests.end()) {
                 rec->response_to = it->second.frame;

@@ -108,12 +108,13 @@ std::string content_text(const Node &n) {
     return std::string(reinterpret_cast<const char *>(b.data), b.size);
 }
 
-bool parse_u32(std::string_view s, uint32_t &out) {
-    return parse_decimal_u32(s, out);
+std::optional<uint32_t> parse_u32(std::string_view s) {
+    uint32_t v = 0;
+    if (!parse_decimal_u32(s, v)) return std::nullopt;
+    return v;
 }
 
-bool base64_decode(ByteView text, Bytes &out) {
-    out.clear();
+std::optional<Bytes> base64_decode(ByteView text) {
     size_t b = 0, e = text.size;
     while (b < e && is_space(text[b])) b++;
     while (e > b && is_space(text[e - 1])) e--;
@@ -123,22 +124,22 @@ bool base64_decode(ByteView text, Bytes &out) {
         n--;
         pad++;
     }
-    if (n == 0 || n % 4 == 1 || (pad && (n + pad) % 4 != 0)) return false;
+    if (n == 0 || n % 4 == 1 || (pad && (n + pad) % 4 != 0)) return std::nullopt;
     std::string s;
     s.reserve(n + 3);
     for (size_t i = 0; i < n; i++) {
         uint8_t c = text[b + i];
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-        if (!ok) return false;
+        if (!ok) return std::nullopt;
         s.push_back(static_cast<char>(c));
     }
     while (s.size() % 4) s.push_back('=');  // the no-padding form is accepted (spec §3.9)
     gsize len = 0;
     guchar *d = g_base64_decode(s.c_str(), &len);
-    if (!d) return false;
-    out.assign(d, d + len);
+    if (!d) return std::nullopt;
+    Bytes out(d, d + len);
     g_free(d);
-    return true;
+    return out;
 }
 
 const char *transport_type_name(uint32_t t) {
@@ -231,6 +232,8 @@ const std::vector<KnownBlob> &known_capability_blobs() {
 
 // ---- endpoints ------------------------------------------------------------------------------------
 
+namespace {
+// A packed address (6 or 18 bytes) into ep; false for other lengths.
 bool decode_packed_address(ByteView b, Endpoint &ep) {
     if (b.size == 6) {
         ep.family = AddrFamily::IPv4;
@@ -247,6 +250,7 @@ bool decode_packed_address(ByteView b, Endpoint &ep) {
     }
     return false;
 }
+}  // namespace
 
 std::string Endpoint::address_text() const {
     char buf[64] = {};
@@ -269,17 +273,25 @@ std::string Endpoint::endpoint_text() const {
 
 namespace {
 
-// Reads an optional decimal attribute; a present but non-numeric value becomes a note.
-bool read_u32(const Node &n, const char *name, bool &has, uint32_t &out, std::vector<std::string> &notes) {
+// Reads an optional decimal attribute into has/out; a present but non-numeric value becomes a
+// note. Returns the attribute (null when absent) so the result keeps where the value came from.
+const Attribute *read_u32(const Node &n, const char *name, bool &has, uint32_t &out, std::vector<std::string> &notes) {
     const Attribute *a = n.attr(name);
-    if (!a) return false;
-    if (parse_u32(a->value.text, out)) {
+    if (!a) return nullptr;
+    if (std::optional<uint32_t> v = parse_u32(a->value.text)) {
         has = true;
-        return true;
+        out = *v;
+        return a;
     }
     notes.push_back("<" + std::string(n.tag.text) + "> " + name + "=\"" + std::string(a->value.text.substr(0, 32)) +
                     "\" is not a decimal u32");
-    return false;
+    return a;
+}
+
+// A text attribute: its text ("" when absent) and where it came from.
+std::string read_text(const Node &n, const char *name, const Attribute *&at) {
+    at = n.attr(name);
+    return std::string(attr_text(at));
 }
 
 Endpoint parse_endpoint(const Node &n, bool in_destination, std::vector<std::string> &notes) {
@@ -303,36 +315,37 @@ Endpoint parse_endpoint(const Node &n, bool in_destination, std::vector<std::str
             }
             if (ep.family != AddrFamily::None) {
                 ep.from_attributes = true;
-                uint32_t port = 0;
-                if (parse_u32(n.attr_text("port"), port) && port <= 0xFFFF) ep.port = static_cast<uint16_t>(port);
+                std::optional<uint32_t> port = parse_u32(n.attr_text("port"));
+                if (port && *port <= 0xFFFF) ep.port = static_cast<uint16_t>(*port);
             }
         }
     }
-    read_u32(n, "priority", ep.has_priority, ep.priority, notes);
-    if (read_u32(n, "latency", ep.has_latency, ep.latency_raw, notes)) {
-        if (ep.latency_raw >= kLatencyOffset) {
-            ep.latency_offset_encoded = true;
-            ep.has_rtt = true;
-            ep.rtt_ms = ep.latency_raw - kLatencyOffset;
-        }
+    ep.at.priority = read_u32(n, "priority", ep.has_priority, ep.priority, notes);
+    ep.at.latency = read_u32(n, "latency", ep.has_latency, ep.latency_raw, notes);
+    if (ep.has_latency && ep.latency_raw >= kLatencyOffset) {
+        ep.latency_offset_encoded = true;
+        ep.has_rtt = true;
+        ep.rtt_ms = ep.latency_raw - kLatencyOffset;
     }
-    ep.relay_name = n.attr_text("relay_name");
+    ep.relay_name = read_text(n, "relay_name", ep.at.relay_name);
     ep.domain_name = n.attr_text("domain_name");
-    read_u32(n, "relay_id", ep.has_relay_id, ep.relay_id, notes);
-    read_u32(n, "token_id", ep.has_token_id, ep.token_id, notes);
-    read_u32(n, "auth_token_id", ep.has_auth_token_id, ep.auth_token_id, notes);
-    read_u32(n, "c2r_rtt", ep.has_c2r_rtt, ep.c2r_rtt, notes);
-    read_u32(n, "protocol", ep.has_protocol, ep.protocol, notes);
-    ep.is_fna = n.attr_text("is_fna") == "1";
+    ep.at.relay_id = read_u32(n, "relay_id", ep.has_relay_id, ep.relay_id, notes);
+    ep.at.token_id = read_u32(n, "token_id", ep.has_token_id, ep.token_id, notes);
+    ep.at.auth_token_id = read_u32(n, "auth_token_id", ep.has_auth_token_id, ep.auth_token_id, notes);
+    ep.at.c2r_rtt = read_u32(n, "c2r_rtt", ep.has_c2r_rtt, ep.c2r_rtt, notes);
+    ep.at.protocol = read_u32(n, "protocol", ep.has_protocol, ep.protocol, notes);
+    ep.is_fna = read_text(n, "is_fna", ep.at.is_fna) == "1";
     return ep;
 }
 
 Capability parse_capability(const Node &n, std::vector<std::string> &notes) {
     Capability c;
     c.node = &n;
-    if (const Attribute *v = n.attr("ver")) {
+    if (const Attribute *v = c.at.ver = n.attr("ver")) {
         c.ver_defaulted = false;
-        if (!parse_u32(v->value.text, c.ver)) {
+        if (std::optional<uint32_t> ver = parse_u32(v->value.text)) {
+            c.ver = *ver;
+        } else {
             c.ver_valid = false;
             c.ver = 0;
             notes.push_back("<capability> ver is not a number");
@@ -363,21 +376,21 @@ Enc parse_enc(const Node &n, const Node *to, std::vector<std::string> &notes) {
     Enc e;
     e.node = &n;
     e.to_node = to;
-    if (to) e.target_jid = to->attr_text("jid");
-    if (const Attribute *t = n.attr("type")) {
+    if (to) e.target_jid = read_text(*to, "jid", e.at.jid);
+    if (const Attribute *t = e.at.type = n.attr("type")) {
         e.type = t->value.text;
     } else {
         e.type = "pkmsg";
         e.type_defaulted = true;
     }
     e.type_known = e.type == "pkmsg" || e.type == "msg";
-    if (n.attr("v")) {
-        bool has = false;
-        if (!read_u32(n, "v", has, e.v, notes)) e.v = 0;
+    bool has_v = false;
+    if ((e.at.v = read_u32(n, "v", has_v, e.v, notes))) {
+        if (!has_v) e.v = 0;
     } else {
         e.v_defaulted = true;
     }
-    read_u32(n, "count", e.has_count, e.count, notes);
+    e.at.count = read_u32(n, "count", e.has_count, e.count, notes);
     e.ciphertext = content_bytes(n);
     return e;
 }
@@ -387,7 +400,9 @@ void parse_tokens(const Node &n, std::vector<RelayToken> &table, uint64_t &used)
     t.node = &n;
     t.data = content_bytes(n);
     if (const Attribute *id = n.attr("id")) {
-        if (!parse_u32(id->value.text, t.id) || t.id >= 64) {
+        std::optional<uint32_t> v = parse_u32(id->value.text);
+        if (v) t.id = *v;
+        if (!v || t.id >= 64) {
             t.ignored = true;
         } else {
             t.duplicate = (used >> t.id) & 1;
@@ -410,11 +425,11 @@ void parse_tokens(const Node &n, std::vector<RelayToken> &table, uint64_t &used)
 RelayBlock parse_relay(const Node &n, std::vector<std::string> &notes) {
     RelayBlock r;
     r.node = &n;
-    r.uuid = n.attr_text("uuid");
+    r.uuid = read_text(n, "uuid", r.at.uuid);
     r.participant_uuid = n.attr_text("participant_uuid");
-    read_u32(n, "self_pid", r.has_self_pid, r.self_pid, notes);
-    read_u32(n, "peer_pid", r.has_peer_pid, r.peer_pid, notes);
-    read_u32(n, "transaction-id", r.has_transaction_id, r.transaction_id, notes);
+    r.at.self_pid = read_u32(n, "self_pid", r.has_self_pid, r.self_pid, notes);
+    r.at.peer_pid = read_u32(n, "peer_pid", r.has_peer_pid, r.peer_pid, notes);
+    r.at.transaction_id = read_u32(n, "transaction-id", r.has_transaction_id, r.transaction_id, notes);
     r.model_latency_entry = n.attr("ip") || n.attr("latency") || n.attr("jitter");
 
     std::string tag_len_text;
@@ -429,17 +444,19 @@ RelayBlock parse_relay(const Node &n, std::vector<std::string> &notes) {
             if (r.key_node) continue;  // the first one wins
             r.key_node = &c;
             r.key_text = content_text(c);
-            r.key_decoded_ok = base64_decode(content_bytes(c), r.key_decoded) && r.key_decoded.size() == 16;
+            std::optional<Bytes> key = base64_decode(content_bytes(c));
+            if (key) r.key_decoded = std::move(*key);
+            r.key_decoded_ok = key && r.key_decoded.size() == 16;
         } else if (tag == "hbh_key") {
             if (r.hbh_node) continue;
             r.hbh_node = &c;
-            Bytes once, twice;
-            if (base64_decode(content_bytes(c), once) && once.size() == 30) {
+            std::optional<Bytes> once = base64_decode(content_bytes(c)), twice;
+            if (once && once->size() == 30) {
                 r.hbh_encoding = HbhEncoding::Plain;
-                r.hbh_key = once;
-            } else if (!once.empty() && base64_decode(once, twice) && twice.size() == 30) {
+                r.hbh_key = *once;
+            } else if (once && !once->empty() && (twice = base64_decode(*once)) && twice->size() == 30) {
                 r.hbh_encoding = HbhEncoding::Double;
-                r.hbh_key = twice;
+                r.hbh_key = *twice;
             } else {
                 r.hbh_encoding = HbhEncoding::Invalid;
             }
@@ -455,11 +472,15 @@ RelayBlock parse_relay(const Node &n, std::vector<std::string> &notes) {
             r.te2.push_back(parse_endpoint(c, false, notes));
         } else if (tag == "raw_e2e") {
             r.raw_e2e_node = &c;
-            r.raw_e2e_ok = base64_decode(content_bytes(c), r.raw_e2e) && r.raw_e2e.size() >= 32;
+            std::optional<Bytes> raw = base64_decode(content_bytes(c));
+            if (raw) r.raw_e2e = std::move(*raw);
+            r.raw_e2e_ok = raw && r.raw_e2e.size() >= 32;
         }
     }
     if (r.tag_len_present) {
-        r.tag_len_valid = parse_u32(tag_len_text, r.tag_len_raw) && r.tag_len_raw >= 1 && r.tag_len_raw <= 20;
+        std::optional<uint32_t> v = parse_u32(tag_len_text);
+        if (v) r.tag_len_raw = *v;
+        r.tag_len_valid = v && r.tag_len_raw >= 1 && r.tag_len_raw <= 20;
         if (r.tag_len_valid) r.warp_mi_tag_len = r.tag_len_raw;
         else notes.push_back("warp_mi_tag_len \"" + tag_len_text.substr(0, 16) + "\" outside 1..20; using 4");
     }
@@ -498,7 +519,7 @@ GroupInfo parse_group_info(const Node &n, std::vector<std::string> &notes) {
         if (u.tag.text != "user") continue;
         GroupUser gu;
         gu.node = &u;
-        gu.jid = u.attr_text("jid");
+        gu.jid = read_text(u, "jid", gu.at.jid);
         gu.user_pn = u.attr_text("user_pn");
         gu.state = u.attr_text("state");
         gu.type = u.attr_text("type");
@@ -506,7 +527,7 @@ GroupInfo parse_group_info(const Node &n, std::vector<std::string> &notes) {
             if (d.tag.text != "device") continue;
             GroupDevice gd;
             gd.node = &d;
-            gd.jid = d.attr_text("jid");
+            gd.jid = read_text(d, "jid", gd.at.jid);
             gd.participant = keys::normalize_participant_id(gd.jid);
             gd.platform = d.attr_text("platform");
             read_u32(d, "pid", gd.has_pid, gd.pid, notes);
@@ -525,7 +546,7 @@ void parse_destination(const Node &d, CallStanza &s) {
             s.destination_fanout = true;
             Target t;
             t.node = &c;
-            t.jid = c.attr_text("jid");
+            t.jid = read_text(c, "jid", t.at.jid);
             t.participant = keys::normalize_participant_id(t.jid);
             s.targets.push_back(t);
             for (const Node &e : c.children)
@@ -543,23 +564,23 @@ void parse_action_body(const Node &a, CallStanza &s) {
         if (tag == "audio") {
             Audio au;
             au.node = &c;
-            au.enc = c.attr_text("enc");
-            read_u32(c, "rate", au.has_rate, au.rate, s.notes);
+            au.enc = read_text(c, "enc", au.at.enc);
+            au.at.rate = read_u32(c, "rate", au.has_rate, au.rate, s.notes);
             s.audio.push_back(au);
         } else if (tag == "video") {
             s.video_node = &c;
         } else if (tag == "net") {
             s.has_net = true;
             s.net.node = &c;
-            if (read_u32(c, "medium", s.net.has_medium, s.net.medium, s.notes))
-                s.net.medium_name = net_medium_name(s.net.medium);
-            read_u32(c, "protocol", s.net.has_protocol, s.net.protocol, s.notes);
+            s.net.at.medium = read_u32(c, "medium", s.net.has_medium, s.net.medium, s.notes);
+            if (s.net.has_medium) s.net.medium_name = net_medium_name(s.net.medium);
+            s.net.at.protocol = read_u32(c, "protocol", s.net.has_protocol, s.net.protocol, s.notes);
         } else if (tag == "capability") {
             s.has_capability = true;
             s.capability = parse_capability(c, s.notes);
         } else if (tag == "encopt") {
             s.encopt_node = &c;
-            read_u32(c, "keygen", s.has_keygen, s.keygen, s.notes);
+            s.at.keygen = read_u32(c, "keygen", s.has_keygen, s.keygen, s.notes);
         } else if (tag == "privacy") {
             s.privacy_node = &c;
         } else if (tag == "device-identity") {
@@ -590,7 +611,7 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
         s.joinable = a.attr_text("joinable") == "1";
         break;
     case Action::OfferNotice:
-        s.notice_media = a.attr_text("media");
+        s.notice_media = read_text(a, "media", s.at.notice_media);
         s.notice_type = a.attr_text("type");
         break;
     case Action::Reject:
@@ -600,19 +621,21 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
             s.reason_grade = reason_grade(s.reason, &s.reason_meaning);
             s.reason_nonnormative = s.action == Action::Reject;  // SIG-08: exactly call-id + call-creator
         }
-        read_u32(a, "duration", s.has_duration, s.duration, s.notes);
-        read_u32(a, "audio_duration", s.has_audio_duration, s.audio_duration, s.notes);
+        s.at.duration = read_u32(a, "duration", s.has_duration, s.duration, s.notes);
+        s.at.audio_duration = read_u32(a, "audio_duration", s.has_audio_duration, s.audio_duration, s.notes);
         break;
     case Action::Transport:
-        read_u32(a, "p2p-cand-round", s.has_p2p_cand_round, s.p2p_cand_round, s.notes);
-        if (read_u32(a, "transport-message-type", s.has_transport_type, s.transport_type, s.notes))
-            s.transport_type_name = transport_type_name(s.transport_type);
+        s.at.p2p_cand_round = read_u32(a, "p2p-cand-round", s.has_p2p_cand_round, s.p2p_cand_round, s.notes);
+        s.at.transport_type =
+            read_u32(a, "transport-message-type", s.has_transport_type, s.transport_type, s.notes);
+        if (s.has_transport_type) s.transport_type_name = transport_type_name(s.transport_type);
         read_u32(a, "ver", s.has_transport_ver, s.transport_ver, s.notes);
         break;
     case Action::Video:
-        if (const Attribute *st = a.attr("state")) {
+        if (const Attribute *st = s.at.video_state = a.attr("state")) {
             s.video_state_text = st->value.text;
-            if (parse_u32(st->value.text, s.video_state)) {
+            if (std::optional<uint32_t> v = parse_u32(st->value.text)) {
+                s.video_state = *v;
                 s.has_video_state = true;
                 s.video_state_name = video_state_name(s.video_state);
             }
@@ -622,7 +645,7 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
         s.video_device_orientation = a.attr_text("device_orientation");
         break;
     case Action::MuteV2:
-        s.mute_state = a.attr_text("mute-state");
+        s.mute_state = read_text(a, "mute-state", s.at.mute_state);
         break;
     case Action::Mute:
         s.mute_media = a.attr_text("media");
@@ -637,7 +660,7 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
     default:
         break;
     }
-    read_u32(a, "transaction-id", s.has_transaction_id, s.transaction_id, s.notes);
+    s.at.transaction_id = read_u32(a, "transaction-id", s.has_transaction_id, s.transaction_id, s.notes);
 }
 
 void fill_envelope(const Node &top, CallStanza &s) {

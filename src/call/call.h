@@ -7,13 +7,16 @@
 //
 // Node/Attribute pointers point into the tree passed to parse_stanza(): they are valid only while
 // that tree lives, and let the dissector highlight the bytes (Value::offset/length). Everything
-// else is owned by the result.
+// else is owned by the result. Every value read from an attribute comes with the attribute it was
+// read from (the `at` member of each struct, null when absent), so the dissector renders from the
+// result without naming an attribute again: each attribute name lives here only.
 #pragma once
 
 #include "common/bytes.h"
 #include "wabinary/node.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,10 +57,10 @@ std::string_view attr_text(const Attribute *a);
 // Node content as bytes: Binary payload, else the textual form (token, packed, JID).
 ByteView content_bytes(const Node &n);
 std::string content_text(const Node &n);
-// Strict decimal u32 (digits only, no sign, no overflow).
-bool parse_u32(std::string_view s, uint32_t &out);
-// Strict base64 (standard alphabet; missing padding accepted) via GLib. False on bad input.
-bool base64_decode(ByteView text, Bytes &out);
+// Strict decimal u32 (digits only, no sign, no overflow); nullopt otherwise.
+std::optional<uint32_t> parse_u32(std::string_view s);
+// Strict base64 (standard alphabet; missing padding accepted) via GLib; nullopt on bad input.
+std::optional<Bytes> base64_decode(ByteView text);
 
 // ---- envelope -----------------------------------------------------------------------------------
 
@@ -95,6 +98,11 @@ struct Endpoint {
     uint32_t relay_id = 0, token_id = 0, auth_token_id = 0, c2r_rtt = 0, protocol = 0;
     bool is_fna = false;
     std::string domain_name;  // group variant
+    struct {
+        const Attribute *priority = nullptr, *latency = nullptr, *relay_name = nullptr, *relay_id = nullptr,
+                        *token_id = nullptr, *auth_token_id = nullptr, *c2r_rtt = nullptr, *protocol = nullptr,
+                        *is_fna = nullptr;
+    } at;
 };
 
 // ---- children of offer/preaccept/accept ---------------------------------------------------------
@@ -117,6 +125,9 @@ struct Capability {
     bool has_header = false;
     uint8_t version_byte = 0, length_byte = 0;
     std::vector<uint16_t> set_bits;  // bit n = byte (2 + n/8), bit (n%8)
+    struct {
+        const Attribute *ver = nullptr;
+    } at;
 };
 
 struct Audio {
@@ -124,6 +135,9 @@ struct Audio {
     std::string enc;
     bool has_rate = false;
     uint32_t rate = 0;
+    struct {
+        const Attribute *enc = nullptr, *rate = nullptr;
+    } at;
 };
 
 struct Net {
@@ -133,6 +147,9 @@ struct Net {
     const char *medium_name = "absent";  // 3 "offer default", 2 "accept/transport relay medium", else "unknown"
     bool has_protocol = false;
     uint32_t protocol = 0;
+    struct {
+        const Attribute *medium = nullptr, *protocol = nullptr;
+    } at;
 };
 
 struct Enc {
@@ -147,6 +164,10 @@ struct Enc {
     const Node *to_node = nullptr;  // <destination><to jid> fan-out wrapper, if any
     std::string target_jid;         // that jid (as sent); "" for a bare <enc>
     ByteView ciphertext;
+    struct {
+        const Attribute *type = nullptr, *v = nullptr, *count = nullptr;
+        const Attribute *jid = nullptr;  // of to_node
+    } at;
 };
 
 // A <to jid> inside <destination> (fan-out, or relaylatency/terminate targets).
@@ -154,6 +175,9 @@ struct Target {
     const Node *node = nullptr;
     std::string jid;         // as sent
     std::string participant; // normalised
+    struct {
+        const Attribute *jid = nullptr;
+    } at;
 };
 
 // ---- the <relay> block --------------------------------------------------------------------------
@@ -201,6 +225,9 @@ struct RelayBlock {
 
     // The spec model's relaylatency <relay ip token latency jitter> entries share the tag (S11).
     bool model_latency_entry = false;
+    struct {
+        const Attribute *uuid = nullptr, *self_pid = nullptr, *peer_pid = nullptr, *transaction_id = nullptr;
+    } at;
 };
 
 // ---- group ----------------------------------------------------------------------------------------
@@ -210,12 +237,18 @@ struct GroupDevice {
     std::string jid, participant, platform;
     bool has_pid = false;
     uint32_t pid = 0;
+    struct {
+        const Attribute *jid = nullptr;
+    } at;
 };
 
 struct GroupUser {
     const Node *node = nullptr;
     std::string jid, user_pn, state, type;
     std::vector<GroupDevice> devices;
+    struct {
+        const Attribute *jid = nullptr;
+    } at;
 };
 
 struct GroupInfo {
@@ -323,6 +356,14 @@ struct CallStanza {
     // Problems worth an expert item (missing call-id, bad numbers, ...).
     std::vector<std::string> notes;
 
+    // Where the action attributes above came from (null when absent).
+    struct {
+        const Attribute *keygen = nullptr;  // of encopt_node
+        const Attribute *duration = nullptr, *audio_duration = nullptr, *transport_type = nullptr,
+                        *p2p_cand_round = nullptr, *video_state = nullptr, *mute_state = nullptr,
+                        *transaction_id = nullptr, *notice_media = nullptr;
+    } at;
+
     bool is_call_related() const { return kind != StanzaKind::NotCall; }
 };
 
@@ -336,8 +377,6 @@ const char *video_state_name(uint32_t s);
 const char *net_medium_name(uint32_t m);
 // Terminate/reject reason grade and a short meaning; Grade::Unlisted for anything else.
 Grade reason_grade(const std::string &reason, const char **meaning);
-// Decodes a packed address (6 or 18 bytes). False for other lengths.
-bool decode_packed_address(ByteView b, Endpoint &ep);
 // Capability blob table (both digests).
 const std::vector<KnownBlob> &known_capability_blobs();
 

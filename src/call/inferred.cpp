@@ -1,5 +1,7 @@
 #include "call/inferred.h"
 
+#include "media/stun.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -119,9 +121,7 @@ bool client_request(uint16_t type) { return type == 0x0003 || type == 0x0004 || 
 bool client_response(uint16_t type) {
     return type == 0x0103 || type == 0x0113 || type == 0x0104 || type == 0x0114 || type == 0x0802;
 }
-bool is_response(uint16_t type) {
-    return (type & 0x0110) == 0x0100 || (type & 0x0110) == 0x0110 || type == 0x0802 || type == 0x0805;
-}
+bool is_response(uint16_t type) { return media::stun_is_response(type); }
 
 std::string secs(double s) {
     char buf[64];

@@ -2,6 +2,10 @@
 
 namespace wacall {
 
+std::string text_or_hex(ByteView v, bool printable) {
+    return printable ? std::string(reinterpret_cast<const char *>(v.data), v.size) : to_hex(v);
+}
+
 std::string to_hex(ByteView v) {
     static const char digits[] = "0123456789abcdef";
     std::string s;

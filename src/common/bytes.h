@@ -58,6 +58,8 @@ inline bool parse_decimal_u32(std::string_view s, uint32_t &out) {
 
 // Lower-case hex of a byte range.
 std::string to_hex(ByteView v);
+// What a tree shows for bytes: the bytes as text when `printable` (the caller's test), else hex.
+std::string text_or_hex(ByteView v, bool printable);
 // Parses hex (case-insensitive, even length, no separators). Returns false on any bad digit.
 bool from_hex(const std::string &hex, Bytes &out);
 

@@ -1,5 +1,7 @@
 #include "media/demux.h"
 
+#include "media/stun.h"
+
 namespace wacall::media {
 
 const char *packet_kind_name(PacketKind k) {
@@ -14,7 +16,7 @@ const char *packet_kind_name(PacketKind k) {
 
 PacketKind classify(ByteView pkt, bool wa_flow) {
     if (pkt.size < 2) return PacketKind::Other;
-    const bool cookie = pkt.size >= 20 && be32(pkt.data + 4) == 0x2112A442;
+    const bool cookie = pkt.size >= 20 && be32(pkt.data + 4) == kStunMagic;
     if ((pkt[0] & 0xC0) == 0) {
         // Only a complete-looking STUN header counts; a bare 00xxxxxx byte is not enough.
         if (cookie) return PacketKind::Stun;

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -21,6 +22,41 @@ const char *stun_layout_name(StunLayout l) {
 }
 
 bool stun_is_wa_type(uint16_t type) { return (type & 0xFF00) == 0x0800 || type == 0x802B; }
+
+StunClass stun_class(uint16_t type) {
+    switch (type & 0x0110) {
+    case 0x0000: return StunClass::Request;
+    case 0x0010: return StunClass::Indication;
+    case 0x0100: return StunClass::SuccessResponse;
+    default: return StunClass::ErrorResponse;
+    }
+}
+
+const char *stun_class_name(StunClass c) {
+    switch (c) {
+    case StunClass::Request: return "request";
+    case StunClass::Indication: return "indication";
+    case StunClass::SuccessResponse: return "success response";
+    case StunClass::ErrorResponse: return "error response";
+    }
+    return "request";
+}
+
+bool stun_is_response(uint16_t type) {
+    StunClass c = stun_class(type);
+    return c == StunClass::SuccessResponse || c == StunClass::ErrorResponse || type == 0x0802 || type == 0x0805;
+}
+
+bool stun_has_wa_marks(ByteView b) {
+    if (b.size < 20 || be32(b.data + 4) != kStunMagic) return false;
+    if ((be16(b.data) & 0xFF00) == 0x0800) return true;
+    bool wa = false;  // the same walk as the dissector's: padded, else unpadded (pre-2021 clients)
+    StunWalk w = stun_for_each_attribute(b, [&](const StunAttr &a) { return !(wa = stun_is_wa_attr(a.type)); });
+    // A 0x40xx TLV whose value overruns the message is WhatsApp's too (wastun shows it malformed).
+    size_t end = std::min<size_t>(b.size, 20 + be16(b.data + 2));
+    if (!wa && w.end + 4 <= end) wa = stun_is_wa_attr(be16(b.data + w.end));
+    return wa;
+}
 
 bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &a) {
     if (body_end > msg.size || pos > body_end || body_end - pos < 4) return false;
@@ -47,22 +83,28 @@ bool stun_walk_fits(ByteView msg, size_t body_end, bool padded) {
     return pos == body_end;
 }
 
-bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
+const char *stun_status_name(StunStatus s) {
+    switch (s) {
+    case StunStatus::Ok: return "ok";
+    case StunStatus::Short: return "STUN message shorter than its 20-byte header";
+    case StunStatus::TopBitsSet: return "top two bits of a STUN type must be zero";
+    case StunStatus::BadMagic: return "bad STUN magic cookie";
+    }
+    return "ok";
+}
+
+StunStatus parse_stun(ByteView msg, StunMessage &out) {
     out = StunMessage{};
-    auto fail = [&](const char *e) {
-        if (error) *error = e;
-        return false;
-    };
-    if (msg.size < 20) return fail("STUN message shorter than its 20-byte header");
+    if (msg.size < 20) return StunStatus::Short;
     out.type = be16(msg.data);
     const bool wa = stun_is_wa_type(out.type);
-    if ((msg[0] & 0xC0) != 0 && out.type != 0x802B) return fail("top two bits of a STUN type must be zero");
+    if ((msg[0] & 0xC0) != 0 && out.type != 0x802B) return StunStatus::TopBitsSet;
     out.length = be16(msg.data + 2);
     out.magic = be32(msg.data + 4);
     out.txid = msg.sub(8, 12);
     if (out.magic != kStunMagic) {
         // WhatsApp's pings also come in RFC 3489's shape: no cookie, a 16-byte transaction id.
-        if (!wa) return fail("bad STUN magic cookie");
+        if (!wa) return StunStatus::BadMagic;
         out.has_cookie = false;
         out.txid = msg.sub(4, 16);
     }
@@ -91,24 +133,22 @@ bool parse_stun(ByteView msg, StunMessage &out, std::string *error) {
             out.warning = w.end < body_end ? "attribute value runs past the message" : "last attribute lacks its padding";
         }
     }
-    if (error) error->clear();
-    return true;
+    return StunStatus::Ok;
 }
 
-bool decode_wa_token(ByteView value, WaToken &out) {
-    out = WaToken{};
-    if (value.size < 14 || value.size > 16 || value[0] != 0x03) return false;
+std::optional<WaToken> decode_wa_token(ByteView value) {
+    if (value.size < 14 || value.size > 16 || value[0] != 0x03) return std::nullopt;
+    WaToken out;
     out.kind = value[0];
     out.ssrc = be32(value.data + 1);
     out.rest_offset = 5;
     out.rest = value.sub(5);
-    return true;
+    return out;
 }
 
-bool decode_relay_time(ByteView value, uint64_t &epoch_ms) {
-    if (value.size != 8) return false;
-    epoch_ms = uint64_t(be32(value.data)) << 32 | be32(value.data + 4);
-    return true;
+std::optional<uint64_t> decode_relay_time(ByteView value) {
+    if (value.size != 8) return std::nullopt;
+    return uint64_t(be32(value.data)) << 32 | be32(value.data + 4);
 }
 
 bool is_zero_padding(ByteView value) {
@@ -179,46 +219,45 @@ std::string SockAddr::to_string() const {
     return "?";
 }
 
-static bool decode_address(ByteView v, SockAddr &out, const uint8_t *xor_mask /*16 bytes or null*/) {
-    out = SockAddr{};
-    if (v.size < 4) return false;
+static std::optional<SockAddr> decode_address(ByteView v, const uint8_t *xor_mask /*16 bytes or null*/) {
+    if (v.size < 4) return std::nullopt;
     uint8_t fam = v[1];
     size_t alen = fam == 1 ? 4 : fam == 2 ? 16 : 0;
-    if (!alen || v.size != 4 + alen) return false;
+    if (!alen || v.size != 4 + alen) return std::nullopt;
+    SockAddr out;
     out.family = fam == 1 ? 4 : 6;
     out.port = be16(v.data + 2);
     if (xor_mask) out.port ^= uint16_t(kStunMagic >> 16);
     for (size_t i = 0; i < alen; i++) out.addr[i] = uint8_t(v[4 + i] ^ (xor_mask ? xor_mask[i] : 0));
-    return true;
+    return out;
 }
 
-bool decode_mapped_address(ByteView value, SockAddr &out) { return decode_address(value, out, nullptr); }
+std::optional<SockAddr> decode_mapped_address(ByteView value) { return decode_address(value, nullptr); }
 
-bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out) {
+std::optional<SockAddr> decode_xor_mapped_address(ByteView value, ByteView txid) {
     uint8_t mask[16];
     put_be32(mask, kStunMagic);
     if (txid.size == 12) std::memcpy(mask + 4, txid.data, 12);
     else std::memset(mask + 4, 0, 12);
-    if (value.size >= 2 && value[1] == 2 && txid.size != 12) return false;  // v6 needs the txid
-    return decode_address(value, out, mask);
+    if (value.size >= 2 && value[1] == 2 && txid.size != 12) return std::nullopt;  // v6 needs the txid
+    return decode_address(value, mask);
 }
 
-bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out, ByteView txid) {
-    out = SockAddr{};
+std::optional<SockAddr> decode_wasm_relay_endpoint(ByteView value, ByteView txid) {
     if (value.size == 20 && value[0] == 0x00 && value[1] == 0x02 && txid.size == 12)
-        return decode_xor_mapped_address(value, txid, out);
-    if (value.size != 8 || value[0] != 0x00 || value[1] != 0x01) return false;
+        return decode_xor_mapped_address(value, txid);
+    if (value.size != 8 || value[0] != 0x00 || value[1] != 0x01) return std::nullopt;
     uint8_t mask[16] = {};
     put_be32(mask, kStunMagic);
-    return decode_address(value, out, mask);
+    return decode_address(value, mask);
 }
 
-bool decode_error_code(ByteView value, StunErrorCode &out) {
-    out = StunErrorCode{};
-    if (value.size < 4) return false;
+std::optional<StunErrorCode> decode_error_code(ByteView value) {
+    if (value.size < 4) return std::nullopt;
+    StunErrorCode out;
     out.code = uint16_t((value[2] & 0x07) * 100 + value[3]);
     out.reason.assign(reinterpret_cast<const char *>(value.data + 4), value.size - 4);
-    return true;
+    return out;
 }
 
 static bool read_varint(ByteView v, size_t &pos, uint64_t &out) {
@@ -231,15 +270,16 @@ static bool read_varint(ByteView v, size_t &pos, uint64_t &out) {
     return false;
 }
 
-bool decode_participant_count(ByteView value, uint64_t &count) {
+std::optional<uint64_t> decode_participant_count(ByteView value) {
     size_t pos = 0;
-    return !value.empty() && read_varint(value, pos, count) && pos == value.size;
+    uint64_t count = 0;
+    if (value.empty() || !read_varint(value, pos, count) || pos != value.size) return std::nullopt;
+    return count;
 }
 
-bool decode_native_sender_sub(ByteView value, uint32_t &ssrc) {
-    if (value.size != 5 || value[0] != 0x01) return false;
-    ssrc = be32(value.data + 1);
-    return true;
+std::optional<uint32_t> decode_native_sender_sub(ByteView value) {
+    if (value.size != 5 || value[0] != 0x01) return std::nullopt;
+    return be32(value.data + 1);
 }
 
 // Builds the 20-byte pseudo-header with the adjusted length field.
@@ -259,14 +299,13 @@ bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, u
     return true;
 }
 
-bool compute_fingerprint(ByteView msg, size_t attr_offset, uint32_t &out) {
+std::optional<uint32_t> compute_fingerprint(ByteView msg, size_t attr_offset) {
     uint8_t hdr[20];
-    if (!pseudo_header(msg, attr_offset, 8, hdr)) return false;
+    if (!pseudo_header(msg, attr_offset, 8, hdr)) return std::nullopt;
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, hdr, 20);
     c = crc32(c, msg.data + 20, uInt(attr_offset - 20));
-    out = uint32_t(c) ^ kStunFingerprintXor;
-    return true;
+    return uint32_t(c) ^ kStunFingerprintXor;
 }
 
 StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView key) {
@@ -276,9 +315,9 @@ StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView ke
 }
 
 StunCheck verify_fingerprint(ByteView msg, const StunAttr &fp) {
-    uint32_t want;
-    if (fp.value.size != 4 || !compute_fingerprint(msg, fp.offset, want)) return StunCheck::Malformed;
-    return want == be32(fp.value.data) ? StunCheck::Good : StunCheck::Bad;
+    std::optional<uint32_t> want = fp.value.size == 4 ? compute_fingerprint(msg, fp.offset) : std::nullopt;
+    if (!want) return StunCheck::Malformed;
+    return *want == be32(fp.value.data) ? StunCheck::Good : StunCheck::Bad;
 }
 
 // ---- protobuf-valued attributes ---------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include "common/bytes.h"
 #include "common/protowire.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,22 @@ const char *stun_layout_name(StunLayout l);
 // without the magic cookie (then RFC 3489's 16-byte transaction id) or, for 0x802b, with the top
 // two bits set.
 bool stun_is_wa_type(uint16_t type);
+
+// The class of a message type: its C1/C0 bits, 0x0110 (RFC 5389 §6).
+enum class StunClass : uint8_t { Request, Indication, SuccessResponse, ErrorResponse };
+StunClass stun_class(uint16_t type);
+const char *stun_class_name(StunClass c);
+// A message that answers an earlier one with the same transaction id: a success or error
+// response, or WhatsApp's pong 0x0802 (to ping 0x0801) and 0x0805, which are request-class types.
+bool stun_is_response(uint16_t type);
+// An attribute type in WhatsApp's 0x40xx block (relay token, stream descriptors, subscriptions;
+// IANA has assigned nothing there).
+inline bool stun_is_wa_attr(uint16_t type) { return (type & 0xFF00) == 0x4000; }
+// WhatsApp-only marks in a STUN message with the magic cookie: a 0x08xx type (the ping family, a
+// STUN method no registered protocol uses) or a 0x40xx attribute, also one whose value overruns
+// the message. Attributes other apps send (ICE, TURN, the 0x8000/0xC000 vendor ranges, 0x805A
+// included) are no evidence.
+bool stun_has_wa_marks(ByteView msg);
 
 // The attribute TLV at `pos` of msg, if its value fits before body_end.
 bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &out);
@@ -116,11 +133,15 @@ struct StunMessage {
     std::string warning;
 };
 
-// Parses header and attributes. Returns false with *error set when even the header is unusable
-// (short, bad magic on a non-WhatsApp type). A body that is truncated or has a bad TLV in both
-// layouts keeps the attributes the padded walk read and sets msg.warning, except on WhatsApp's own
-// types, whose body is then Opaque; the function still returns true.
-bool parse_stun(ByteView msg, StunMessage &out, std::string *error = nullptr);
+// Why a header is unusable (Ok: it is usable; the body may still carry a warning).
+enum class StunStatus : uint8_t { Ok, Short, TopBitsSet, BadMagic };
+const char *stun_status_name(StunStatus s);  // "bad STUN magic cookie", ...
+
+// Parses header and attributes. Not Ok when even the header is unusable (short, top bits set, bad
+// magic on a non-WhatsApp type); out keeps the header fields read so far. A body that is
+// truncated or has a bad TLV in both layouts keeps the attributes the padded walk read and sets
+// out.warning, except on WhatsApp's own types, whose body is then Opaque; the status is still Ok.
+StunStatus parse_stun(ByteView msg, StunMessage &out);
 
 // "Allocate Request", "WhatsApp ping", "unknown WhatsApp 0x0805", or "unknown 0x1234".
 std::string stun_type_name(uint16_t type);
@@ -134,13 +155,14 @@ struct SockAddr {
     std::string to_string() const;  // "1.2.3.4:3478" or "[v6]:port"
 };
 
+// The value decoders below return nullopt when the value does not have the expected shape.
 // MAPPED-ADDRESS (RFC 5389 §15.1).
-bool decode_mapped_address(ByteView value, SockAddr &out);
+std::optional<SockAddr> decode_mapped_address(ByteView value);
 // XOR-MAPPED-ADDRESS; txid (12 bytes) is needed for IPv6.
-bool decode_xor_mapped_address(ByteView value, ByteView txid, SockAddr &out);
+std::optional<SockAddr> decode_xor_mapped_address(ByteView value, ByteView txid);
 // 0x0016 WASM relay endpoint: 00 01 | port ^ 0x2112 | IPv4 ^ 21 12 A4 42 (00 02 | port | IPv6 ^
 // cookie ‖ txid, as XOR-MAPPED-ADDRESS, when the txid is given).
-bool decode_wasm_relay_endpoint(ByteView value, SockAddr &out, ByteView txid = {});
+std::optional<SockAddr> decode_wasm_relay_endpoint(ByteView value, ByteView txid = {});
 
 // WhatsApp's 0x0022 (not RFC 5766 RESERVATION-TOKEN, which is 8 bytes): 14-16 bytes, a 0x03 kind
 // byte, then a 32-bit SSRC (in the attribute for the sender's audio stream, the SSRC its RTP
@@ -151,9 +173,9 @@ struct WaToken {
     ByteView rest;
     size_t rest_offset = 0;  // within the value
 };
-bool decode_wa_token(ByteView value, WaToken &out);
+std::optional<WaToken> decode_wa_token(ByteView value);
 // 0x4002: big-endian Unix-epoch milliseconds.
-bool decode_relay_time(ByteView value, uint64_t &epoch_ms);
+std::optional<uint64_t> decode_relay_time(ByteView value);
 // 0x4004: true when every byte is zero.
 bool is_zero_padding(ByteView value);
 
@@ -161,12 +183,12 @@ struct StunErrorCode {
     uint16_t code = 0;  // class * 100 + number
     std::string reason;
 };
-bool decode_error_code(ByteView value, StunErrorCode &out);
+std::optional<StunErrorCode> decode_error_code(ByteView value);
 
 // 0x805A: a single protobuf-style varint filling the value.
-bool decode_participant_count(ByteView value, uint64_t &count);
+std::optional<uint64_t> decode_participant_count(ByteView value);
 // 0x4023: 01 + SSRC u32 BE.
-bool decode_native_sender_sub(ByteView value, uint32_t &ssrc);
+std::optional<uint32_t> decode_native_sender_sub(ByteView value);
 
 // HMAC-SHA1 the relay computes for the MESSAGE-INTEGRITY attribute whose TLV header starts at
 // attr_offset: key = the relay <key> ASCII text; input = 20-byte header with length set to
@@ -174,8 +196,8 @@ bool decode_native_sender_sub(ByteView value, uint32_t &ssrc);
 // outside the message.
 bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, uint8_t out[20]);
 // CRC-32 (zlib) over the header with length (attr_offset - 20) + 8 and the attributes before the
-// FINGERPRINT, XOR 0x5354554E.
-bool compute_fingerprint(ByteView msg, size_t attr_offset, uint32_t &out);
+// FINGERPRINT, XOR 0x5354554E. nullopt if attr_offset is outside the message.
+std::optional<uint32_t> compute_fingerprint(ByteView msg, size_t attr_offset);
 
 enum class StunCheck { Good, Bad, Malformed };
 StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView key);

@@ -84,6 +84,10 @@ void append_escaped(std::string &out, std::string_view s) {
     }
 }
 
+std::string shown_text(const Value &v) {
+    return v.kind == ValueKind::Binary ? text_or_hex(v.bytes, v.printable) : std::string(v.text);
+}
+
 std::string render_value(const Value &v, const RenderOptions &opt) {
     std::string out;
     if (v.kind == ValueKind::Binary && !v.printable)

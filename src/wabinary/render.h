@@ -22,6 +22,9 @@ struct RenderOptions {
 std::string render_xml(const Node &n, const RenderOptions &opt = RenderOptions());
 // The text of one value as the renderer shows it (unescaped).
 std::string render_value(const Value &v, const RenderOptions &opt = RenderOptions());
+// The text of one value as the dissector trees show it: non-printable binary as hex (all of
+// it, untruncated), anything else its text.
+std::string shown_text(const Value &v);
 // Appends s with &, <, > and " escaped (control characters as &#N;).
 void append_escaped(std::string &out, std::string_view s);
 

@@ -3,6 +3,8 @@
 #include "call/call.h"
 #include "call/registry.h"
 #include "test_support.h"
+#include "wabinary/decoder.h"
+#include "wabinary/render.h"
 
 #include <gtest/gtest.h>
 
@@ -54,21 +56,146 @@ Node offer_stanza() {
 }  // namespace
 
 TEST(CallHelpers, Base64) {
-    Bytes out;
-    EXPECT_TRUE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(kRelayKey.data()), kRelayKey.size()), out));
-    EXPECT_EQ(to_hex(out), "000102030405060708090a0b0c0d0e0f");
+    std::optional<Bytes> out =
+        base64_decode(ByteView(reinterpret_cast<const uint8_t *>(kRelayKey.data()), kRelayKey.size()));
+    ASSERT_TRUE(out);
+    EXPECT_EQ(to_hex(*out), "000102030405060708090a0b0c0d0e0f");
     std::string nopad = "AAECAwQFBgcICQoLDA0ODw";  // padding missing: accepted
-    EXPECT_TRUE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(nopad.data()), nopad.size()), out));
-    EXPECT_EQ(out.size(), 16u);
+    out = base64_decode(ByteView(reinterpret_cast<const uint8_t *>(nopad.data()), nopad.size()));
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->size(), 16u);
     for (std::string bad : {"AAE*", "A", "AA=A", "", "AAA=="}) {
-        EXPECT_FALSE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(bad.data()), bad.size()), out)) << bad;
+        EXPECT_FALSE(base64_decode(ByteView(reinterpret_cast<const uint8_t *>(bad.data()), bad.size()))) << bad;
     }
-    uint32_t v = 0;
-    EXPECT_TRUE(parse_u32("4294967295", v));
-    EXPECT_EQ(v, 4294967295u);
-    EXPECT_FALSE(parse_u32("4294967296", v));
-    EXPECT_FALSE(parse_u32("-1", v));
-    EXPECT_FALSE(parse_u32("", v));
+    EXPECT_EQ(parse_u32("4294967295"), std::optional<uint32_t>(4294967295u));
+    EXPECT_EQ(parse_u32("0"), std::optional<uint32_t>(0u));
+    EXPECT_FALSE(parse_u32("4294967296"));
+    EXPECT_FALSE(parse_u32("-1"));
+    EXPECT_FALSE(parse_u32(""));
+}
+
+// The whatsapp-rust call-offer vector (reference digest §5.2, also pinned in test_wabinary.cpp),
+// decoded from the wire: every value the core extracts comes with the attribute it was read
+// from, at the offsets counted by hand from the hex below (relative to the node bytes, which
+// start after the frame's flag byte).
+TEST(CallStanza, WireOfferValuesComeWithTheirOffsets) {
+    static const Bytes frame = H(
+        "00f8066411f70100ff88222222222222222f08fb0a3eb0abcdef0123456789f801f806ec1c68fb1000112233445566778899aabbccdd"
+        "eeff47f70100ff88111111111111111ff805f805a11dec1eec1dff8316000ff803ec68ec24a2f804b4ec2155fc070105f709e0bb13f8"
+        "081d51450453412dfc02deadf803ec15ec1a45");
+    const ByteView node(frame.data() + 1, frame.size() - 1);
+    wabinary::DecodeResult r = wabinary::decode_node(node, wabinary::dictionary_for_version(3));
+    ASSERT_TRUE(r.ok) << r.error;
+    CallStanza s = parse_stanza(r.root);
+    ASSERT_EQ(s.kind, StanzaKind::Call);
+    ASSERT_EQ(s.action, Action::Offer);
+
+    auto at = [](const Attribute *a) {
+        return a ? std::make_pair(a->value.offset, a->value.length) : std::make_pair(size_t(0), size_t(0));
+    };
+    using P = std::pair<size_t, size_t>;
+    // <call to=(AD_JID, 13 bytes at 4) id=(HEX_8, 12 bytes at 18)>
+    EXPECT_EQ(at(s.env.to), P(4, 13));
+    EXPECT_EQ(at(s.env.id), P(18, 12));
+    EXPECT_EQ(s.stanza_id, "3EB0ABCDEF0123456789");
+    // <offer call-id=(HEX_8 16 bytes at 37) call-creator=(AD_JID at 56)>
+    EXPECT_EQ(at(s.call_id_attr), P(37, 18));
+    EXPECT_EQ(s.call_id, "00112233445566778899AABBCCDDEEFF");
+    EXPECT_EQ(at(s.call_creator_attr), P(56, 13));
+    // <audio enc=opus (double token ec1e at 75) rate="16000" (NIBBLE_8 ff83 16000f at 79)>
+    ASSERT_EQ(s.audio.size(), 1u);
+    EXPECT_EQ(s.audio[0].enc, "opus");
+    EXPECT_EQ(at(s.audio[0].at.enc), P(75, 2));
+    EXPECT_EQ(s.audio[0].rate, 16000u);
+    EXPECT_EQ(at(s.audio[0].at.rate), P(79, 5));
+    // <net medium="3"> (token a2 at 90)
+    EXPECT_EQ(s.net.medium, 3u);
+    EXPECT_EQ(at(s.net.at.medium), P(90, 1));
+    EXPECT_EQ(s.net.at.protocol, nullptr);
+    // <capability ver="1"> (token 55 at 96)
+    EXPECT_EQ(s.capability.ver, 1u);
+    EXPECT_EQ(at(s.capability.at.ver), P(96, 1));
+    // <enc v="2" type="pkmsg" count="0"> (tokens at 110, 112, 114); a bare <enc>, so no jid
+    ASSERT_EQ(s.encs.size(), 1u);
+    EXPECT_EQ(s.encs[0].v, 2u);
+    EXPECT_EQ(at(s.encs[0].at.v), P(110, 1));
+    EXPECT_EQ(s.encs[0].type, "pkmsg");
+    EXPECT_EQ(at(s.encs[0].at.type), P(112, 1));
+    EXPECT_EQ(s.encs[0].count, 0u);
+    EXPECT_EQ(at(s.encs[0].at.count), P(114, 1));
+    EXPECT_EQ(s.encs[0].at.jid, nullptr);
+    EXPECT_EQ(s.encs[0].ciphertext.data - node.data, 117);
+    // <encopt keygen="2"> (token 45 at 125, the last byte)
+    EXPECT_EQ(s.keygen, 2u);
+    EXPECT_EQ(at(s.at.keygen), P(125, 1));
+    EXPECT_EQ(node.size, 126u);
+    // Nothing an offer does not carry is located.
+    EXPECT_EQ(s.at.duration, nullptr);
+    EXPECT_EQ(s.at.transaction_id, nullptr);
+    EXPECT_EQ(s.at.video_state, nullptr);
+}
+
+// Each located attribute is the one its value was read from, also for values that failed to
+// parse (the dissector still highlights them) and for defaults (no attribute: the node).
+TEST(CallStanza, LocatedAttributesOfHandBuiltStanzas) {
+    Node top = call_env({{"id", "T-1"}},
+                        N("terminate", {{"call-id", "C"}, {"call-creator", "1@lid"}, {"reason", "timeout"},
+                                        {"duration", "12"}, {"audio_duration", "x9"}, {"transaction-id", "7"}},
+                          {NB("te", {{"priority", "5"}, {"relay_name", "fra1"}, {"is_fna", "1"}, {"c2r_rtt", "3"}},
+                              H("0a0000010d96")),
+                           NB("enc", {}, H("33")), relay_block()}));
+    CallStanza s = parse_stanza(top);
+    const Node &a = top.children[0];
+    EXPECT_EQ(s.at.duration, a.attr("duration"));
+    EXPECT_EQ(s.duration, 12u);
+    EXPECT_EQ(s.at.audio_duration, a.attr("audio_duration"));  // located although not a number
+    EXPECT_FALSE(s.has_audio_duration);
+    EXPECT_EQ(s.at.transaction_id, a.attr("transaction-id"));
+    EXPECT_EQ(s.reason_attr, a.attr("reason"));
+    ASSERT_EQ(s.endpoints.size(), 1u);
+    const Endpoint &te = s.endpoints[0];
+    EXPECT_EQ(te.at.priority, te.node->attr("priority"));
+    EXPECT_EQ(te.at.relay_name, te.node->attr("relay_name"));
+    EXPECT_EQ(attr_text(te.at.relay_name), "fra1");
+    EXPECT_EQ(te.at.is_fna, te.node->attr("is_fna"));
+    EXPECT_EQ(te.at.c2r_rtt, te.node->attr("c2r_rtt"));
+    EXPECT_EQ(te.c2r_rtt, 3u);
+    EXPECT_EQ(te.at.latency, nullptr);
+    ASSERT_EQ(s.encs.size(), 1u);
+    EXPECT_EQ(s.encs[0].at.type, nullptr);  // defaulted to pkmsg
+    EXPECT_EQ(s.encs[0].at.v, nullptr);     // defaulted to 2
+    EXPECT_TRUE(s.encs[0].type_defaulted);
+    ASSERT_EQ(s.relays.size(), 1u);
+    const RelayBlock &r = s.relays[0];
+    EXPECT_EQ(attr_text(r.at.uuid), "U-1");
+    EXPECT_EQ(attr_text(r.at.self_pid), "1");
+    EXPECT_EQ(attr_text(r.at.peer_pid), "2");
+    EXPECT_EQ(r.at.transaction_id, nullptr);
+    ASSERT_EQ(r.te2.size(), 2u);
+    EXPECT_EQ(attr_text(r.te2[0].at.token_id), "0");
+    EXPECT_EQ(attr_text(r.te2[0].at.auth_token_id), "1");
+    EXPECT_EQ(attr_text(r.te2[0].at.protocol), "0");
+    EXPECT_EQ(attr_text(r.te2[0].at.relay_id), "5");
+}
+
+// Dissector trees show non-printable binary as hex, anything else as its text.
+TEST(CallHelpers, ShownText) {
+    Value v;
+    v.kind = ValueKind::Binary;
+    Bytes b = H("00ff41");
+    v.bytes = ByteView(b.data(), b.size());
+    EXPECT_EQ(wabinary::shown_text(v), "00ff41");
+    v.printable = true;
+    v.text = "abc";
+    Bytes t = {'a', 'b', 'c'};
+    v.bytes = ByteView(t.data(), t.size());
+    EXPECT_EQ(wabinary::shown_text(v), "abc");
+    Value tok;
+    tok.kind = ValueKind::Token;
+    tok.text = "opus";
+    EXPECT_EQ(wabinary::shown_text(tok), "opus");
+    EXPECT_EQ(text_or_hex(ByteView(b.data(), b.size()), false), "00ff41");
+    EXPECT_EQ(text_or_hex(ByteView(t.data(), t.size()), true), "abc");
 }
 
 TEST(CallStanza, NotCallRelated) {
