@@ -184,9 +184,9 @@ void wacall_register_corpus_tap() {
 namespace {
 
 // Frees a queued stanza's decode result with the packet's pool (after the taps ran).
-gboolean free_decoded(wmem_allocator_t *, wmem_cb_event_t, void *p) {
+wmem_cb_result_t free_decoded(wmem_allocator_t *, wmem_cb_event_t, void *p) {
     delete static_cast<wabinary::DecodeResult *>(p);
-    return FALSE;  // once
+    return false;  // once
 }
 
 corpus::Direction corpus_direction(call::Direction d) {

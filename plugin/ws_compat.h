@@ -13,6 +13,9 @@
 // Wireshark's own typedef so the definitions match whichever header is in use.
 using heur_result_t = std::invoke_result_t<heur_dissector_t, tvbuff_t *, packet_info *, proto_tree *, void *>;
 
+// A wmem user callback (wmem_register_callback) returns gboolean up to 4.4 and bool from 4.6.
+using wmem_cb_result_t = std::invoke_result_t<wmem_user_cb_t, wmem_allocator_t *, wmem_cb_event_t, void *>;
+
 // A boolean preference is a gboolean up to 4.0 and a bool from 4.2: again taken from the
 // registration function's own parameter type.
 template <typename F> struct wacall_fn_params;
