@@ -35,7 +35,7 @@ using namespace wacall;
 int hf_envelope = -1, hf_envelope_len = -1, hf_version = -1, hf_padding = -1, hf_ext = -1, hf_cc = -1;
 int hf_marker = -1, hf_pt = -1, hf_seq = -1, hf_ts = -1, hf_ssrc = -1, hf_ext_profile = -1, hf_ext_words = -1;
 int hf_ext_id = -1, hf_payload = -1;
-int hf_call_index = -1;
+int hf_call_index = -1, hf_tag_assumed = -1;
 int hf_call_id = -1, hf_participant = -1, hf_slot = -1, hf_roc = -1, hf_tag = -1, hf_auth_status = -1;
 int hf_decrypted = -1, hf_tag_len = -1, hf_rtcp_pt = -1, hf_rtcp_ssrc = -1, hf_srtcp_e = -1;
 int hf_srtcp_index = -1, hf_sframe = -1, hf_sframe_counter = -1, hf_other = -1, hf_other_text = -1;
@@ -64,6 +64,7 @@ gint pref_iv_layout = 0;  // 0 RFC 3711 (reference), 1 spec right-aligned salt
 gint pref_hbh_mode = 0;   // HbhMode; 0 off as in the reference client
 gint pref_hbh_tag = 0;    // 0 auto (10 then 4), else the tag length
 gint pref_hbh_placement = 0;  // 0 MI inside the HBH layer, 1 MI appended outside it
+gint pref_keyless_tag = 4;    // WARP tag length assumed without keys when none is signaled
 
 const enum_val_t tag_key_vals[] = {
     {"reference", "SRTP auth key (reference implementation)", 0},
@@ -89,6 +90,9 @@ const enum_val_t hbh_placement_vals[] = {
     {"outside", "MI tag appended after the HBH layer", 1},
     {nullptr, nullptr, 0}};
 
+const enum_val_t keyless_tag_vals[] = {
+    {"4", "4 bytes (reference default)", 4}, {"10", "10 bytes", 10}, {nullptr, nullptr, 0}};
+
 const value_string key_kind_vals[] = {{0, "call key"}, {1, "group epoch"}, {0, nullptr}};
 
 const value_string pt_vals[] = {{120, "WhatsApp audio (16 kHz)"}, {121, "WhatsApp audio RED"},
@@ -109,6 +113,7 @@ struct warp_pkt_t {
     guint8 status;
     guint8 tag_len;
     guint8 hbh_tag;             // hop-by-hop tag length removed, 0 when no HBH layer
+    guint8 tag_assumed;         // no key: tag_len is the assumed one (not signaled), see keyless_tag
 };
 static_assert(sizeof(warp_pkt_t) == 24, "warp_pkt_t: one FrameRecords slot per packet, keep it small");
 
@@ -564,7 +569,7 @@ struct KeylessUnwrap {
     guint32 ext_seq;
     guint64 ext_ts;
 };
-std::unordered_map<std::string, KeylessUnwrap> g_keyless;  // flow (addresses, ports) + SSRC
+std::unordered_map<std::string, KeylessUnwrap> g_keyless;  // flow (addresses, ports) + SSRC + inferred call
 rtp_dyn_payload_t *g_keyless_pts;                          // file scope, made on first use
 
 void keyless_init() {
@@ -599,7 +604,7 @@ guint64 unwrap_ts(guint64 prev, guint32 raw) {
 }
 
 // First pass: the rtp dissector's per-packet record for a packet left encrypted.
-void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const MediaStream *stream, unsigned trailer) {
+void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const warp_pkt_t *rec, unsigned trailer) {
     std::string flow;
     flow.reserve(48);
     flow.append(reinterpret_cast<const char *>(pinfo->net_src.data), static_cast<size_t>(pinfo->net_src.len));
@@ -607,12 +612,20 @@ void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const Med
     flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
     flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
     flow.append(reinterpret_cast<const char *>(&h.ssrc), sizeof h.ssrc);
+    const guint32 call_index = inferred_index(rec);  // a later call reusing the flow and SSRC: a new stream
+    flow.append(reinterpret_cast<const char *>(&call_index), sizeof call_index);
     auto it = g_keyless.find(flow);
     if (it == g_keyless.end()) {
-        // The setup frame: the call's offer when the signaling was decrypted, else this packet.
+        // The setup frame: the call's offer when the signaling was decrypted; for a call inferred
+        // without keys its first frame, the one that opened its Telephony › VoIP Calls entry
+        // (wacall_queue_inferred), so Wireshark's VoIP dialog links the stream to that call
+        // (ui/voip_calls.c: an RTP stream belongs to the call whose graph holds its setup frame);
+        // else this packet.
         guint32 setup = pinfo->num;
-        if (const call::Call *c = stream ? wacall_calls().find(stream->call_id) : nullptr)
+        if (const call::Call *c = rec->stream ? wacall_calls().find(rec->stream->call_id) : nullptr)
             if (c->offer.seen) setup = c->offer.frame;
+        if (call_index && call_index <= wacall_inferred().calls().size())
+            setup = wacall_inferred().calls()[call_index - 1].first_frame;
         it = g_keyless.emplace(std::move(flow), KeylessUnwrap{setup, 0x10000u, 0x100000000ull}).first;
     }
     KeylessUnwrap &u = it->second;
@@ -634,23 +647,45 @@ void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const Med
     p_add_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key, r);
 }
 
+// First pass, a packet without a key (unattributed, or its call has no key): the WARP tag length.
+// Nothing in the clear tells it (the MI tag is random-looking bytes at the end; only the relay
+// block's <warp_mi_tag_len> or WA_WARP_TAG_LEN says it), so without either it is the assumed one,
+// the warp.keyless_tag_len preference (4, the reference default, or 10), and marked as assumed.
+void keyless_tag(warp_pkt_t *rec) {
+    if (rec->stream ? rec->status != ST_NO_KEY : rec->status != ST_UNATTRIBUTED) return;
+    const std::string &id = rec->stream ? rec->stream->call_id : std::string();
+    const call::Call *c = wacall_calls().find(id);
+    const int given = wacall_keys().warp_tag_len(id);
+    const bool signaled = (c && c->warp_mi_tag_len >= 1 && c->warp_mi_tag_len <= 20) || (given >= 1 && given <= 20);
+    rec->tag_assumed = !signaled;
+    rec->tag_len = static_cast<guint8>(signaled ? wacall_media().tag_len(id) : unsigned(pref_keyless_tag));
+}
+
 // The bytes after the encrypted payload of a packet left encrypted: [HBH tag] ‖ [WARP tag] as in
-// dissect_rtp; an unattributed packet (no call known) has the default tag length.
+// dissect_rtp; an unattributed packet (no call known) has the signaled tag length, else the assumed one.
 unsigned keyless_trailer(const warp_pkt_t *rec) {
-    if (!rec->stream) return wacall_media().tag_len(std::string());
+    if (!rec->stream) return rec->tag_len;
     const bool mi_outside = !rec->hbh_tag || pref_hbh_placement == 1;
     return rec->hbh_tag + (mi_outside ? rec->tag_len : 0u);
 }
 
 // Whether a packet left encrypted goes to rtp as SRTP; on the first pass this makes its record.
 // Not when a 0xDEBE block is there without the X bit (rtp would take the block for payload).
-bool keyless_for_rtp(packet_info *pinfo, const media::RtpHeader &h, const warp_pkt_t *rec, guint len) {
+// The tag length, when assumed, is shown as such.
+bool keyless_for_rtp(packet_info *pinfo, proto_tree *t, tvbuff_t *tvb, const media::RtpHeader &h, warp_pkt_t *rec,
+                     guint len) {
+    if (!PINFO_FD_VISITED(pinfo)) keyless_tag(rec);
+    if (rec->tag_assumed) {
+        proto_item *pi = proto_tree_add_uint(t, hf_tag_assumed, tvb, 0, 0, rec->tag_len);
+        proto_item_append_text(pi, " (not signaled; preference warp.keyless_tag_len)");
+        proto_item_set_generated(pi);
+    }
     if (!rtp_handle || proto_rtp < 0 || h.ext_without_x) return false;
     if (PINFO_FD_VISITED(pinfo))
         return p_get_proto_data(wmem_file_scope(), pinfo, proto_rtp, wacall_rtp_packet_info_key) != nullptr;
     unsigned trailer = keyless_trailer(rec);
     if (h.header_len + trailer > len) trailer = 0;  // too short for its tag: all of it is payload
-    keyless_rtp_record(pinfo, h, rec->stream, trailer);
+    keyless_rtp_record(pinfo, h, rec, trailer);
     return true;
 }
 
@@ -665,16 +700,21 @@ void add_call_index(proto_tree *t, tvbuff_t *tvb, guint32 index) {
     proto_item_set_generated(pi);
 }
 
-// An RTP packet no keyed call claims, for the calls inferred without keys.
-guint32 infer_rtp_call(packet_info *pinfo, const media::RtpHeader &h, guint len) {
+// First pass: an RTP packet for the calls seen on the wire: attributed to a keyed call, it adds to
+// that call's details (-z wacall,calls shows them in the call's entry); else it goes to the calls
+// inferred without keys and the record gets the inferred call's index.
+void infer_rtp_call(packet_info *pinfo, const media::RtpHeader &h, guint len, warp_pkt_t *rec) {
     call::RtpObservation o;
-    if (!wacall_observe(pinfo, o)) return 0;
+    if (!wacall_observe(pinfo, o)) return;
     o.ssrc = h.ssrc;
     o.pt = h.payload_type;
     o.seq = h.seq;
     o.ts = h.timestamp;
     o.bytes = len;
-    return wacall_inferred().add_rtp(o);
+    if (rec->stream)
+        wacall_inferred().add_rtp(rec->stream->call_id, o);
+    else
+        rec->call_index = wacall_inferred().add_rtp(o);
 }
 
 void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
@@ -699,7 +739,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         }
         rec = &g_records.add(pinfo->num, key);
         first_pass_attribute(rec, b, h, pinfo, out, &info);
-        if (!rec->stream) rec->call_index = infer_rtp_call(pinfo, h, len);
+        infer_rtp_call(pinfo, h, len, rec);
     } else if (rec->status == ST_GOOD) {
         KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
         ByteView e2e = b;
@@ -712,7 +752,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     const bool to_rtp = rec->status == ST_GOOD && rtp_handle;
     // Left encrypted: rtp shows the clear header as SRTP (see keyless_rtp_record), so here too
     // WARP keeps only what rtp cannot decode.
-    const bool keyless_rtp = !to_rtp && keyless_for_rtp(pinfo, h, rec, len);
+    const bool keyless_rtp = !to_rtp && keyless_for_rtp(pinfo, t, tvb, h, rec, len);
     add_rtp_header(t, tvb, pinfo, h, to_rtp || keyless_rtp);
     if (keyless_rtp) {
         call_dissector(rtp_handle, tvb, pinfo, tree);
@@ -1099,6 +1139,11 @@ void warp_register() {
                            "0 when no hop-by-hop layer was removed", HFILL}},
         {&hf_hbh_status, {"Hop-by-hop status", "warp.hbh.status", FT_UINT8, BASE_NONE, VALS(proto_checksum_vals), 0,
                           nullptr, HFILL}},
+        {&hf_tag_assumed, {"Tag length (assumed)", "warp.tag_len.assumed", FT_UINT8, BASE_DEC, nullptr, 0,
+                           "No key and no signaled WARP tag length (relay block <warp_mi_tag_len>, WA_WARP_TAG_LEN): "
+                           "the split of the packet's end into encrypted payload and tag assumes this length, "
+                           "set by the preference warp.keyless_tag_len (nothing in the clear tells it)",
+                           HFILL}},
         {&hf_other, {"Unclassified datagram", "warp.other", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
         {&hf_other_text, {"Relay text probe", "warp.text", FT_STRING, BASE_NONE, nullptr, 0, nullptr, HFILL}},
     };
@@ -1136,6 +1181,12 @@ void warp_register() {
     prefs_register_enum_preference(mod, "hbh_mi", "WARP MI tag position with a hop-by-hop layer",
                                    "Inside the HBH layer (E2E then HBH, CRY-05) or appended after it (spec X9)",
                                    &pref_hbh_placement, hbh_placement_vals, FALSE);
+    prefs_register_enum_preference(mod, "keyless_tag_len", "WARP tag length assumed without keys",
+                                   "Without a key, the length of the WARP tag at the end of each RTP packet when neither "
+                                   "the signaling (<warp_mi_tag_len>) nor the key log (WA_WARP_TAG_LEN) gives it: 4 "
+                                   "(reference default) or 10. Only the split shown between encrypted payload and tag "
+                                   "depends on it",
+                                   &pref_keyless_tag, keyless_tag_vals, FALSE);
     prefs_register_bool_preference(mod, "show_keys", "Show derived keys",
                                    "Add each packet's SRTP master key and salt to the tree (off: secrets stay out of "
                                    "the tree, the columns and exports)",

@@ -97,9 +97,10 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
     return it == g_conv_call.end() ? nullptr : it->second;
 }
 
-// A message no keyed call claims, for the calls inferred without keys: its type, transaction id,
-// relay token and, in a success response, the XOR-MAPPED and relayed (0x0016) addresses.
-guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
+// A message for the calls seen on the wire: its type, transaction id, relay token and, in a
+// success response, the XOR-MAPPED and relayed (0x0016) addresses. Attributed to a keyed call
+// (call_id), it adds to that call's details and returns 0; else the inferred call's index.
+guint32 infer_call(packet_info *pinfo, const media::StunMessage &m, const std::string *call_id) {
     call::StunObservation o;
     if (!wacall_observe(pinfo, o)) return 0;
     o.type = m.type;
@@ -113,6 +114,10 @@ guint32 infer_call(packet_info *pinfo, const media::StunMessage &m) {
             o.xor_mapped = sa->family == 4 ? call::SockEnd::v4(sa->addr, sa->port) : call::SockEnd::v6(sa->addr, sa->port);
         else if (success && a.type == media::kAttrWasmRelayEndpoint && (sa = media::decode_wasm_relay_endpoint(a.value, m.txid)))
             o.xor_relayed = sa->family == 4 ? call::SockEnd::v4(sa->addr, sa->port) : call::SockEnd::v6(sa->addr, sa->port);
+    }
+    if (call_id) {
+        wacall_inferred().add_stun(*call_id, o);
+        return 0;
     }
     return wacall_inferred().add_stun(o);
 }
@@ -350,7 +355,7 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
         } else {
             g_requests[tx] = Pending{pinfo->num, pinfo->abs_ts};
         }
-        if (!rec->call_id) rec->call_index = infer_call(pinfo, m);
+        rec->call_index = infer_call(pinfo, m, rec->call_id);
         p_add_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0, rec);
     }
     if (rec && rec->call_index) {

@@ -119,7 +119,7 @@ void calls_draw(void *p) {
     auto *r = static_cast<CallsReport *>(p);
     std::deque<call::Call> calls;
     for (const auto &id : r->order) calls.push_back(r->calls[id]);
-    std::string keyed = report::format_calls_report(calls, r->streams);
+    std::string keyed = report::format_calls_report(calls, r->streams, &g_inferred);
     // The inferred calls the tap saw (all of them, unless -z wacall,calls,FILTER narrowed it).
     std::vector<call::InferredCall> seen;
     for (const auto &c : g_inferred.calls())

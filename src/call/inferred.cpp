@@ -68,6 +68,7 @@ void InferredCalls::clear() {
     pending_.clear();
     for (auto &h : hot_) h = Hot();
     generation_ = 1;
+    keyed_ = Attributed();
 }
 
 InferredCall &InferredCalls::new_call(double t, uint32_t frame, const char *confidence, std::string reason) {
@@ -131,16 +132,19 @@ std::string secs(double s) {
 
 }  // namespace
 
-uint32_t InferredCalls::add_stun(const StunObservation &o) {
-    // Which side is the client?
-    SockEnd local, remote;
+namespace {
+
+// Which side of a STUN message is the client (local) and which the relay or peer; `known` says
+// whether a socket is already a client socket of the calls in question.
+template <class Known>
+void stun_sides(const StunObservation &o, Known known, SockEnd &local, SockEnd &remote) {
     if (client_request(o.type)) {
         local = o.src, remote = o.dst;
     } else if (client_response(o.type)) {
         local = o.dst, remote = o.src;
-    } else if (sock_call_.count(o.src)) {
+    } else if (known(o.src)) {
         local = o.src, remote = o.dst;
-    } else if (sock_call_.count(o.dst)) {
+    } else if (known(o.dst)) {
         local = o.dst, remote = o.src;
     } else if (is_relay_port(o.src.port) != is_relay_port(o.dst.port)) {
         bool src_relay = is_relay_port(o.src.port);
@@ -148,6 +152,13 @@ uint32_t InferredCalls::add_stun(const StunObservation &o) {
     } else {
         local = o.src, remote = o.dst;  // a request from an unknown pair: the sender is taken as client
     }
+}
+
+}  // namespace
+
+uint32_t InferredCalls::add_stun(const StunObservation &o) {
+    SockEnd local, remote;
+    stun_sides(o, [this](const SockEnd &e) { return sock_call_.count(e) != 0; }, local, remote);
 
     InferredCall *c = nullptr;
     const bool allocate = o.type == 0x0003;
@@ -185,20 +196,34 @@ uint32_t InferredCalls::add_stun(const StunObservation &o) {
         }
         c = &new_call(o.time, o.frame, first || !sock_call_.count(local) ? "high" : "medium", std::move(why));
     }
-    touch(*c, o.time, o.frame);
-    add_local(*c, local);
+    record_stun(*c, local, remote, o, pending_, false);
+    return c->index;
+}
+
+void InferredCalls::record_stun(InferredCall &c, const SockEnd &local, const SockEnd &remote, const StunObservation &o,
+                                PendingMap &pending, bool attributed) {
+    touch(c, o.time, o.frame);
+    if (attributed) {
+        if (!c.has_local(local)) {
+            c.local.push_back(local);
+            keyed_.generation++;
+        }
+    } else {
+        add_local(c, local);
+    }
+    const bool allocate = o.type == 0x0003;
     // A relay: the client allocates on it or pings it, or it listens on a relay port. Anything
     // else is a connectivity check with a peer (the peer-to-peer path).
     bool to_relay = client_request(o.type) || client_response(o.type) || is_relay_port(remote.port);
-    for (const auto &x : c->relays) to_relay = to_relay || x.address == remote;
+    for (const auto &x : c.relays) to_relay = to_relay || x.address == remote;
     std::vector<double> *rtts;
     if (to_relay) {
-        InferredRelay &r = relay(*c, remote, o.time);
+        InferredRelay &r = relay(c, remote, o.time);
         if (!o.relay_token.empty()) {
             r.token = true;
-            if (std::find(c->tokens.begin(), c->tokens.end(), o.relay_token) == c->tokens.end())
-                c->tokens.push_back(o.relay_token);
-            token_call_[o.relay_token] = c->index;
+            if (std::find(c.tokens.begin(), c.tokens.end(), o.relay_token) == c.tokens.end())
+                c.tokens.push_back(o.relay_token);
+            if (!attributed) token_call_[o.relay_token] = c.index;
         }
         if (allocate) r.allocate_requests++;
         if (o.type == 0x0103) r.allocate_successes++;
@@ -208,11 +233,11 @@ uint32_t InferredCalls::add_stun(const StunObservation &o) {
         rtts = &r.rtts;
     } else {
         PeerCheck *p = nullptr;
-        for (auto &x : c->peers)
+        for (auto &x : c.peers)
             if (x.address == remote) p = &x;
         if (!p) {
-            c->peers.emplace_back();
-            p = &c->peers.back();
+            c.peers.emplace_back();
+            p = &c.peers.back();
             p->address = remote;
             p->first = o.time;
         }
@@ -220,15 +245,14 @@ uint32_t InferredCalls::add_stun(const StunObservation &o) {
         rtts = &p->rtts;
     }
     if (is_response(o.type)) {
-        auto it = pending_.find(o.txid);
-        if (it != pending_.end() && it->second.call == c->index) {
+        auto it = pending.find(o.txid);
+        if (it != pending.end() && it->second.call == c.index) {
             rtts->push_back(o.time - it->second.time);
-            pending_.erase(it);
+            pending.erase(it);
         }
     } else if (!o.txid.empty()) {
-        pending_[o.txid] = Pending{o.time, c->index, remote};
+        pending[o.txid] = Pending{o.time, c.index, remote};
     }
-    return c->index;
 }
 
 uint32_t InferredCalls::call_for_flow(const SockEnd &src, const SockEnd &dst, double t) {
@@ -297,42 +321,99 @@ uint32_t InferredCalls::add_rtp(const RtpObservation &o) {
     if (owner != c->index) generation_++;
     owner = c->index;
 
+    place_rtp(*c, o, local, remote, dir, hot, generation_);
+    return c->index;
+}
+
+// The call's path (by the remote end, when the client side is known) and stream (by SSRC) of an
+// RTP packet, remembered in the fast path, then the packet's numbers.
+void InferredCalls::place_rtp(InferredCall &c, const RtpObservation &o, const SockEnd &local, const SockEnd &remote,
+                              StreamDir dir, Hot &hot, uint32_t generation) {
     uint32_t path = UINT32_MAX;
     if (local.valid()) {
-        for (uint32_t i = 0; i < c->paths.size(); i++)
-            if (c->paths[i].remote == remote) path = i;
+        for (uint32_t i = 0; i < c.paths.size(); i++)
+            if (c.paths[i].remote == remote) path = i;
         if (path == UINT32_MAX) {
             bool relay = is_relay_port(remote.port);
-            for (const auto &r : c->relays) relay = relay || r.address == remote;
-            path = static_cast<uint32_t>(c->paths.size());
-            c->paths.emplace_back();
-            c->paths.back().remote = remote;
-            c->paths.back().relay = relay;
-            c->paths.back().first = c->paths.back().last = o.time;
+            for (const auto &r : c.relays) relay = relay || r.address == remote;
+            path = static_cast<uint32_t>(c.paths.size());
+            c.paths.emplace_back();
+            c.paths.back().remote = remote;
+            c.paths.back().relay = relay;
+            c.paths.back().first = c.paths.back().last = o.time;
         }
     }
     uint32_t stream = UINT32_MAX;
-    for (uint32_t i = 0; i < c->streams.size(); i++)
-        if (c->streams[i].ssrc == o.ssrc) stream = i;
+    for (uint32_t i = 0; i < c.streams.size(); i++)
+        if (c.streams[i].ssrc == o.ssrc) stream = i;
     if (stream == UINT32_MAX) {
-        stream = static_cast<uint32_t>(c->streams.size());
-        c->streams.emplace_back();
-        InferredStream &s = c->streams.back();
+        stream = static_cast<uint32_t>(c.streams.size());
+        c.streams.emplace_back();
+        InferredStream &s = c.streams.back();
         s.ssrc = o.ssrc;
         s.dir = dir;
         s.pt = o.pt;
         s.first = s.last = s.prev_arrival = o.time;
         s.first_ext = s.highest_ext = 0x10000u + o.seq;
         s.packets = 0;
-    } else if (c->streams[stream].dir == StreamDir::Unknown) {
-        c->streams[stream].dir = dir;
+    } else if (c.streams[stream].dir == StreamDir::Unknown) {
+        c.streams[stream].dir = dir;
     }
-    {
-        hot.src = o.src, hot.dst = o.dst, hot.ssrc = o.ssrc, hot.call = c->index, hot.path = path, hot.stream = stream;
-        hot.dir = dir, hot.generation = generation_;
+    hot.src = o.src, hot.dst = o.dst, hot.ssrc = o.ssrc, hot.call = c.index, hot.path = path, hot.stream = stream;
+    hot.dir = dir, hot.generation = generation;
+    update_media(c, o, dir, path, stream);
+}
+
+// ---- attributed (keyed) calls ---------------------------------------------------------------------
+
+InferredCall &InferredCalls::attributed_call(const std::string &call_id, const Observation &o) {
+    uint32_t &i = keyed_.index[call_id];
+    if (!i) {
+        keyed_.calls.emplace_back();
+        InferredCall &c = keyed_.calls.back();
+        c.index = i = static_cast<uint32_t>(keyed_.calls.size());
+        c.call_id = call_id;
+        c.start = c.end = o.time;
+        c.first_frame = c.last_frame = o.frame;
     }
-    update_media(*c, o, dir, path, stream);
-    return c->index;
+    return keyed_.calls[i - 1];
+}
+
+void InferredCalls::add_stun(const std::string &call_id, const StunObservation &o) {
+    InferredCall &c = attributed_call(call_id, o);
+    SockEnd local, remote;
+    stun_sides(o, [&c](const SockEnd &e) { return c.has_local(e); }, local, remote);
+    record_stun(c, local, remote, o, keyed_.pending, true);
+}
+
+void InferredCalls::add_rtp(const std::string &call_id, const RtpObservation &o) {
+    Hot &hot = keyed_.hot[(o.ssrc ^ (o.ssrc >> 16) ^ o.src.port ^ o.dst.port) & 7];
+    if (hot.generation == keyed_.generation && hot.ssrc == o.ssrc && hot.src == o.src && hot.dst == o.dst &&
+        keyed_.calls[hot.call - 1].call_id == call_id) {
+        update_media(keyed_.calls[hot.call - 1], o, hot.dir, hot.path, hot.stream);
+        return;
+    }
+    InferredCall &c = attributed_call(call_id, o);
+    // The client side: a socket the call's relay STUN showed, else the side opposite a relay port.
+    SockEnd local, remote;
+    StreamDir dir = StreamDir::Unknown;
+    if (c.has_local(o.src)) {
+        local = o.src, remote = o.dst, dir = StreamDir::Sent;
+    } else if (c.has_local(o.dst)) {
+        local = o.dst, remote = o.src, dir = StreamDir::Received;
+    } else if (is_relay_port(o.src.port) != is_relay_port(o.dst.port)) {
+        const bool src_relay = is_relay_port(o.src.port);
+        local = src_relay ? o.dst : o.src, remote = src_relay ? o.src : o.dst;
+        dir = src_relay ? StreamDir::Received : StreamDir::Sent;
+        c.local.push_back(local);
+        keyed_.generation++;
+    }
+    place_rtp(c, o, local, remote, dir, hot, keyed_.generation);
+}
+
+const InferredCall *InferredCalls::attributed(const std::string &call_id) const {
+    auto it = keyed_.index.find(call_id);
+    return it == keyed_.index.end() ? nullptr : &keyed_.calls[it->second - 1];
 }
 
 void InferredCalls::update_media(InferredCall &c, const RtpObservation &o, StreamDir, uint32_t path, uint32_t stream) {

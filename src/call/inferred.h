@@ -17,6 +17,12 @@
 //  - media with no relay STUN: the side opposite a relay port (3478/3480) is the client's socket;
 //    with neither side on one (peer-to-peer only), the flow's two endpoints stand for the call
 //    and the direction stays unknown (confidence "low").
+//
+// Calls the signaling or the key log named (keyed) get the same details: the dissectors feed the
+// STUN and RTP they attributed to a call id to add_stun(call_id, ...) / add_rtp(call_id, ...),
+// aggregated per call id with no grouping (the call is known), so that call's single entry in
+// -z wacall,calls carries its relays, paths and streams too (issue 15: "the same call appears
+// once, merged with its signaling record").
 // No Wireshark, no GLib.
 #pragma once
 
@@ -125,6 +131,7 @@ struct MediaPath {
 
 struct InferredCall {
     uint32_t index = 0;  // 1-based, in order of first observation
+    std::string call_id;  // an attributed (keyed) call's id; empty for a call inferred without keys
     double start = 0, end = 0;
     uint32_t first_frame = 0, last_frame = 0;
     std::vector<SockEnd> local;  // client media sockets, first-seen order
@@ -153,37 +160,64 @@ public:
     // no call and changes nothing; 0 when none.
     uint32_t call_for_flow(const SockEnd &src, const SockEnd &dst, double t);
     const std::vector<InferredCall> &calls() const { return calls_; }
+
+    // Observations the dissectors attributed to a keyed call (signaling or key log): the same
+    // details under the call id, no grouping. confidence/reason stay empty.
+    void add_stun(const std::string &call_id, const StunObservation &o);
+    void add_rtp(const std::string &call_id, const RtpObservation &o);
+    const InferredCall *attributed(const std::string &call_id) const;  // nullptr: nothing seen
     void clear();
 
 private:
-    InferredCall *open_call_for_socket(const SockEnd &local, double t);
-    InferredCall &new_call(double t, uint32_t frame, const char *confidence, std::string reason);
-    void touch(InferredCall &c, double t, uint32_t frame);
-    InferredRelay &relay(InferredCall &c, const SockEnd &addr, double t);
-    void add_local(InferredCall &c, const SockEnd &e);
-
-    struct Pending {
-        double time;
-        uint32_t call;  // index
-        SockEnd relay;
-    };
-    std::vector<InferredCall> calls_;
-    std::unordered_map<uint32_t, uint32_t> ssrc_call_;              // SSRC → latest call index
-    std::unordered_map<SockEnd, uint32_t, SockEndHash> sock_call_;  // client socket → latest call
-    std::unordered_map<SockEnd, uint32_t, SockEndHash> flow_call_;  // endpoint of a call without known client
-    std::map<std::string, uint32_t> token_call_;                    // relay token → call
-    std::unordered_map<std::string, Pending> pending_;             // txid → latest request
-
     // Per-packet fast path: the last placement of a (src, dst, SSRC), valid
-    // while no mapping above changed (generation) and its call is open: the same answer as the
+    // while no mapping below changed (generation) and its call is open: the same answer as the
     // lookups, without them.
     struct Hot {
         SockEnd src, dst;
         uint32_t ssrc = 0, call = 0, path = 0, stream = 0, generation = 0;
         StreamDir dir = StreamDir::Unknown;
     };
+    struct Pending {
+        double time;
+        uint32_t call;  // index
+        SockEnd relay;
+    };
+    using PendingMap = std::unordered_map<std::string, Pending>;  // txid → latest request
+
+    // The part shared by inferred and attributed calls: what one STUN message or RTP packet adds
+    // to a call once its call and sides are known.
+    void record_stun(InferredCall &c, const SockEnd &local, const SockEnd &remote, const StunObservation &o,
+                     PendingMap &pending, bool attributed);
+    void place_rtp(InferredCall &c, const RtpObservation &o, const SockEnd &local, const SockEnd &remote,
+                   StreamDir dir, Hot &hot, uint32_t generation);
+
+    InferredCall *open_call_for_socket(const SockEnd &local, double t);
+    InferredCall &new_call(double t, uint32_t frame, const char *confidence, std::string reason);
+    void touch(InferredCall &c, double t, uint32_t frame);
+    InferredRelay &relay(InferredCall &c, const SockEnd &addr, double t);
+    void add_local(InferredCall &c, const SockEnd &e);
+
+    std::vector<InferredCall> calls_;
+    std::unordered_map<uint32_t, uint32_t> ssrc_call_;              // SSRC → latest call index
+    std::unordered_map<SockEnd, uint32_t, SockEndHash> sock_call_;  // client socket → latest call
+    std::unordered_map<SockEnd, uint32_t, SockEndHash> flow_call_;  // endpoint of a call without known client
+    std::map<std::string, uint32_t> token_call_;                    // relay token → call
+    PendingMap pending_;
+
     Hot hot_[8];
     uint32_t generation_ = 1;
+
+    // Attributed (keyed) calls, by call id; their own pending requests, fast path and generation
+    // (bumped when a call learns a client socket, which changes the direction of its media).
+    struct Attributed {
+        std::vector<InferredCall> calls;
+        std::unordered_map<std::string, uint32_t> index;  // call id → 1-based index in calls
+        PendingMap pending;
+        Hot hot[8];
+        uint32_t generation = 1;
+    };
+    Attributed keyed_;
+    InferredCall &attributed_call(const std::string &call_id, const Observation &o);
     void update_media(InferredCall &c, const RtpObservation &o, StreamDir dir, uint32_t path, uint32_t stream);
 };
 

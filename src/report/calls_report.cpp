@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -100,7 +101,21 @@ void stream_rows(std::string &out, const std::string &call_id, const std::map<St
 
 }  // namespace
 
-std::string format_calls_report(const std::deque<call::Call> &calls, const std::map<StreamKey, StreamInfo> &streams) {
+namespace {
+void media_details(std::string &o, const call::InferredCall &c, const call::Call *signaled);
+std::string legend();
+
+// A keyed call's relay STUN and RTP as the wire shows them (what a call without keys gets), with
+// the relay names its signaling gave.
+void wire_details(std::string &out, const call::InferredCall *c, const call::Call *signaled) {
+    if (!c) return;
+    out += "  On the wire (relay STUN and RTP headers, as for calls without keys; times since the first frame):\n";
+    media_details(out, *c, signaled);
+}
+}  // namespace
+
+std::string format_calls_report(const std::deque<call::Call> &calls, const std::map<StreamKey, StreamInfo> &streams,
+                                const call::InferredCalls *media) {
     std::set<std::string> media_only;
     for (const auto &kv : streams) media_only.insert(kv.first.call_id);
     for (const auto &c : calls) media_only.erase(c.call_id);
@@ -126,12 +141,18 @@ std::string format_calls_report(const std::deque<call::Call> &calls, const std::
         if (d >= 0) snprintf(buf, sizeof buf, "%.3f s", d);
         out += std::string("  Duration:         ") + (d >= 0 ? buf : "-") + "\n";
         stream_rows(out, c.call_id, streams);
+        wire_details(out, media ? media->attributed(c.call_id) : nullptr, &c);
     }
     for (const auto &id : media_only) {
         out += "-----------------------------------------------------------------------------------\n";
         out += "Call " + id + "  [media only: no signaling decrypted]\n";
         stream_rows(out, id, streams);
+        wire_details(out, media ? media->attributed(id) : nullptr, nullptr);
     }
+    bool details = false;
+    for (const auto &c : calls) details = details || (media && media->attributed(c.call_id));
+    for (const auto &id : media_only) details = details || (media && media->attributed(id));
+    if (details) out += legend();
     out += "===================================================================================\n";
     return out;
 }
@@ -150,6 +171,89 @@ std::string fmt(const char *f, ...) {
 
 }  // namespace
 
+namespace {
+
+// The relay's name from the call's signaled endpoints (address and port, else the address alone).
+std::string relay_name(const call::SockEnd &a, const call::Call *signaled) {
+    if (!signaled) return "unknown (not signaled without keys)";
+    const call::EndpointRecord *by_addr = nullptr;
+    for (const auto &e : signaled->endpoints) {
+        const bool fam = (a.family == 4 && e.family == call::AddrFamily::IPv4) ||
+                         (a.family == 6 && e.family == call::AddrFamily::IPv6);
+        if (!fam || std::memcmp(e.addr, a.addr.data(), a.family == 4 ? 4 : 16) != 0) continue;
+        if (e.port == a.port && !e.relay_name.empty()) return e.relay_name + " (signaled)";
+        if (!by_addr && !e.relay_name.empty()) by_addr = &e;
+    }
+    if (by_addr) return by_addr->relay_name + " (signaled for " + by_addr->text() + ")";
+    return "unknown (not named by the signaling)";
+}
+
+// Times, sockets, relays, peer-to-peer path, media paths and streams of one call as relay STUN and
+// RTP headers show them: the body of an inferred call's block, and of a keyed call's media details.
+void media_details(std::string &o, const call::InferredCall &c, const call::Call *signaled) {
+    o += fmt("  Start %.6f s  End %.6f s  Duration %.6f s  Frames %u-%u\n", c.start, c.end, c.duration(),
+             c.first_frame, c.last_frame);
+    std::string socks;
+    for (const auto &e : c.local) socks += (socks.empty() ? "" : ", ") + e.to_string();
+    o += "  Local media socket(s): " + (socks.empty() ? std::string("unknown (no relay allocation seen)") : socks) + "\n";
+    for (const auto &r : c.relays) {
+        std::string rtt = "unknown";
+        if (!r.rtts.empty()) {
+            double sum = 0, mn = r.rtts[0], mx = r.rtts[0];
+            for (double x : r.rtts) sum += x, mn = std::min(mn, x), mx = std::max(mx, x);
+            rtt = fmt("min %.3f ms avg %.3f ms max %.3f ms (%zu)", mn * 1e3, sum / r.rtts.size() * 1e3, mx * 1e3,
+                      r.rtts.size());
+        }
+        o += fmt("  Relay %s  name: %s  allocations: %u (%u ok, %u error)  "
+                 "RTT: %s  XOR-MAPPED: %s  XOR-RELAYED: %s  relay token: %s\n",
+                 r.address.to_string().c_str(), relay_name(r.address, signaled).c_str(), r.allocate_requests,
+                 r.allocate_successes, r.allocate_errors, rtt.c_str(),
+                 r.xor_mapped.valid() ? r.xor_mapped.to_string().c_str() : "unknown",
+                 r.xor_relayed.valid() ? r.xor_relayed.to_string().c_str() : "unknown", r.token ? "present" : "absent");
+    }
+    std::string p2p;
+    for (const auto &p : c.paths)
+        if (!p.relay) p2p += (p2p.empty() ? "" : ", ") + p.remote.to_string() + " (carried media)";
+    for (const auto &p : c.peers) {
+        bool media = false;
+        for (const auto &x : c.paths) media = media || (!x.relay && x.remote == p.address);
+        if (media) continue;
+        p2p += (p2p.empty() ? "" : ", ") + p.address.to_string() + " (checks only)";
+    }
+    o += "  Peer-to-peer path: " + (p2p.empty() ? std::string("none seen") : p2p) + "\n";
+    for (const auto &p : c.peers) {
+        std::string rtt = "unknown";
+        if (!p.rtts.empty()) {
+            double sum = 0;
+            for (double x : p.rtts) sum += x;
+            rtt = fmt("avg %.3f ms (%zu)", sum / p.rtts.size() * 1e3, p.rtts.size());
+        }
+        o += fmt("  Peer check %s  STUN messages: %u  RTT: %s\n", p.address.to_string().c_str(), p.messages, rtt.c_str());
+    }
+    for (size_t i = 0; i < c.paths.size(); i++) {
+        const auto &p = c.paths[i];
+        o += fmt("  Media path %zu: %s %s  %.6f-%.6f s  %" PRIu64 " packets%s\n", i + 1,
+                 p.relay ? "relay" : "peer-to-peer", p.remote.to_string().c_str(), p.first, p.last, p.packets,
+                 i == 0 ? "  (first to carry media)" : "  (switch)");
+    }
+    o += fmt("  %-10s %-9s %-8s %-4s %8s %10s %10s %6s %10s %12s %12s %5s %9s\n", "SSRC", "Direction", "Kind", "PT",
+             "Packets", "Bytes", "kbit/s", "Lost", "Jitter ms", "First s", "Last s", "Gaps", "Longest s");
+    for (const auto &s : c.streams) {
+        std::string jit = s.jitter_known ? fmt("%.3f", s.jitter_s * 1e3) : "unknown";
+        o += fmt("  0x%08X %-9s %-8s %-4u %8" PRIu64 " %10" PRIu64 " %10.1f %6" PRIu64 " %10s %12.6f %12.6f %5u %9.3f\n",
+                 s.ssrc, call::stream_dir_name(s.dir), call::pt_kind(s.pt) == std::string("app data") ? "app-data" : call::pt_kind(s.pt),
+                 s.pt, s.packets, s.bytes, s.bitrate_bps() / 1e3, s.lost(), jit.c_str(), s.first, s.last, s.gaps,
+                 s.longest_gap);
+    }
+}
+
+std::string legend() {
+    return fmt("(Gaps: arrival gaps of %.1f s or more: silence/DTX pauses or loss. Loss: RFC 3550 expected minus "
+               "received. Jitter: RFC 3550 with the payload type's clock.)\n", call::InferredCalls::kGapReportSeconds);
+}
+
+}  // namespace
+
 std::string format_inferred_calls(const std::vector<call::InferredCall> &calls) {
     if (calls.empty()) return "";
     std::string o;
@@ -158,62 +262,9 @@ std::string format_inferred_calls(const std::vector<call::InferredCall> &calls) 
     for (const auto &c : calls) {
         o += fmt("\nInferred call #%u  state: signaling not decrypted\n", c.index);
         o += fmt("  Grouping (inferred): confidence %s: %s\n", c.confidence.c_str(), c.reason.c_str());
-        o += fmt("  Start %.6f s  End %.6f s  Duration %.6f s  Frames %u-%u\n", c.start, c.end, c.duration(),
-                 c.first_frame, c.last_frame);
-        std::string socks;
-        for (const auto &e : c.local) socks += (socks.empty() ? "" : ", ") + e.to_string();
-        o += "  Local media socket(s): " + (socks.empty() ? std::string("unknown (no relay allocation seen)") : socks) + "\n";
-        for (const auto &r : c.relays) {
-            std::string rtt = "unknown";
-            if (!r.rtts.empty()) {
-                double sum = 0, mn = r.rtts[0], mx = r.rtts[0];
-                for (double x : r.rtts) sum += x, mn = std::min(mn, x), mx = std::max(mx, x);
-                rtt = fmt("min %.3f ms avg %.3f ms max %.3f ms (%zu)", mn * 1e3, sum / r.rtts.size() * 1e3, mx * 1e3,
-                          r.rtts.size());
-            }
-            o += fmt("  Relay %s  name: unknown (not signaled without keys)  allocations: %u (%u ok, %u error)  "
-                     "RTT: %s  XOR-MAPPED: %s  XOR-RELAYED: %s  relay token: %s\n",
-                     r.address.to_string().c_str(), r.allocate_requests, r.allocate_successes, r.allocate_errors,
-                     rtt.c_str(), r.xor_mapped.valid() ? r.xor_mapped.to_string().c_str() : "unknown",
-                     r.xor_relayed.valid() ? r.xor_relayed.to_string().c_str() : "unknown", r.token ? "present" : "absent");
-        }
-        std::string p2p;
-        for (const auto &p : c.paths)
-            if (!p.relay) p2p += (p2p.empty() ? "" : ", ") + p.remote.to_string() + " (carried media)";
-        for (const auto &p : c.peers) {
-            bool media = false;
-            for (const auto &x : c.paths) media = media || (!x.relay && x.remote == p.address);
-            if (media) continue;
-            p2p += (p2p.empty() ? "" : ", ") + p.address.to_string() + " (checks only)";
-        }
-        o += "  Peer-to-peer path: " + (p2p.empty() ? std::string("none seen") : p2p) + "\n";
-        for (const auto &p : c.peers) {
-            std::string rtt = "unknown";
-            if (!p.rtts.empty()) {
-                double sum = 0;
-                for (double x : p.rtts) sum += x;
-                rtt = fmt("avg %.3f ms (%zu)", sum / p.rtts.size() * 1e3, p.rtts.size());
-            }
-            o += fmt("  Peer check %s  STUN messages: %u  RTT: %s\n", p.address.to_string().c_str(), p.messages, rtt.c_str());
-        }
-        for (size_t i = 0; i < c.paths.size(); i++) {
-            const auto &p = c.paths[i];
-            o += fmt("  Media path %zu: %s %s  %.6f-%.6f s  %" PRIu64 " packets%s\n", i + 1,
-                     p.relay ? "relay" : "peer-to-peer", p.remote.to_string().c_str(), p.first, p.last, p.packets,
-                     i == 0 ? "  (first to carry media)" : "  (switch)");
-        }
-        o += fmt("  %-10s %-9s %-8s %-4s %8s %10s %10s %6s %10s %12s %12s %5s %9s\n", "SSRC", "Direction", "Kind", "PT",
-                 "Packets", "Bytes", "kbit/s", "Lost", "Jitter ms", "First s", "Last s", "Gaps", "Longest s");
-        for (const auto &s : c.streams) {
-            std::string jit = s.jitter_known ? fmt("%.3f", s.jitter_s * 1e3) : "unknown";
-            o += fmt("  0x%08X %-9s %-8s %-4u %8" PRIu64 " %10" PRIu64 " %10.1f %6" PRIu64 " %10s %12.6f %12.6f %5u %9.3f\n",
-                     s.ssrc, call::stream_dir_name(s.dir), call::pt_kind(s.pt) == std::string("app data") ? "app-data" : call::pt_kind(s.pt),
-                     s.pt, s.packets, s.bytes, s.bitrate_bps() / 1e3, s.lost(), jit.c_str(), s.first, s.last, s.gaps,
-                     s.longest_gap);
-        }
+        media_details(o, c, nullptr);
     }
-    o += fmt("\n(Gaps: arrival gaps of %.1f s or more: silence/DTX pauses or loss. Loss: RFC 3550 expected minus "
-             "received. Jitter: RFC 3550 with the payload type's clock.)\n", call::InferredCalls::kGapReportSeconds);
+    o += "\n" + legend();
     return o;
 }
 

@@ -54,8 +54,12 @@ call::CallStatus status_at(const call::Call &c, uint32_t frame);
 // Seconds from accept to terminate when both were seen, else the signalled duration, else -1.
 double call_duration(const call::Call &c);
 
-// Renders the report. Calls known only from media (a key log, no signaling) are listed too.
-std::string format_calls_report(const std::deque<call::Call> &calls, const std::map<StreamKey, StreamInfo> &streams);
+// Renders the report. Calls known only from media (a key log, no signaling) are listed too. With
+// `media`, each call's block also carries what its relay STUN and RTP headers show (relays, RTT,
+// XOR addresses, paths, per-stream loss/jitter/bitrate/gaps: InferredCalls::attributed), as a
+// call without keys gets, with the relay names its signaling gave.
+std::string format_calls_report(const std::deque<call::Call> &calls, const std::map<StreamKey, StreamInfo> &streams,
+                                const call::InferredCalls *media = nullptr);
 
 // Renders the calls inferred from keyless relay STUN and media (call/inferred.h): one block per
 // call with its grouping confidence, sockets, relays, paths and streams. Times are printed as
