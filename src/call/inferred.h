@@ -74,7 +74,7 @@ struct RtpObservation : Observation {
     uint8_t pt = 0;
     uint16_t seq = 0;
     uint32_t ts = 0;
-    uint32_t bytes = 0;  // UDP payload length
+    uint32_t bytes = 0;  // RTP packet length (the UDP payload, less a group envelope in front)
 };
 
 // "audio", "video", "app data" or "unknown" by WhatsApp's payload types; clock rate 0 = unknown.

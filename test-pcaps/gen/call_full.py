@@ -12,6 +12,7 @@ Built on the signaling engineer's noise.py / wabin.py / signaling.py and on medi
 import os
 import random
 
+import keyless_calls
 import media
 import noise
 import pcapw
@@ -22,6 +23,7 @@ SERVER = ("157.240.0.53", 443)
 CLIENT_TCP_PORT = 40444
 SELF_JID, PEER_JID = "48213377210045:0@lid", "39517204881230:7@lid"
 MEDIA_OFFSET_S = 3.2        # media starts after the accept
+RELAY_NAME = "gru1c02"      # the te2's relay_name
 
 
 class NoiseConn:
@@ -69,7 +71,8 @@ def signaling_and_call(t0: float):
     rng = random.Random(6006)
     cid = rng.randbytes(16).hex().upper()
     call_key = rng.randbytes(32)
-    relay = sg.Relay("call-full", [sg.Endpoint(media.RELAY[0], media.RELAY[1], token_id="0", auth_token_id="1")])
+    relay = sg.Relay("call-full", [sg.Endpoint(media.RELAY[0], media.RELAY[1], relay_name=RELAY_NAME, token_id="0",
+                                                   auth_token_id="1")])
     c = sg.Call(cid, SELF_JID)
     conn = NoiseConn("call-full", t0)
     ids = [rng.randbytes(8).hex().upper() for _ in range(4)]
@@ -139,6 +142,16 @@ def make(outdir, manifest, selftests):
     hs = conn.hs
     selftests["call-full.pcap: signaling read-back"] = verify_signaling(os.path.join(outdir, "call-full.pcap"),
                                                                         hs, stanzas)
+    # What the wire shows of the call (relay STUN and RTP), for its merged entry in -z wacall,calls:
+    # times from the capture's first frame, the relay's signaled name and the XOR-MAPPED address
+    # the Allocate Success carries (the client's own socket: no NAT in this capture).
+    t_first_us = round(pcapw.read_pcap(os.path.join(outdir, "call-full.pcap"))[0][0] * 1e6)
+    # bytes: the RTP packet, without the group envelope some datagrams carry in front of it.
+    rows = [dict(m, t_us=m["time_us"], bytes=m["udp_len"] - (m.get("envelope_len") or 0))
+            for m in metas if m["kind"] in ("stun", "rtp")]
+    relay, client = f"{media.RELAY[0]}:{media.RELAY[1]}", f"{call.client[0]}:{call.client[1]}"
+    wire = keyless_calls.wire_details(rows, client, t_first_us, {relay: RELAY_NAME},
+                                      {relay: client})
     media._write(outdir, "call-full.keys", "\n".join([
         "# call-full.pcap: signaling over Noise (raw TCP 443) then the media of the same call.",
         "# Participants, relay key, relay token and warp_mi_tag_len come from the decrypted signaling;",
@@ -151,4 +164,4 @@ def make(outdir, manifest, selftests):
         "terminate) then the media on the signaled relay, as in media-only",
         metas, streams, signaling=stanzas,
         noise={"client_ephemeral_public": hs["ce_pub"].hex(), "tcp": f"{media.CLIENT[0]}:{CLIENT_TCP_PORT}",
-               "server": f"{SERVER[0]}:{SERVER[1]}"}))
+               "server": f"{SERVER[0]}:{SERVER[1]}"}, wire_details=wire))

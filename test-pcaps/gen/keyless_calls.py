@@ -217,6 +217,71 @@ def model(metas):
     return out
 
 
+def wire_details(rows, client, t_first_us, relay_names, mapped):
+    """What the wire shows of ONE call whose datagrams (relay STUN and RTP of the client socket
+    `client`) are `rows`, in capture order: the details a keyed call's entry carries next to its
+    signaling (issue 15: merged, not listed twice). rows: dicts with frame, t_us, src, dst, kind
+    ("stun"/"rtp"), bytes, and stun_type/txid (STUN) or ssrc/pt/seq/ts (RTP). The generator knows
+    the relay's name (its signaled relay block) and the XOR-MAPPED address it wrote, passed in.
+    A response's RTT is from the latest unanswered request with its transaction id (RFC 5389
+    classes: 0x0100/0x0110 bits, WhatsApp's pong 0x0802 and 0x0805)."""
+    rel = lambda r: (r["t_us"] - t_first_us) / 1e6  # noqa: E731
+    d = {"start": rel(rows[0]), "end": rel(rows[-1]), "first_frame": rows[0]["frame"], "last_frame": rows[-1]["frame"],
+         "local": [client], "relays": {}, "peers": {}, "paths": {}, "streams": {}}
+    d["duration"] = d["end"] - d["start"]
+    pending = {}
+    for r in rows:
+        remote = r["dst"] if r["src"] == client else r["src"]
+        if r["kind"] == "stun":
+            t = r["stun_type"]
+            x = d["relays"].setdefault(remote, {"allocations": 0, "ok": 0, "errors": 0, "rtts_ms": [],
+                                                "mapped": mapped.get(remote, "unknown"), "relayed": "unknown",
+                                                "token": False, "name": relay_names.get(remote)})
+            x["allocations"] += t == 0x0003
+            x["token"] = x["token"] or (t == 0x0003 and r["src"] == client)
+            x["ok"] += t == 0x0103
+            x["errors"] += t == 0x0113
+            response = (t & 0x0110) in (0x0100, 0x0110) or t in (0x0802, 0x0805)
+            if response:
+                if r["txid"] in pending:
+                    x["rtts_ms"].append((r["t_us"] - pending.pop(r["txid"])) / 1000)
+            else:
+                pending[r["txid"]] = r["t_us"]
+            continue
+        p = d["paths"].setdefault(remote, {"relay": remote.endswith(":3478") or remote in d["relays"],
+                                           "first": rel(r), "last": rel(r), "packets": 0})
+        p["last"], p["packets"] = rel(r), p["packets"] + 1
+        s = d["streams"].get(r["ssrc"])
+        if s is None:
+            s = d["streams"][r["ssrc"]] = {"ssrc": r["ssrc"], "ssrc_hex": f"0x{r['ssrc']:08X}",
+                                           "dir": "sent" if r["src"] == client else "received",
+                                           "kind": KIND.get(r["pt"], "unknown"), "pt": r["pt"], "packets": 0, "bytes": 0,
+                                           "first": rel(r), "last": rel(r), "gaps": 0, "longest_gap": 0.0,
+                                           "_j": 0.0, "_prev": None, "_ext": []}
+        if s["packets"] and rel(r) - s["last"] >= GAP_S:
+            s["gaps"] += 1
+            s["longest_gap"] = max(s["longest_gap"], rel(r) - s["last"])
+        s["packets"] += 1
+        s["bytes"] += r["bytes"]
+        s["last"] = rel(r)
+        # Extended sequence number nearest the previous one (the streams cross 65535).
+        q = r["seq"] if not s["_ext"] else s["_ext"][-1] + ((r["seq"] - s["_ext"][-1]) + 0x8000) % 0x10000 - 0x8000
+        s["_ext"].append(q)
+        if r["pt"] in CLOCK:  # RFC 3550 A.8 in arrival order
+            transit = r["t_us"] / 1e6 - r["ts"] / CLOCK[r["pt"]]
+            if s["_prev"] is not None:
+                s["_j"] += (abs(transit - s["_prev"]) - s["_j"]) / 16
+            s["_prev"] = transit
+    for s in d["streams"].values():
+        s["lost"] = max(0, max(s["_ext"]) - min(s["_ext"]) + 1 - len(s["_ext"]))
+        s["jitter_ms"] = round(s["_j"] * 1e3, 3) if s["pt"] in CLOCK else None
+        for k in ("_j", "_prev", "_ext"):
+            del s[k]
+    d["streams"] = list(d["streams"].values())
+    d["paths"] = [dict(v, remote=k) for k, v in d["paths"].items()]
+    return d
+
+
 def make(outdir, manifest, selftests):
     frames, metas = build()
     pcapw.write_pcap(os.path.join(outdir, "keyless-two-calls.pcap"), frames)

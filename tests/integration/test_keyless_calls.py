@@ -12,7 +12,7 @@ import pytest
 from conftest import BUILD, REAL, fields, run_tool
 
 CALL = re.compile(r"^Inferred call #(\d+)  state: signaling not decrypted$", re.M)
-RELAY = re.compile(r"^  Relay (\S+)  name: unknown \(not signaled without keys\)  allocations: (\d+) \((\d+) ok, (\d+) error\)  "
+RELAY = re.compile(r"^  Relay (\S+)  name: (.+?)  allocations: (\d+) \((\d+) ok, (\d+) error\)  "
                    r"RTT: (?:min ([\d.]+) ms avg ([\d.]+) ms max ([\d.]+) ms \((\d+)\)|unknown)  XOR-MAPPED: (\S+)  "
                    r"XOR-RELAYED: (\S+)  relay token: (present|absent)$", re.M)
 PATH = re.compile(r"^  Media path (\d+): (relay|peer-to-peer) (\S+)  ([\d.]+)-([\d.]+) s  (\d+) packets", re.M)
@@ -30,17 +30,57 @@ def parse(out):
         c = {"index": int(blocks[i])}
         m = re.search(r"^  Grouping \(inferred\): confidence (high|medium|low): (.+)$", text, re.M)
         c["confidence"], c["reason"] = m.groups()
-        m = re.search(r"^  Start ([\d.]+) s  End ([\d.]+) s  Duration ([\d.]+) s  Frames (\d+)-(\d+)$", text, re.M)
-        c["start"], c["end"], c["duration"] = map(float, m.groups()[:3])
-        c["first_frame"], c["last_frame"] = map(int, m.groups()[3:])
-        c["local"] = re.search(r"^  Local media socket\(s\): (.+)$", text, re.M).group(1).split(", ")
-        c["p2p"] = re.search(r"^  Peer-to-peer path: (.+)$", text, re.M).group(1)
-        c["relays"] = {r[0]: r[1:] for r in RELAY.findall(text)}
-        c["peers"] = {p[0]: p[1:] for p in PEER.findall(text)}
-        c["paths"] = [p[1:] for p in PATH.findall(text)]
-        c["streams"] = {s[0]: s[1:] for s in STREAM.findall(text)}
+        c.update(parse_details(text))
         calls.append(c)
     return calls
+
+
+def parse_details(text):
+    """Times, sockets, relays, peers, paths and streams of one block (an inferred call, or a keyed
+    call's "On the wire" part)."""
+    c = {}
+    m = re.search(r"^  Start ([\d.]+) s  End ([\d.]+) s  Duration ([\d.]+) s  Frames (\d+)-(\d+)$", text, re.M)
+    c["start"], c["end"], c["duration"] = map(float, m.groups()[:3])
+    c["first_frame"], c["last_frame"] = map(int, m.groups()[3:])
+    c["local"] = re.search(r"^  Local media socket\(s\): (.+)$", text, re.M).group(1).split(", ")
+    c["p2p"] = re.search(r"^  Peer-to-peer path: (.+)$", text, re.M).group(1)
+    c["relays"] = {r[0]: r[1:] for r in RELAY.findall(text)}
+    c["peers"] = {p[0]: p[1:] for p in PEER.findall(text)}
+    c["paths"] = [p[1:] for p in PATH.findall(text)]
+    c["streams"] = {s[0]: s[1:] for s in STREAM.findall(text)}
+    c["relay_names"] = {r[0]: r[1] for r in RELAY.findall(text)}
+    return c
+
+
+def check_against_model(g, m):
+    """Every value of one parsed block against the generator's model of the call."""
+    assert (g["start"], g["end"], g["duration"]) == pytest.approx((m["start"], m["end"], m["duration"]), abs=2e-6)
+    assert (g["first_frame"], g["last_frame"]) == (m["first_frame"], m["last_frame"])
+    assert g["local"] == m["local"]
+    assert set(g["relays"]) == set(m["relays"]), g["relays"]
+    for addr, r in m["relays"].items():
+        _, alloc, ok, err, mn, avg, mx, n, mapped, relayed, token = g["relays"][addr]
+        rt = r["rtts_ms"]
+        assert (int(alloc), int(ok), int(err)) == (r["allocations"], r["ok"], r.get("errors", 0))
+        assert (mn, avg, mx, int(n)) == (ms(min(rt)), ms(sum(rt) / len(rt)), ms(max(rt)), len(rt)), (addr, rt)
+        assert (mapped, relayed, token) == (r["mapped"], r["relayed"], "present" if r["token"] else "absent")
+    assert set(g["peers"]) == set(m["peers"])
+    for addr, p in m["peers"].items():
+        n_msgs, avg, n = g["peers"][addr]
+        assert (int(n_msgs), avg, int(n)) == (p["messages"], ms(sum(p["rtts_ms"]) / len(p["rtts_ms"])), len(p["rtts_ms"]))
+    want_paths = [("relay" if p["relay"] else "peer-to-peer", p["remote"], p["packets"]) for p in m["paths"]]
+    assert [(k, r, int(n)) for k, r, _, _, n in g["paths"]] == want_paths
+    for (_, _, first, last, _), p in zip(g["paths"], m["paths"]):
+        assert (float(first), float(last)) == pytest.approx((p["first"], p["last"]), abs=2e-6)
+    assert list(g["streams"]) == [s["ssrc_hex"] for s in m["streams"]]
+    for s in m["streams"]:
+        d, kind, pt, pkts, nbytes, kbps, lost, jit, first, last, gaps, longest = g["streams"][s["ssrc_hex"]]
+        assert (d, kind.replace("-", " "), int(pt)) == (s["dir"], s["kind"], s["pt"])
+        assert (int(pkts), int(nbytes), int(lost)) == (s["packets"], s["bytes"], s["lost"]), s["ssrc_hex"]
+        assert float(kbps) == pytest.approx(s["bytes"] * 8 / (s["last"] - s["first"]) / 1e3, abs=0.051)
+        assert jit == ("unknown" if s["jitter_ms"] is None else ms(s["jitter_ms"])), s["ssrc_hex"]
+        assert (float(first), float(last)) == pytest.approx((s["first"], s["last"]), abs=2e-6)
+        assert (int(gaps), float(longest)) == (s["gaps"], pytest.approx(s["longest_gap"], abs=1e-3))
 
 
 def ms(v):
@@ -65,33 +105,8 @@ def test_calls_table_equals_model(tshark, keyless, passes):
     model = cap["inferred_calls"]
     assert [c["index"] for c in got] == [c["index"] for c in model] == [1, 2]
     for g, m in zip(got, model):
-        assert (g["start"], g["end"], g["duration"]) == pytest.approx((m["start"], m["end"], m["duration"]), abs=2e-6)
-        assert (g["first_frame"], g["last_frame"]) == (m["first_frame"], m["last_frame"])
-        assert g["local"] == m["local"]
-        assert set(g["relays"]) == set(m["relays"]), g["relays"]
-        for addr, r in m["relays"].items():
-            alloc, ok, err, mn, avg, mx, n, mapped, relayed, token = g["relays"][addr]
-            rt = r["rtts_ms"]
-            assert (int(alloc), int(ok), int(err)) == (r["allocations"], r["ok"], 0)
-            assert (mn, avg, mx, int(n)) == (ms(min(rt)), ms(sum(rt) / len(rt)), ms(max(rt)), len(rt)), (addr, rt)
-            assert (mapped, relayed, token) == (r["mapped"], r["relayed"], "present" if r["token"] else "absent")
-        assert set(g["peers"]) == set(m["peers"])
-        for addr, p in m["peers"].items():
-            n_msgs, avg, n = g["peers"][addr]
-            assert (int(n_msgs), avg, int(n)) == (p["messages"], ms(sum(p["rtts_ms"]) / len(p["rtts_ms"])), len(p["rtts_ms"]))
-        want_paths = [("relay" if p["relay"] else "peer-to-peer", p["remote"], p["packets"]) for p in m["paths"]]
-        assert [(k, r, int(n)) for k, r, _, _, n in g["paths"]] == want_paths
-        for (_, _, first, last, _), p in zip(g["paths"], m["paths"]):
-            assert (float(first), float(last)) == pytest.approx((p["first"], p["last"]), abs=2e-6)
-        assert list(g["streams"]) == [s["ssrc_hex"] for s in m["streams"]]
-        for s in m["streams"]:
-            d, kind, pt, pkts, nbytes, kbps, lost, jit, first, last, gaps, longest = g["streams"][s["ssrc_hex"]]
-            assert (d, kind.replace("-", " "), int(pt)) == (s["dir"], s["kind"], s["pt"])
-            assert (int(pkts), int(nbytes), int(lost)) == (s["packets"], s["bytes"], s["lost"]), s["ssrc_hex"]
-            assert float(kbps) == pytest.approx(s["bytes"] * 8 / (s["last"] - s["first"]) / 1e3, abs=0.051)
-            assert jit == ("unknown" if s["jitter_ms"] is None else ms(s["jitter_ms"])), s["ssrc_hex"]
-            assert (float(first), float(last)) == pytest.approx((s["first"], s["last"]), abs=2e-6)
-            assert (int(gaps), float(longest)) == (s["gaps"], pytest.approx(s["longest_gap"], abs=1e-3))
+        check_against_model(g, m)
+        assert set(g["relay_names"].values()) == {"unknown (not signaled without keys)"}
     # The model's scenario, spelled out: a relay switch in call 1, the peer-to-peer path in call 2.
     assert [p[0] for p in got[0]["paths"]] == ["relay", "relay"] and got[0]["p2p"] == "none seen"
     assert [p[0] for p in got[1]["paths"]] == ["relay", "peer-to-peer"]
@@ -141,7 +156,7 @@ def test_real_2019_call_listed(tshark):
     assert c["local"] == ["192.168.2.12:56328"]
     assert set(c["relays"]) == {"31.13.86.48:3478", "185.60.216.51:3478", "157.240.193.48:3478", "179.60.192.48:3478",
                                 "157.240.196.62:3478"}
-    assert all(r[7] == "80.180.162.48:52372" and r[9] == "present" and int(r[1]) >= 3 for r in c["relays"].values())
+    assert all(r[8] == "80.180.162.48:52372" and r[10] == "present" and int(r[2]) >= 3 for r in c["relays"].values())
     assert c["p2p"].startswith("91.252.56.51:32704 (carried media)")
     assert [(k, r) for k, r, *_ in c["paths"]] == [("relay", "31.13.86.48:3478"), ("peer-to-peer", "91.252.56.51:32704")]
     rtp = tshark("-r", pcap, "-q", "-z", "rtp,streams").stdout
@@ -225,3 +240,72 @@ def test_report_filter_narrows_inferred_calls(tshark, keyless):
     assert "Calls inferred without keys: 1 " in out
     assert parse(out) == [full[1]]
     assert "Calls inferred" not in tshark("-r", pcap, "-q", "-z", "wacall,calls,warp.call_index == 3").stdout
+
+
+# ---- keyed calls: one entry, merged with what the wire shows (issue 15) ---------------------------
+
+KEYED_WIRE = "  On the wire (relay STUN and RTP headers, as for calls without keys; times since the first frame):\n"
+
+
+@pytest.mark.parametrize("passes", [[], ["-2"]])
+def test_keyed_call_entry_carries_wire_details(tshark, caps, passes):
+    """call-full.pcap with its key log: the call is listed once (no inferred call beside it) and
+    its entry carries the relay (signaled name, allocations, RTT of every request/response pair,
+    XOR-MAPPED, token), the media path and every stream's numbers, as the generator's model of the
+    wire has them; without the key log the inferred call shows the very same details."""
+    cap = caps["by_name"]["call-full"]
+    pcap, keys = (os.path.join(caps["dir"], cap[k]) for k in ("pcap", "keylog"))
+    out = tshark("-r", pcap, "-o", f"wacall.keylog_file:{keys}", *passes, "-q", "-z", "wacall,calls").stdout
+    assert "WhatsApp calls (wacall): 1 call(s)" in out and "Calls inferred without keys" not in out, out
+    assert out.count(KEYED_WIRE) == 1 and f"Call {cap['call_id']}  [Ended]" in out, out
+    block = out.split(KEYED_WIRE)[1].split("\n(Gaps:")[0]
+    got = parse_details(block)
+    model = cap["wire_details"]
+    check_against_model(got, model)
+    relay = cap["relay"]
+    assert got["relay_names"] == {relay: f"{model['relays'][relay]['name']} (signaled)"}
+    # The model's numbers, spelled out: 20 Allocates (one refused with 401), 40 answered requests.
+    r = got["relays"][relay]
+    assert (r[1], r[2], r[3], r[7]) == ("20", "19", "1", "40")
+    keyless = parse(tshark("-r", pcap, *passes, "-q", "-z", "wacall,calls").stdout)
+    assert len(keyless) == 1
+    for k in ("start", "end", "first_frame", "last_frame", "local", "relays", "peers", "paths", "streams"):
+        want = {a: v[1:] for a, v in got[k].items()} if k == "relays" else got[k]
+        have = {a: v[1:] for a, v in keyless[0][k].items()} if k == "relays" else keyless[0][k]
+        assert have == want, k
+
+
+def test_keyless_rtp_setup_frame_is_the_voip_entry(tshark, keyless):
+    """Telephony › VoIP Calls links an RTP stream to the call whose flow graph holds the stream's
+    setup frame (ui/voip_calls.c). Every keyless RTP packet's rtp.setup-frame is its inferred
+    call's first frame, and that frame is one the "voip" tap received for that call."""
+    cap, pcap = keyless
+    first = {c["index"]: c["first_frame"] for c in cap["inferred_calls"]}
+    rows = fields(tshark, pcap, ["rtp.setup-frame", "warp.call_index"], dfilter="rtp")
+    assert len(rows) == sum(s["packets"] for c in cap["inferred_calls"] for s in c["streams"])
+    for f, (setup, call) in rows.items():
+        assert int(setup[0]) == first[int(call[0])], f
+    voip = tshark("-r", pcap, "-q", "-z", "wacall,voip").stdout
+    tapped = {int(line.split("\t")[0]): line.split("\t")[1] for line in voip.splitlines()[1:] if line}
+    for n, f in first.items():
+        assert tapped.get(f) == f"inferred call #{n}", (f, tapped.get(f))
+
+
+def test_assumed_tag_length_shown_and_chosen(tshark, caps, keyless):
+    """No key and no signaled tag length: every WARP RTP packet says its tag length is assumed
+    (warp.tag_len.assumed), 4 by default; the warp.keyless_tag_len preference makes it 10 and rtp
+    then shows a 10-byte SRTP tag. With the signaled length (call-full's relay block) nothing is
+    assumed."""
+    cap, pcap = keyless
+    n_rtp = sum(s["packets"] for c in cap["inferred_calls"] for s in c["streams"])
+    for pref, want in ((None, 4), ("10", 10), ("4", 4)):
+        extra = ["-o", f"warp.keyless_tag_len:{pref}"] if pref else []
+        rows = fields(tshark, pcap, ["warp.tag_len.assumed", "srtp.auth_tag"], *extra, dfilter="rtp")
+        assert len(rows) == n_rtp
+        for f, (assumed, tag) in rows.items():
+            assert [int(assumed[0]), len(tag[0].replace(":", "")) // 2] == [want, want], f
+    full = caps["by_name"]["call-full"]
+    fpcap, keys = (os.path.join(caps["dir"], full[k]) for k in ("pcap", "keylog"))
+    assert not fields(tshark, fpcap, [], "-o", f"wacall.keylog_file:{keys}", dfilter="warp.tag_len.assumed")
+    assert len(fields(tshark, fpcap, [], dfilter="warp.tag_len.assumed")) == sum(
+        1 for m in full["frames"] if m["kind"] == "rtp")

@@ -202,3 +202,74 @@ TEST(Inferred, ReportRendersEveryPart) {
     EXPECT_NE(r.find("0x11111111 sent      audio    120         2        400        3.2      1"), std::string::npos) << r;
     EXPECT_EQ(wacall::report::format_inferred_calls({}), "");
 }
+
+// Observations attributed to a keyed call: the same details under its call id, no inferred call.
+TEST(Inferred, AttributedCallDetails) {
+    InferredCalls calls;
+    uint32_t frame = 0;
+    auto stun = [&](const std::string &id, double t, SockEnd src, SockEnd dst, uint16_t type, std::string txid,
+                    std::string token = "", SockEnd mapped = {}) {
+        StunObservation o;
+        o.frame = ++frame, o.time = t, o.src = src, o.dst = dst, o.type = type, o.txid = std::move(txid);
+        o.relay_token = std::move(token), o.xor_mapped = mapped;
+        calls.add_stun(id, o);
+    };
+    auto rtp = [&](const std::string &id, double t, SockEnd src, SockEnd dst, uint32_t ssrc, uint16_t seq, uint32_t ts) {
+        RtpObservation o;
+        o.frame = ++frame, o.time = t, o.src = src, o.dst = dst, o.ssrc = ssrc, o.pt = 120, o.seq = seq, o.ts = ts;
+        o.bytes = 80;
+        calls.add_rtp(id, o);
+    };
+    // Media on a peer-to-peer flow before any STUN: the sides are unknown, no path yet.
+    rtp("CALL", 0.0, kPeer, kClient, 0x33333333, 1, 0);
+    stun("CALL", 0.1, kClient, kRelayA, 0x0003, "a1", "TOKEN");
+    stun("CALL", 0.125, kRelayA, kClient, 0x0103, "a1", "", kClient);
+    stun("CALL", 0.2, kClient, kRelayA, 0x0801, "p1");
+    stun("CALL", 0.21, kRelayA, kClient, 0x0802, "p1");
+    stun("OTHER", 0.3, kClient2, kRelayB, 0x0003, "a1");  // same txid, another call: no RTT across calls
+    for (int i = 0; i < 20; i++) {
+        if (i == 5) continue;  // one lost
+        rtp("CALL", 0.5 + i * 0.02, kClient, kRelayA, 0x11111111, uint16_t(100 + i), uint32_t(i * 320));
+    }
+    rtp("CALL", 0.6, kPeer, kClient, 0x33333333, 2, 320);  // now the client socket is known: received
+    EXPECT_TRUE(calls.calls().empty());  // nothing inferred: the calls are known
+    ASSERT_EQ(calls.attributed("NONE"), nullptr);
+    const InferredCall *c = calls.attributed("CALL");
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->call_id, "CALL");
+    EXPECT_EQ(c->first_frame, 1u);
+    EXPECT_DOUBLE_EQ(c->start, 0.0);
+    ASSERT_EQ(c->local.size(), 1u);
+    EXPECT_EQ(c->local[0], kClient);
+    ASSERT_EQ(c->relays.size(), 1u);
+    const InferredRelay &r = c->relays[0];
+    EXPECT_EQ(r.address, kRelayA);
+    EXPECT_EQ(r.allocate_requests, 1u);
+    EXPECT_EQ(r.allocate_successes, 1u);
+    EXPECT_TRUE(r.token);
+    EXPECT_EQ(r.xor_mapped, kClient);
+    ASSERT_EQ(r.rtts.size(), 2u);
+    EXPECT_NEAR(r.rtts[0], 0.025, 1e-9);
+    EXPECT_NEAR(r.rtts[1], 0.010, 1e-9);
+    ASSERT_EQ(c->paths.size(), 2u);
+    EXPECT_EQ(c->paths[0].remote, kRelayA);
+    EXPECT_TRUE(c->paths[0].relay);
+    EXPECT_EQ(c->paths[0].packets, 19u);
+    EXPECT_EQ(c->paths[1].remote, kPeer);
+    EXPECT_FALSE(c->paths[1].relay);
+    EXPECT_EQ(c->paths[1].packets, 1u);  // the first peer packet came before the sides were known
+    ASSERT_EQ(c->streams.size(), 2u);
+    EXPECT_EQ(c->streams[0].ssrc, 0x33333333u);
+    EXPECT_EQ(c->streams[0].dir, StreamDir::Received);  // learnt from the later packet
+    EXPECT_EQ(c->streams[0].packets, 2u);
+    EXPECT_EQ(c->streams[1].dir, StreamDir::Sent);
+    EXPECT_EQ(c->streams[1].packets, 19u);
+    EXPECT_EQ(c->streams[1].lost(), 1u);
+    EXPECT_EQ(c->streams[1].bytes, 19u * 80);
+    const InferredCall *o = calls.attributed("OTHER");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->relays.size(), 1u);
+    EXPECT_TRUE(o->relays[0].rtts.empty());
+    calls.clear();
+    EXPECT_EQ(calls.attributed("CALL"), nullptr);
+}

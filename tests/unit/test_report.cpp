@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 using namespace wacall;
 using namespace wacall::report;
 
@@ -83,4 +85,43 @@ TEST(ReportFormat, RowsForSignalledAndMediaOnlyCalls) {
     EXPECT_NE(out.find("audio              9      1         8            1     2         1"), std::string::npos) << out;
     EXPECT_NE(out.find("Call ONLY  [media only"), std::string::npos);
     EXPECT_NE(out.find("0xDEADBEEF"), std::string::npos);
+}
+
+// A keyed call's entry carries what its relay STUN and RTP showed, with the signaled relay name.
+TEST(ReportFormat, KeyedCallCarriesWireDetails) {
+    std::deque<call::Call> calls(1);
+    calls[0].call_id = "ABC";
+    call::EndpointRecord e;
+    e.family = call::AddrFamily::IPv4;
+    const uint8_t relay[4] = {198, 51, 100, 7}, client[4] = {192, 0, 2, 10};
+    std::memcpy(e.addr, relay, 4);
+    e.port = 3478;
+    e.relay_name = "gru1c02";
+    calls[0].endpoints.push_back(e);
+    call::InferredCalls media;
+    call::StunObservation s;
+    s.frame = 3, s.time = 1.0, s.src = call::SockEnd::v4(client, 50000), s.dst = call::SockEnd::v4(relay, 3478);
+    s.type = 0x0003, s.txid = "t", s.relay_token = "TOKEN";
+    media.add_stun("ABC", s);
+    std::swap(s.src, s.dst);
+    s.frame = 4, s.time = 1.02, s.type = 0x0103, s.relay_token.clear(), s.xor_mapped = s.dst;
+    media.add_stun("ABC", s);
+    call::StunObservation other = s;
+    const uint8_t relay2[4] = {203, 0, 113, 9};
+    other.src = s.dst, other.dst = call::SockEnd::v4(relay2, 3478), other.type = 0x0801, other.txid = "u", other.frame = 5;
+    media.add_stun("ABC", other);  // a relay the signaling did not name
+    std::map<StreamKey, StreamInfo> streams;
+    std::string out = format_calls_report(calls, streams, &media);
+    EXPECT_NE(out.find("  On the wire (relay STUN and RTP headers"), std::string::npos) << out;
+    EXPECT_NE(out.find("  Relay 198.51.100.7:3478  name: gru1c02 (signaled)  allocations: 1 (1 ok, 0 error)  RTT: min "
+                       "20.000 ms avg 20.000 ms max 20.000 ms (1)  XOR-MAPPED: 192.0.2.10:50000"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("  Relay 203.0.113.9:3478  name: unknown (not named by the signaling)"), std::string::npos) << out;
+    EXPECT_NE(out.find("  Local media socket(s): 192.0.2.10:50000"), std::string::npos) << out;
+    EXPECT_NE(out.find("(Gaps: arrival gaps"), std::string::npos) << out;
+    // Without the details (or for a call none were fed for) the block is as before.
+    EXPECT_EQ(format_calls_report(calls, streams).find("On the wire"), std::string::npos);
+    call::InferredCalls none;
+    EXPECT_EQ(format_calls_report(calls, streams, &none), format_calls_report(calls, streams));
 }
