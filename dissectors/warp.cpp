@@ -651,14 +651,21 @@ void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const war
 // Nothing in the clear tells it (the MI tag is random-looking bytes at the end; only the relay
 // block's <warp_mi_tag_len> or WA_WARP_TAG_LEN says it), so without either it is the assumed one,
 // the warp.keyless_tag_len preference (4, the reference default, or 10), and marked as assumed.
+// An unattributed packet belongs to no known call, so nothing signaled its length (a key-log line
+// always names a call): no lookup per packet.
 void keyless_tag(warp_pkt_t *rec) {
-    if (rec->stream ? rec->status != ST_NO_KEY : rec->status != ST_UNATTRIBUTED) return;
-    const std::string &id = rec->stream ? rec->stream->call_id : std::string();
-    const call::Call *c = wacall_calls().find(id);
-    const int given = wacall_keys().warp_tag_len(id);
-    const bool signaled = (c && c->warp_mi_tag_len >= 1 && c->warp_mi_tag_len <= 20) || (given >= 1 && given <= 20);
+    bool signaled = false;
+    if (rec->stream) {
+        if (rec->status != ST_NO_KEY) return;
+        const std::string &id = rec->stream->call_id;
+        const call::Call *c = wacall_calls().find(id);
+        const int given = wacall_keys().warp_tag_len(id);
+        signaled = (c && c->warp_mi_tag_len >= 1 && c->warp_mi_tag_len <= 20) || (given >= 1 && given <= 20);
+    } else if (rec->status != ST_UNATTRIBUTED) {
+        return;
+    }
     rec->tag_assumed = !signaled;
-    rec->tag_len = static_cast<guint8>(signaled ? wacall_media().tag_len(id) : unsigned(pref_keyless_tag));
+    rec->tag_len = static_cast<guint8>(signaled ? wacall_media().tag_len(rec->stream->call_id) : unsigned(pref_keyless_tag));
 }
 
 // The bytes after the encrypted payload of a packet left encrypted: [HBH tag] ‖ [WARP tag] as in
@@ -675,9 +682,8 @@ unsigned keyless_trailer(const warp_pkt_t *rec) {
 bool keyless_for_rtp(packet_info *pinfo, proto_tree *t, tvbuff_t *tvb, const media::RtpHeader &h, warp_pkt_t *rec,
                      guint len) {
     if (!PINFO_FD_VISITED(pinfo)) keyless_tag(rec);
-    if (rec->tag_assumed) {
+    if (rec->tag_assumed) {  // (the field's name says it all: no label text formatted per packet)
         proto_item *pi = proto_tree_add_uint(t, hf_tag_assumed, tvb, 0, 0, rec->tag_len);
-        proto_item_append_text(pi, " (not signaled; preference warp.keyless_tag_len)");
         proto_item_set_generated(pi);
     }
     if (!rtp_handle || proto_rtp < 0 || h.ext_without_x) return false;
@@ -1139,7 +1145,7 @@ void warp_register() {
                            "0 when no hop-by-hop layer was removed", HFILL}},
         {&hf_hbh_status, {"Hop-by-hop status", "warp.hbh.status", FT_UINT8, BASE_NONE, VALS(proto_checksum_vals), 0,
                           nullptr, HFILL}},
-        {&hf_tag_assumed, {"Tag length (assumed)", "warp.tag_len.assumed", FT_UINT8, BASE_DEC, nullptr, 0,
+        {&hf_tag_assumed, {"Tag length assumed (not signaled; preference warp.keyless_tag_len)", "warp.tag_len.assumed", FT_UINT8, BASE_DEC, nullptr, 0,
                            "No key and no signaled WARP tag length (relay block <warp_mi_tag_len>, WA_WARP_TAG_LEN): "
                            "the split of the packet's end into encrypted payload and tag assumes this length, "
                            "set by the preference warp.keyless_tag_len (nothing in the clear tells it)",
