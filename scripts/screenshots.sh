@@ -29,6 +29,9 @@
 #   docs/img/rtp-streams-keyless.png, rtp-analysis-keyless.png, calls-tree-keyless.png
 #                               RTP Streams, RTP Stream Analysis and WhatsApp › Calls on a real
 #                               call captured without keys (SHOTS_ONLY=keyless: only these)
+#   docs/img/voip-calls-keyless.png, call-flow-keyless.png
+#                               VoIP Calls and the Flow Sequence of that call, its RTP streams
+#                               linked by their setup frame (SHOTS_ONLY=keyless-voip: only these)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${WACALL_BUILD_DIR:-$here/build}
@@ -236,9 +239,36 @@ keyless_shots() {
   stop_ws
 }
 
+# (j)-(k) No keys, Telephony › VoIP Calls: the inferred call (from its relay STUN), and its Flow
+#     Sequence with the RTP streams whose setup frame is the call's first frame.
+keyless_voip_shots() {
+  pcap=$(cd "$here/.." && pwd)/shared/data/real-captures/wa-voice-2019.pcap
+  keys=""
+  if [ ! -f "$pcap" ]; then echo "screenshots: $pcap missing: keyless VoIP shots skipped" >&2; return; fi
+  start_ws 430
+  xdotool key alt+y; settle 1; xdotool key Return
+  win=$(wait_win 'VoIP Calls')
+  settle 3
+  place "$win" "$W" 300
+  xdotool mousemove --window "$win" 300 41 click 1    # the first (only) call row
+  shot "$win" "$out/voip-calls-keyless.png"
+  focus "$win"; xdotool key alt+s
+  flow=$(wait_win 'Call Flow')
+  settle 3
+  place "$flow" "$W" 560
+  # Down to the last rows, where the RTP stream arrows are (ui/voip_calls.c appends them to the
+  # call's graph): the view follows the selection.
+  focus "$flow"; xdotool key --repeat "${SHOTS_FLOW_ROWS:-80}" --delay 50 Down; settle 2
+  shot "$flow" "$out/call-flow-keyless.png"
+  focus "$flow"; xdotool key Escape; settle 1
+  focus "$win"; xdotool key Escape; settle 1
+  stop_ws
+}
+
 case "${SHOTS_ONLY:-all}" in
   keyed) keyed_shots ;;
   keyless) keyless_shots ;;
-  *) keyed_shots; keyless_shots ;;
+  keyless-voip) keyless_voip_shots ;;
+  *) keyed_shots; keyless_shots; keyless_voip_shots ;;
 esac
 echo "screenshots: done ($out)"
