@@ -107,6 +107,16 @@ std::string legend();
 
 // A keyed call's relay STUN and RTP as the wire shows them (what a call without keys gets), with
 // the relay names its signaling gave.
+// Which end of the call the capture was taken on, from the direction the offer travelled on the
+// capturing client's Noise connection (wanoise -> wabinary -> wacall -> registry).
+const char *capture_side(call::Direction offer) {
+    switch (offer) {
+    case call::Direction::ClientToServer: return "the caller's side (the offer left this client)";
+    case call::Direction::ServerToClient: return "the callee's side (the offer reached this client)";
+    default: return "unknown (no offer in decrypted signaling)";
+    }
+}
+
 void wire_details(std::string &out, const call::InferredCall *c, const call::Call *signaled) {
     if (!c) return;
     out += "  On the wire (relay STUN and RTP headers, as for calls without keys; times since the first frame):\n";
@@ -127,6 +137,7 @@ std::string format_calls_report(const std::deque<call::Call> &calls, const std::
                (c.is_group ? " group " + c.group_jid : "") + "\n";
         out += "  Creator:          " + or_dash(c.creator_participant.empty() ? c.creator : c.creator_participant) + "\n";
         out += "  Caller -> callee: " + or_dash(c.caller_jid) + " -> " + or_dash(c.callee_jid) + "\n";
+        out += "  Captured on:      " + std::string(capture_side(c.offer_direction)) + "\n";
         out += "  Devices offered:  " + join(c.offered_devices) + "\n";
         out += "  Ringing devices:  " + join(c.ringing_devices) + "\n";
         out += "  Answered by:      " + or_dash(c.answering_device) + "\n";

@@ -50,6 +50,9 @@ def test_calls_report_matches_generator(tshark, caps):
     callee = cap["participants"]["s2c"]["participant"]
     assert f"Answered by:      {callee}" in out
     assert re.search(r"Duration:\s+\d+\.\d{3} s", out)
+    # The offer's direction on the capturing client's Noise connection says which end captured.
+    side = {"c2s": "the caller's side", "s2c": "the callee's side"}[sig["offer"]["direction"]]
+    assert f"Captured on:      {side}" in out, out
     rows = report_rows(out)
     want = expected_streams(cap)
     rtcp = {}

@@ -85,6 +85,23 @@ TEST(ReportFormat, RowsForSignalledAndMediaOnlyCalls) {
     EXPECT_NE(out.find("audio              9      1         8            1     2         1"), std::string::npos) << out;
     EXPECT_NE(out.find("Call ONLY  [media only"), std::string::npos);
     EXPECT_NE(out.find("0xDEADBEEF"), std::string::npos);
+    EXPECT_NE(out.find("Captured on:      unknown (no offer in decrypted signaling)"), std::string::npos) << out;
+}
+
+// The side the capture was taken on follows the offer's direction on the capturing client's connection.
+TEST(ReportFormat, CapturedOnFollowsTheOfferDirection) {
+    std::deque<call::Call> calls(2);
+    calls[0].call_id = "OUT";
+    calls[0].offer_direction = call::Direction::ClientToServer;
+    calls[1].call_id = "IN";
+    calls[1].offer_direction = call::Direction::ServerToClient;
+    std::string out = format_calls_report(calls, {});
+    size_t in = out.find("Call IN"), sent = out.find("the caller's side (the offer left this client)"),
+           got = out.find("the callee's side (the offer reached this client)");
+    ASSERT_NE(sent, std::string::npos) << out;
+    ASSERT_NE(got, std::string::npos) << out;
+    EXPECT_LT(sent, in);  // each call's own line
+    EXPECT_GT(got, in);
 }
 
 // A keyed call's entry carries what its relay STUN and RTP showed, with the signaled relay name.
