@@ -383,8 +383,7 @@ int dissect_warp_hdr_ext(tvbuff_t *tvb, packet_info *, proto_tree *tree, void *d
 // Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
 // rewrites the payload in place and returns the new length.
 size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
-    media::SFrameHeader probe;
-    if (!pref_try_sframe || len < 19 || !media::sframe_parse_header(ByteView(payload, len), probe)) return 0;
+    if (!pref_try_sframe || len < 19 || !media::sframe_parse_header(ByteView(payload, len)).ok()) return 0;
     for (media::SFrameKey *k : wacall_media().sframe_keys_for(*s)) {
         auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
         size_t out_len = 0;
@@ -868,11 +867,11 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
 }
 
 bool rtcp_all_standard(const guint8 *p, size_t len) {
-    std::vector<media::RtcpPacket> pkts;
-    if (!media::parse_rtcp_compound(ByteView(p, len), pkts)) return false;
-    for (const auto &r : pkts)
+    const media::RtcpCompound c = media::parse_rtcp_compound(ByteView(p, len));
+    if (!c.ok()) return false;
+    for (const auto &r : c.packets)
         if (r.pt < 200 || r.pt > 206 || !r.error.empty()) return false;
-    return !pkts.empty();
+    return !c.packets.empty();
 }
 
 struct RtcpTry {
@@ -993,7 +992,7 @@ int dissect_warp_udp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *
         env_item = proto_tree_add_item(et, hf_envelope, tvb, 0, env.ok() ? static_cast<gint>(env.header_len) : -1, ENC_NA);
         col_set_str(pinfo->cinfo, COL_PROTOCOL, "WARP");
         if (!env.ok()) {
-            expert_add_info_format(pinfo, env_item, &ei_envelope, "Group envelope: %s", env.error);
+            expert_add_info_format(pinfo, env_item, &ei_envelope, "Group envelope: %s", media::envelope_status_name(env.status));
             return len;
         }
         proto_item *pi = proto_tree_add_uint(et, hf_envelope_len, tvb, 1, 1, static_cast<guint32>(env.header_len));

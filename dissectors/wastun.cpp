@@ -69,14 +69,14 @@ std::string conv_key(packet_info *pinfo) {
 const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &m) {
     std::string ck = conv_key(pinfo);
     for (const auto &a : m.attrs) {
-        std::vector<media::StreamDescriptor> ds;
+        std::vector<media::StreamDescriptor> ds;  // the descriptors before any decoding failure count too
         std::optional<media::WaToken> tk;
         if (a.type == media::kAttrWaToken && (tk = media::decode_wa_token(a.value))) {  // pre-2021 clients
             ds.emplace_back();
             ds.back().ssrc = tk->ssrc;
             ds.back().has_ssrc = true;
         } else if (a.type == media::kAttrStreamDescriptors) {
-            media::decode_stream_descriptors(a.value, ds);
+            ds = media::decode_stream_descriptors(a.value).items;
         } else {
             continue;
         }
@@ -232,9 +232,9 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
         break;
     }
     case media::kAttrStreamDescriptors: {
-        std::vector<media::StreamDescriptor> ds;
-        media::decode_stream_descriptors(a.value, ds);
-        for (const auto &d : ds) {
+        // Descriptors decoded before a malformed entry are shown too.
+        const media::StreamDescriptors ds = media::decode_stream_descriptors(a.value);
+        for (const auto &d : ds.items) {
             proto_item *di = proto_tree_add_uint_format(at, hf_desc_ssrc, tvb, vo + static_cast<gint>(d.offset), 1, d.ssrc,
                                                         "Stream %s / %s: SSRC 0x%08x",
                                                         d.android ? d.stream_name.c_str() : media::stream_index_name(d.stream_index),
@@ -257,20 +257,19 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
         break;
     }
     case media::kAttrSenderSubscriptions: {
-        media::SenderSubscriptions subs;
-        if (media::decode_sender_subscriptions(a.value, subs)) {
-            for (const auto &e : subs.entries) {
+        if (std::optional<media::SenderSubscriptions> subs = media::decode_sender_subscriptions(a.value)) {
+            for (const auto &e : subs->entries) {
                 for (uint32_t s : e.ssrcs) proto_tree_add_uint(at, hf_sub_ssrc, tvb, vo + static_cast<gint>(e.offset), 1, s);
                 for (int64_t p : e.pids) proto_tree_add_int64(at, hf_sub_pid, tvb, vo + static_cast<gint>(e.offset), 1, p);
             }
         }
-        std::vector<media::ProtoNode> nodes;
-        if (media::protobuf_tree(a.value, nodes)) add_protobuf(at, tvb, vo, nodes);
+        if (std::optional<std::vector<media::ProtoNode>> nodes = media::protobuf_tree(a.value))
+            add_protobuf(at, tvb, vo, *nodes);
         break;
     }
     case media::kAttrReceiverSubscriptions: {
-        std::vector<media::ProtoNode> nodes;
-        if (media::protobuf_tree(a.value, nodes)) add_protobuf(at, tvb, vo, nodes);
+        if (std::optional<std::vector<media::ProtoNode>> nodes = media::protobuf_tree(a.value))
+            add_protobuf(at, tvb, vo, *nodes);
         break;
     }
     case media::kAttrFingerprint: {

@@ -66,13 +66,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     };
     const auto &set = kSets[(flags & 0x7F) % 3];
     noise::ReplayKeys keys;
-    Bytes b;
-    FUZZ_CHECK(from_hex(set[0], b) && b.size() == 32);
-    std::memcpy(keys.client_ephemeral_private.data(), b.data(), 32);
-    FUZZ_CHECK(from_hex(set[1], b) && b.size() == 32);
-    std::memcpy(keys.client_static_private.data(), b.data(), 32);
-    FUZZ_CHECK(from_hex(set[2], b) && b.size() == 32);
-    std::memcpy(keys.server_static_public.data(), b.data(), 32);
+    std::optional<Bytes> b = from_hex(set[0]);
+    FUZZ_CHECK(b && b->size() == 32);
+    std::memcpy(keys.client_ephemeral_private.data(), b->data(), 32);
+    b = from_hex(set[1]);
+    FUZZ_CHECK(b && b->size() == 32);
+    std::memcpy(keys.client_static_private.data(), b->data(), 32);
+    b = from_hex(set[2]);
+    FUZZ_CHECK(b && b->size() == 32);
+    std::memcpy(keys.server_static_public.data(), b->data(), 32);
     keys.have_server_static = (flags & 0x80) == 0;
     static const uint8_t prologue[4] = {0x57, 0x41, 6, 3};
     noise::ReplayResult r = noise::replay_handshake(keys, ByteView(prologue, 4), have[0] ? &msgs[0] : nullptr,

@@ -55,9 +55,10 @@ void rtp(ByteView pkt) {
 }
 
 void rtcp(ByteView buf) {
-    std::vector<RtcpPacket> out;
-    (void)parse_rtcp_compound(buf, out);
-    for (const auto &p : out) {
+    const RtcpCompound c = parse_rtcp_compound(buf);
+    FUZZ_CHECK(*rtcp_status_name(c.status) != '\0');
+    FUZZ_CHECK(c.ok() ? !c.packets.empty() : c.status != RtcpStatus::Ok);
+    for (const auto &p : c.packets) {
         FUZZ_CHECK(p.offset + p.size <= buf.size);
         (void)rtcp_pt_name(p.pt);
         for (const auto &r : p.reports) FUZZ_CHECK(r.offset + 24 <= buf.size);
@@ -73,6 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ByteView pkt(data, size);
     if (is_group_envelope(pkt)) {
         EnvelopeResult env = unwrap_group_envelope(pkt);
+        FUZZ_CHECK(*envelope_status_name(env.status) != '\0' && env.ok() == (env.status == EnvelopeStatus::Ok));
         if (env.ok()) {
             FUZZ_CHECK(env.header_len + 12 <= size);
             pkt = pkt.sub(env.header_len);

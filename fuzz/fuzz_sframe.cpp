@@ -24,8 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     SFrameOptions opt;
     opt.header_as_aad = o & 1;
 
-    SFrameHeader h;
-    if (sframe_parse_header(frame, h)) {
+    const SFrameHeaderResult parsed = sframe_parse_header(frame);
+    FUZZ_CHECK(*sframe_header_status_name(parsed.status) != '\0');
+    FUZZ_CHECK(parsed.ok() || frame.size >= 19 || parsed.status == SFrameHeaderStatus::TooShort);
+    if (parsed.ok()) {
+        const SFrameHeader &h = parsed.header;
         FUZZ_CHECK(h.header_offset + h.header_len == frame.size);
         FUZZ_CHECK(h.ct_len + 16 == h.header_offset);
         FUZZ_CHECK(h.header_len >= 3);

@@ -17,8 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (StunStatus st = parse_stun(msg, m); st != StunStatus::Ok) {
         FUZZ_CHECK(*stun_status_name(st) != '\0');
         // The protobuf decoders also see whole datagrams in the dissector's fallbacks.
-        std::vector<ProtoNode> tree;
-        (void)protobuf_tree(msg, tree);
+        (void)protobuf_tree(msg);
         return 0;
     }
     FUZZ_CHECK(m.txid.size == (m.has_cookie ? 12u : 16u));
@@ -68,12 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case kAttrNativeSenderSub:
             (void)decode_native_sender_sub(a.value);
             break;
-        case kAttrMessageIntegrity: {
-            uint8_t mac[20];
-            (void)compute_message_integrity(msg, a.offset, key, mac);
+        case kAttrMessageIntegrity:
+            (void)compute_message_integrity(msg, a.offset, key);
             (void)verify_message_integrity(msg, a, key);
             break;
-        }
         case kAttrFingerprint:
             (void)compute_fingerprint(msg, a.offset);
             (void)verify_fingerprint(msg, a);
@@ -81,29 +78,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         default: break;
         }
         // The protobuf decoders run on every attribute value (they must reject, not crash).
-        std::vector<StreamDescriptor> sd;
-        if (decode_stream_descriptors(a.value, sd))
-            for (const auto &d : sd) {
-                FUZZ_CHECK(d.offset <= a.value.size);
-                (void)stream_index_name(d.stream_index);
-                (void)stream_subtype_name(d.sub_type);
-            }
-        SenderSubscriptions subs;
-        if (decode_sender_subscriptions(a.value, subs)) {
-            (void)subscription_shape_name(subs.shape);
-            for (const auto &e : subs.entries) FUZZ_CHECK(e.offset <= a.value.size);
+        // Descriptors decoded before a failure are kept (the dissector shows them), so all are checked.
+        StreamDescriptors sd = decode_stream_descriptors(a.value);
+        FUZZ_CHECK(*proto_status_name(sd.status) != '\0');
+        FUZZ_CHECK(sd.ok() == (sd.status == ProtoStatus::Ok) && (sd.status != ProtoStatus::Empty || sd.items.empty()));
+        for (const auto &d : sd.items) {
+            FUZZ_CHECK(d.offset <= a.value.size);
+            (void)stream_index_name(d.stream_index);
+            (void)stream_subtype_name(d.sub_type);
         }
-        std::vector<int64_t> pids;
-        (void)decode_receiver_subscriptions(a.value, pids);
-        std::vector<ProtoNode> tree;
-        (void)protobuf_tree(a.value, tree);
+        if (std::optional<SenderSubscriptions> subs = decode_sender_subscriptions(a.value)) {
+            (void)subscription_shape_name(subs->shape);
+            FUZZ_CHECK(!subs->entries.empty());
+            for (const auto &e : subs->entries) FUZZ_CHECK(e.offset <= a.value.size);
+        }
+        if (std::optional<std::vector<int64_t>> pids = decode_receiver_subscriptions(a.value)) FUZZ_CHECK(!pids->empty());
+        (void)protobuf_tree(a.value);
     }
     // The checks also run at arbitrary attribute offsets (the dissector trusts parse_stun's, but
     // the functions are public and must bound-check on their own).
     if (size >= 24) {
-        uint8_t mac[20];
         size_t off = 20 + (size_t(data[size - 1]) * 4) % (size - 20);
-        (void)compute_message_integrity(msg, off, key, mac);
+        (void)compute_message_integrity(msg, off, key);
         (void)compute_fingerprint(msg, off);
     }
     return 0;

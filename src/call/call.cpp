@@ -108,11 +108,7 @@ std::string content_text(const Node &n) {
     return std::string(reinterpret_cast<const char *>(b.data), b.size);
 }
 
-std::optional<uint32_t> parse_u32(std::string_view s) {
-    uint32_t v = 0;
-    if (!parse_decimal_u32(s, v)) return std::nullopt;
-    return v;
-}
+std::optional<uint32_t> parse_u32(std::string_view s) { return parse_decimal_u32(s); }
 
 std::optional<Bytes> base64_decode(ByteView text) {
     size_t b = 0, e = text.size;

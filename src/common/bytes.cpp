@@ -24,16 +24,16 @@ static int hex_digit(char c) {
     return -1;
 }
 
-bool from_hex(const std::string &hex, Bytes &out) {
-    out.clear();
-    if (hex.size() % 2) return false;
+std::optional<Bytes> from_hex(std::string_view hex) {
+    if (hex.size() % 2) return std::nullopt;
+    Bytes out;
     out.reserve(hex.size() / 2);
     for (size_t i = 0; i < hex.size(); i += 2) {
         int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
-        if (hi < 0 || lo < 0) return false;
+        if (hi < 0 || lo < 0) return std::nullopt;
         out.push_back(static_cast<uint8_t>(hi << 4 | lo));
     }
-    return true;
+    return out;
 }
 
 }  // namespace wacall

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,24 +44,23 @@ inline void put_be32(uint8_t *p, uint32_t v) {
     p[0] = uint8_t(v >> 24); p[1] = uint8_t(v >> 16); p[2] = uint8_t(v >> 8); p[3] = uint8_t(v);
 }
 
-// Strict decimal u32 (digits only, no sign or spaces); false on anything else or overflow.
-inline bool parse_decimal_u32(std::string_view s, uint32_t &out) {
-    if (s.empty() || s.size() > 10) return false;
+// Strict decimal u32 (digits only, no sign or spaces); nullopt on anything else or overflow.
+inline std::optional<uint32_t> parse_decimal_u32(std::string_view s) {
+    if (s.empty() || s.size() > 10) return std::nullopt;
     uint64_t v = 0;
     for (char c : s) {
-        if (c < '0' || c > '9') return false;
+        if (c < '0' || c > '9') return std::nullopt;
         v = v * 10 + uint64_t(c - '0');
     }
-    if (v > 0xFFFFFFFFu) return false;
-    out = static_cast<uint32_t>(v);
-    return true;
+    if (v > 0xFFFFFFFFu) return std::nullopt;
+    return static_cast<uint32_t>(v);
 }
 
 // Lower-case hex of a byte range.
 std::string to_hex(ByteView v);
 // What a tree shows for bytes: the bytes as text when `printable` (the caller's test), else hex.
 std::string text_or_hex(ByteView v, bool printable);
-// Parses hex (case-insensitive, even length, no separators). Returns false on any bad digit.
-bool from_hex(const std::string &hex, Bytes &out);
+// Parses hex (case-insensitive, even length, no separators). nullopt on odd length or any bad digit.
+std::optional<Bytes> from_hex(std::string_view hex);
 
 }  // namespace wacall

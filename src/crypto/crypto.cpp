@@ -25,19 +25,17 @@ void sha256_2(ByteView a, ByteView b, uint8_t out[32]) {
     gcry_md_hash_buffers(GCRY_MD_SHA256, 0, out, iov, 2);
 }
 
-bool hkdf_sha256(ByteView salt, ByteView ikm, ByteView info, uint8_t *out, size_t out_len) {
+bool detail::hkdf_key_prk(HmacSha256 &h, ByteView salt, ByteView ikm) {
     static const uint8_t zeros[32] = {};
-    HmacSha256 h;
     uint8_t prk[32];
     if (!h.set_key(salt.size ? salt : ByteView(zeros, 32))) return false;
     hkdf_extract(h, ikm, prk);
-    return h.set_key(ByteView(prk, sizeof prk)) && hkdf_expand(h, info, out, out_len);
+    return h.set_key(ByteView(prk, sizeof prk));
 }
 
 void hkdf_extract(HmacSha256 &salted, ByteView ikm, uint8_t prk[32]) { salted.compute(ikm, {}, prk); }
 
-bool hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len) {
-    if (out_len > 255 * 32) return false;
+void detail::hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len) {
     uint8_t t[32];  // T(i)
     size_t t_len = 0;
     for (uint8_t i = 1; out_len; i++) {
@@ -52,7 +50,6 @@ bool hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_
         out += n;
         out_len -= n;
     }
-    return true;
 }
 
 void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]) {

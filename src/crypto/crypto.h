@@ -6,8 +6,10 @@
 
 #include "common/bytes.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace wacall::crypto {
 
@@ -17,10 +19,6 @@ void init();
 void sha256(ByteView data, uint8_t out[32]);
 // SHA-256 of a ‖ b without concatenating (Noise MixHash).
 void sha256_2(ByteView a, ByteView b, uint8_t out[32]);
-
-// RFC 5869 HKDF-SHA256. An empty salt means HashLen zero bytes, as the RFC says.
-// out_len may be up to 255*32. Returns false only if libgcrypt fails.
-bool hkdf_sha256(ByteView salt, ByteView ikm, ByteView info, uint8_t *out, size_t out_len);
 
 // One-shot HMAC-SHA1 (20-byte output) over the concatenation of up to two parts.
 void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]);
@@ -70,9 +68,31 @@ public:
 
 // HKDF's two steps (RFC 5869) on keyed HMAC-SHA256 objects, for callers that reuse a salt or a
 // PRK (hkdf_sha256 is both in one): extract writes the 32-byte PRK with `salted` keyed with the
-// salt; expand writes out_len bytes (at most 255 * 32) with `keyed_prk` keyed with the PRK.
+// salt; expand gives N bytes (at most 255 * 32, checked at compile time, so it cannot fail) with
+// `keyed_prk` keyed with the PRK.
 void hkdf_extract(HmacSha256 &salted, ByteView ikm, uint8_t prk[32]);
-bool hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len);
+namespace detail {
+void hkdf_expand(HmacSha256 &keyed_prk, ByteView info, uint8_t *out, size_t out_len);
+// Keys `h` with the PRK of (salt, ikm); an empty salt means HashLen zero bytes. False only if
+// libgcrypt fails.
+bool hkdf_key_prk(HmacSha256 &h, ByteView salt, ByteView ikm);
+}  // namespace detail
+template <size_t N>
+std::array<uint8_t, N> hkdf_expand(HmacSha256 &keyed_prk, ByteView info) {
+    static_assert(N > 0 && N <= 255 * 32, "HKDF-SHA256 output is 1..8160 bytes");
+    std::array<uint8_t, N> out;
+    detail::hkdf_expand(keyed_prk, info, out.data(), N);
+    return out;
+}
+
+// RFC 5869 HKDF-SHA256 with N bytes of output. An empty salt means HashLen zero bytes, as the RFC
+// says. nullopt only if libgcrypt fails.
+template <size_t N>
+std::optional<std::array<uint8_t, N>> hkdf_sha256(ByteView salt, ByteView ikm, ByteView info) {
+    HmacSha256 h;
+    if (!detail::hkdf_key_prk(h, salt, ikm)) return std::nullopt;
+    return hkdf_expand<N>(h, info);
+}
 
 // Reusable AES in CTR mode (full 128-bit big-endian counter), keyed once.
 class AesCtr {

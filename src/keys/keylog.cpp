@@ -79,10 +79,6 @@ const char *utf16_encoding(const std::string &d, size_t &bom) {
     return nullptr;
 }
 
-bool parse_u32(std::string_view s, uint32_t &out) {
-    return parse_decimal_u32(s, out);
-}
-
 std::string key_str(const Key32 &k) { return std::string(reinterpret_cast<const char *>(k.data()), k.size()); }
 
 Key32 str_key(const std::string &s) {
@@ -268,10 +264,9 @@ std::vector<std::pair<uint32_t, const Bytes *>> KeyStore::epochs(const std::stri
     std::vector<std::pair<uint32_t, const Bytes *>> out;
     const std::string prefix = call_id + '\n';
     for (const auto &kv : epochs_) {
-        uint32_t tx = 0;
-        if (kv.first.compare(0, prefix.size(), prefix) == 0 &&
-            parse_decimal_u32(std::string_view(kv.first).substr(prefix.size()), tx))
-            out.emplace_back(tx, &kv.second.key);
+        if (kv.first.compare(0, prefix.size(), prefix) != 0) continue;
+        if (std::optional<uint32_t> tx = parse_decimal_u32(std::string_view(kv.first).substr(prefix.size())))
+            out.emplace_back(*tx, &kv.second.key);
     }
     std::sort(out.begin(), out.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
     return out;
@@ -509,11 +504,12 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         return true;
     }
     if (label == "WA_CALL_EPOCH") {
-        uint32_t tx = 0;
-        if (!parse_u32(f[2], tx)) {
+        std::optional<uint32_t> tx_parsed = parse_decimal_u32(f[2]);
+        if (!tx_parsed) {
             problem(name, line_no, "WA_CALL_EPOCH: transaction-id must be a decimal u32");
             return false;
         }
+        const uint32_t tx = *tx_parsed;
         Key32 k;
         if (!hex32(f[3], k, why)) {
             problem(name, line_no, "WA_CALL_EPOCH: epoch key " + why);
@@ -546,8 +542,9 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         return true;
     }
     if (label == "WA_WARP_TAG_LEN") {
-        uint32_t n_tag = 0;
-        if (!parse_u32(f[2], n_tag) || n_tag < 1 || n_tag > 20) {
+        std::optional<uint32_t> n_parsed = parse_decimal_u32(f[2]);
+        const uint32_t n_tag = n_parsed.value_or(0);
+        if (n_tag < 1 || n_tag > 20) {
             problem(name, line_no, "WA_WARP_TAG_LEN: tag length must be 1..20");
             return false;
         }
@@ -562,11 +559,12 @@ bool KeyStore::parse_line(const char *p, size_t n, size_t line_no, const std::st
         return true;
     }
     if (label == "WA_HBH_KEY") {
-        Bytes v;
-        if (f[2].size() != 60 || !from_hex(std::string(f[2]), v)) {
+        std::optional<Bytes> parsed = f[2].size() == 60 ? from_hex(f[2]) : std::nullopt;
+        if (!parsed) {
             problem(name, line_no, "WA_HBH_KEY: hbh key must be 60 hex digits (30 bytes)");
             return false;
         }
+        const Bytes &v = *parsed;
         auto ins = hbh_keys_.emplace(call_id, v);
         if (!ins.second) {
             if (ins.first->second != v)

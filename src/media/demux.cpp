@@ -34,10 +34,22 @@ PacketKind classify(ByteView pkt, bool wa_flow) {
     return PacketKind::Other;
 }
 
+const char *envelope_status_name(EnvelopeStatus s) {
+    switch (s) {
+    case EnvelopeStatus::Ok: return "ok";
+    case EnvelopeStatus::TooShort: return "envelope shorter than 2 bytes";
+    case EnvelopeStatus::NotEnvelope: return "not a group envelope (byte 0 != 0x09)";
+    case EnvelopeStatus::UnknownKind: return "unknown group envelope kind (byte 1 not 2, 4 or 7)";
+    case EnvelopeStatus::InnerTooShort: return "group envelope: inner packet shorter than an RTP header";
+    case EnvelopeStatus::InnerNotRtp: return "group envelope: inner packet is not RTP version 2";
+    }
+    return "?";
+}
+
 EnvelopeResult unwrap_group_envelope(ByteView pkt) {
     EnvelopeResult r;
     if (pkt.size < 2 || pkt[0] != 0x09) {
-        r.error = pkt.size < 2 ? "envelope shorter than 2 bytes" : "not a group envelope (byte 0 != 0x09)";
+        r.status = pkt.size < 2 ? EnvelopeStatus::TooShort : EnvelopeStatus::NotEnvelope;
         return r;
     }
     size_t hl;
@@ -46,15 +58,15 @@ EnvelopeResult unwrap_group_envelope(ByteView pkt) {
     case 4: hl = 12; break;
     case 7: hl = 18; break;
     default:
-        r.error = "unknown group envelope kind (byte 1 not 2, 4 or 7)";
+        r.status = EnvelopeStatus::UnknownKind;
         return r;
     }
     if (pkt.size < hl + 12) {
-        r.error = "group envelope: inner packet shorter than an RTP header";
+        r.status = EnvelopeStatus::InnerTooShort;
         return r;
     }
     if ((pkt[hl] >> 6) != 2) {
-        r.error = "group envelope: inner packet is not RTP version 2";
+        r.status = EnvelopeStatus::InnerNotRtp;
         return r;
     }
     r.header_len = hl;

@@ -21,10 +21,21 @@ PacketKind classify(ByteView pkt, bool wa_flow = false);
 // True when byte 0 is 0x09, i.e. the packet claims to be a group forwarding envelope.
 inline bool is_group_envelope(ByteView pkt) { return pkt.size >= 1 && pkt[0] == 0x09; }
 
+enum class EnvelopeStatus {
+    Ok,
+    TooShort,        // fewer than 2 bytes
+    NotEnvelope,     // byte 0 is not 0x09
+    UnknownKind,     // byte 1 is not 2, 4 or 7
+    InnerTooShort,   // the inner packet is shorter than an RTP header
+    InnerNotRtp,     // the inner packet is not RTP version 2
+};
+// The expert-item text for a malformed envelope.
+const char *envelope_status_name(EnvelopeStatus s);
+
 struct EnvelopeResult {
-    size_t header_len = 0;        // 8, 12 or 18 when ok
-    const char *error = nullptr;  // set when the envelope is malformed
-    bool ok() const { return error == nullptr; }
+    size_t header_len = 0;  // 8, 12 or 18 when ok
+    EnvelopeStatus status = EnvelopeStatus::Ok;
+    bool ok() const { return status == EnvelopeStatus::Ok; }
 };
 
 // Unwraps the 0x09 group forwarding envelope: byte 1 = 2 -> 8-byte header, 4 -> 12, 7 -> 18.

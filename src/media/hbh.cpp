@@ -29,16 +29,17 @@ const char *hbh_key_label(HbhLabelPair p) {
 
 static ByteView text(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
 
-bool hbh_derive_key30(ByteView hbh_key, HbhLabelPair pair, uint8_t key30[30], uint8_t *salt32) {
-    if (hbh_key.size != 30) return false;
+std::optional<HbhDerived> hbh_derive_key30(ByteView hbh_key, HbhLabelPair pair) {
+    if (hbh_key.size != 30) return std::nullopt;
     static const uint8_t zeros[32] = {};
-    uint8_t s32[32];
     // hbh_key = salt seed (bytes 0..13) ‖ key seed (bytes 14..29), per hbh_srtp.rs.
-    if (!crypto::hkdf_sha256(ByteView(zeros, 32), hbh_key.sub(0, 14), text(hbh_salt_label(pair)), s32, 32) ||
-        !crypto::hkdf_sha256(ByteView(s32, 32), hbh_key.sub(14, 16), text(hbh_key_label(pair)), key30, 30))
-        return false;
-    if (salt32) std::memcpy(salt32, s32, 32);
-    return true;
+    std::optional<std::array<uint8_t, 32>> s32 =
+        crypto::hkdf_sha256<32>(ByteView(zeros, 32), hbh_key.sub(0, 14), text(hbh_salt_label(pair)));
+    if (!s32) return std::nullopt;
+    std::optional<std::array<uint8_t, 30>> k30 =
+        crypto::hkdf_sha256<30>(ByteView(s32->data(), 32), hbh_key.sub(14, 16), text(hbh_key_label(pair)));
+    if (!k30) return std::nullopt;
+    return HbhDerived{*k30, *s32};
 }
 
 void hbh_rtp_icm_nonce(uint32_t ssrc, uint64_t index, uint8_t nonce[16]) {
@@ -80,14 +81,14 @@ bool HbhKeys::init_from_key30(ByteView key30) {
     if (key30.size != 30) return false;
     std::memcpy(master.key, key30.data, 16);
     std::memcpy(master.salt, key30.data + 16, 14);
-    SessionKeys a, b;
-    if (!derive_session_keys(master, false, a) || !derive_session_keys(master, true, b)) return false;
-    return rtp.init(a) && rtcp.init(b) && ecb.set_key(ByteView(rtp.keys.cipher_key, 16));
+    std::optional<SessionKeys> a = derive_session_keys(master, false), b = derive_session_keys(master, true);
+    if (!a || !b) return false;
+    return rtp.init(*a) && rtcp.init(*b) && ecb.set_key(ByteView(rtp.keys.cipher_key, 16));
 }
 
 bool HbhKeys::init_hkdf(ByteView hbh_key, HbhLabelPair pair) {
-    uint8_t k30[30];
-    return hbh_derive_key30(hbh_key, pair, k30) && init_from_key30(ByteView(k30, 30));
+    std::optional<HbhDerived> d = hbh_derive_key30(hbh_key, pair);
+    return d && init_from_key30(ByteView(d->key30.data(), 30));
 }
 
 static SrtpStatus hbh_locate(ByteView body, RtpLocation &h) {

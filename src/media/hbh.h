@@ -17,8 +17,13 @@ enum class HbhLabelPair { UplinkSrtcp, DownlinkSrtcp, SharedSrtcp, SharedSrtp };
 const char *hbh_salt_label(HbhLabelPair p);  // e.g. "uplink hbh srtcp salt"
 const char *hbh_key_label(HbhLabelPair p);   // e.g. "uplink hbh srtcp key"
 
-// Derivation (B). hbh_key must be 30 bytes. salt32 is optional.
-bool hbh_derive_key30(ByteView hbh_key, HbhLabelPair pair, uint8_t key30[30], uint8_t *salt32 = nullptr);
+// Derivation (B): the 30-byte master key ‖ salt and the 32-byte intermediate salt it came from.
+struct HbhDerived {
+    std::array<uint8_t, 30> key30;
+    std::array<uint8_t, 32> salt32;
+};
+// nullopt unless hbh_key is 30 bytes (or if libgcrypt fails).
+std::optional<HbhDerived> hbh_derive_key30(ByteView hbh_key, HbhLabelPair pair);
 
 // HBH RTP nonce (build_rtp_icm_nonce): zero, SSRC at bytes 4..7, (index << 16) u64 BE at 8..15.
 void hbh_rtp_icm_nonce(uint32_t ssrc, uint64_t index, uint8_t nonce[16]);

@@ -331,12 +331,30 @@ static void parse_body(ByteView p, size_t base, RtcpPacket &pk) {
     }
 }
 
-bool parse_rtcp_compound(ByteView buf, std::vector<RtcpPacket> &out) {
-    out.clear();
+const char *rtcp_status_name(RtcpStatus s) {
+    switch (s) {
+    case RtcpStatus::Ok: return "ok";
+    case RtcpStatus::Empty: return "empty";
+    case RtcpStatus::HeaderCut: return "RTCP header cut short";
+    case RtcpStatus::NotVersion2: return "not RTCP version 2";
+    case RtcpStatus::BadPacket: return "malformed or truncated RTCP packet";
+    }
+    return "?";
+}
+
+RtcpCompound parse_rtcp_compound(ByteView buf) {
+    RtcpCompound res;
+    std::vector<RtcpPacket> &out = res.packets;
+    res.status = buf.size ? RtcpStatus::Ok : RtcpStatus::Empty;
+    auto fail = [&res](RtcpStatus st) {
+        if (res.status == RtcpStatus::Ok) res.status = st;  // the first problem wins
+    };
     size_t pos = 0;
-    bool ok = true;
     while (pos < buf.size) {
-        if (buf.size - pos < 4) return false;
+        if (buf.size - pos < 4) {
+            fail(RtcpStatus::HeaderCut);
+            return res;
+        }
         const uint8_t *d = buf.data + pos;
         RtcpPacket pk;
         pk.offset = pos;
@@ -347,12 +365,14 @@ bool parse_rtcp_compound(ByteView buf, std::vector<RtcpPacket> &out) {
         pk.fmt = d[0] & 0x1F;
         pk.pt = d[1];
         pk.length_words = be16(d + 2);
-        if (pk.version != 2) return false;  // not RTCP (or still encrypted): nothing sane follows
+        if (pk.version != 2) {  // not RTCP (or still encrypted): nothing sane follows
+            fail(RtcpStatus::NotVersion2);
+            return res;
+        }
         size_t len = (size_t(pk.length_words) + 1) * 4;
         if (len > buf.size - pos) {
             pk.error = "RTCP length runs past the buffer";
             len = buf.size - pos;
-            ok = false;
         }
         pk.size = len;
         ByteView p = buf.sub(pos, len);
@@ -365,11 +385,11 @@ bool parse_rtcp_compound(ByteView buf, std::vector<RtcpPacket> &out) {
         std::string keep = pk.error;
         parse_body(p, pos, pk);
         if (!keep.empty() && pk.error.empty()) pk.error = keep;
-        if (!pk.error.empty()) ok = false;
+        if (!pk.error.empty()) fail(RtcpStatus::BadPacket);
         out.push_back(std::move(pk));
         pos += len;
     }
-    return ok && !out.empty();
+    return res;
 }
 
 }  // namespace wacall::media

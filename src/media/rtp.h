@@ -158,9 +158,25 @@ struct RtcpPacket {
 
 const char *rtcp_pt_name(uint8_t pt);
 
+// How a compound parsed; the status names the first problem in buffer order.
+enum class RtcpStatus {
+    Ok,
+    Empty,          // no bytes
+    HeaderCut,      // fewer than 4 bytes left where a packet header should start
+    NotVersion2,    // a header with V != 2 (not RTCP, or still encrypted): nothing sane follows
+    BadPacket,      // a packet is truncated or its body malformed (its `error` says how)
+};
+const char *rtcp_status_name(RtcpStatus s);
+
+struct RtcpCompound {
+    std::vector<RtcpPacket> packets;  // every packet up to the first unreadable header
+    RtcpStatus status = RtcpStatus::Empty;
+    bool ok() const { return status == RtcpStatus::Ok; }
+};
+
 // Parses every packet of a compound. Stops at the first header that cannot be read (a packet
-// with a bad body is kept with its error set). Returns true when the whole buffer was consumed
-// without error.
-bool parse_rtcp_compound(ByteView buf, std::vector<RtcpPacket> &out);
+// with a bad body is kept with its error set); ok() when the whole buffer was consumed without
+// error.
+RtcpCompound parse_rtcp_compound(ByteView buf);
 
 }  // namespace wacall::media

@@ -5,12 +5,12 @@
 
 namespace wacall::media {
 
-bool sframe_derive_key32(ByteView call_key, std::string_view participant_id, uint8_t out[32]) {
-    if (call_key.size != 32) return false;
+std::optional<std::array<uint8_t, 32>> sframe_derive_key32(ByteView call_key, std::string_view participant_id) {
+    if (call_key.size != 32) return std::nullopt;
     std::string info = "e2e sframe key";
     info.append(participant_id.data(), participant_id.size());
-    return crypto::hkdf_sha256(call_key.sub(0, 16), call_key.sub(16, 16),
-                               ByteView(reinterpret_cast<const uint8_t *>(info.data()), info.size()), out, 32);
+    return crypto::hkdf_sha256<32>(call_key.sub(0, 16), call_key.sub(16, 16),
+                                   ByteView(reinterpret_cast<const uint8_t *>(info.data()), info.size()));
 }
 
 void sframe_nonce(uint64_t counter, uint8_t nonce[16]) {
@@ -28,17 +28,36 @@ static bool varint_at(ByteView v, size_t &pos, size_t end, uint64_t &out) {
     return false;
 }
 
-bool sframe_parse_header(ByteView frame, SFrameHeader &h) {
-    h = SFrameHeader{};
-    if (frame.size < 19) return false;  // 16-byte tag + the smallest 3-byte header
+const char *sframe_header_status_name(SFrameHeaderStatus s) {
+    switch (s) {
+    case SFrameHeaderStatus::Ok: return "ok";
+    case SFrameHeaderStatus::TooShort: return "shorter than tag and header";
+    case SFrameHeaderStatus::BadLength: return "bad header length byte";
+    case SFrameHeaderStatus::BadVarint: return "header varints do not fill the header";
+    }
+    return "?";
+}
+
+SFrameHeaderResult sframe_parse_header(ByteView frame) {
+    SFrameHeaderResult r;
+    if (frame.size < 19) return r;  // 16-byte tag + the smallest 3-byte header
     uint8_t hl = frame[frame.size - 1];
-    if (hl < 3 || hl > frame.size - 16) return false;
+    if (hl < 3 || hl > frame.size - 16) {
+        r.status = SFrameHeaderStatus::BadLength;
+        return r;
+    }
     size_t start = frame.size - hl, end = frame.size - 1, pos = start;
-    if (!varint_at(frame, pos, end, h.counter) || !varint_at(frame, pos, end, h.key_id) || pos != end) return false;
+    SFrameHeader h;
+    if (!varint_at(frame, pos, end, h.counter) || !varint_at(frame, pos, end, h.key_id) || pos != end) {
+        r.status = SFrameHeaderStatus::BadVarint;
+        return r;
+    }
     h.header_len = hl;
     h.header_offset = start;
     h.ct_len = start - 16;
-    return true;
+    r.header = h;
+    r.status = SFrameHeaderStatus::Ok;
+    return r;
 }
 
 size_t sframe_write_header(uint64_t counter, uint64_t key_id, uint8_t *out, size_t out_cap) {
@@ -59,8 +78,8 @@ size_t sframe_write_header(uint64_t counter, uint64_t key_id, uint8_t *out, size
 }
 
 bool SFrameKey::derive(ByteView call_key, std::string_view participant_id) {
-    uint8_t k32[32];
-    return sframe_derive_key32(call_key, participant_id, k32) && set_key(ByteView(k32, 16));
+    std::optional<std::array<uint8_t, 32>> k32 = sframe_derive_key32(call_key, participant_id);
+    return k32 && set_key(ByteView(k32->data(), 16));
 }
 
 bool SFrameKey::set_key(ByteView key16) {
@@ -83,8 +102,9 @@ SFrameStatus sframe_decrypt(SFrameKey &k, ByteView frame, const SFrameOptions &o
                             size_t &out_len, SFrameHeader *hdr) {
     out_len = 0;
     if (!k.valid()) return SFrameStatus::BadParam;
-    SFrameHeader h;
-    if (!sframe_parse_header(frame, h)) return SFrameStatus::NotSFrame;
+    const SFrameHeaderResult parsed = sframe_parse_header(frame);
+    if (!parsed.ok()) return SFrameStatus::NotSFrame;
+    const SFrameHeader &h = parsed.header;
     if (hdr) *hdr = h;
     if (out_cap < h.ct_len || (!out && h.ct_len)) return SFrameStatus::BadParam;
     uint8_t nonce[16];

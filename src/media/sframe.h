@@ -8,13 +8,15 @@
 #include "common/bytes.h"
 #include "crypto/crypto.h"
 
+#include <array>
+#include <optional>
 #include <string_view>
 
 namespace wacall::media {
 
 // HKDF(salt = callKey[0:16], ikm = callKey[16:32], info = "e2e sframe key" ‖ participant id, 32).
-// call_key must be exactly 32 bytes.
-bool sframe_derive_key32(ByteView call_key, std::string_view participant_id, uint8_t out[32]);
+// nullopt unless call_key is exactly 32 bytes (or if libgcrypt fails).
+std::optional<std::array<uint8_t, 32>> sframe_derive_key32(ByteView call_key, std::string_view participant_id);
 
 void sframe_nonce(uint64_t counter, uint8_t nonce[16]);
 
@@ -26,9 +28,22 @@ struct SFrameHeader {
     size_t ct_len = 0;        // ciphertext bytes before the tag
 };
 
-// Parses the trailer header. False for frames shorter than 19 bytes, a length byte < 3 or larger
-// than the frame allows, or varints that do not fill the header exactly.
-bool sframe_parse_header(ByteView frame, SFrameHeader &h);
+enum class SFrameHeaderStatus {
+    Ok,
+    TooShort,   // shorter than the 16-byte tag + the smallest 3-byte header
+    BadLength,  // the length byte is < 3 or larger than the frame allows
+    BadVarint,  // counter and key id varints do not fill the header exactly
+};
+const char *sframe_header_status_name(SFrameHeaderStatus s);
+
+struct SFrameHeaderResult {
+    SFrameHeaderStatus status = SFrameHeaderStatus::TooShort;
+    SFrameHeader header;  // all zero unless ok()
+    bool ok() const { return status == SFrameHeaderStatus::Ok; }
+};
+
+// Parses the trailer header.
+SFrameHeaderResult sframe_parse_header(ByteView frame);
 
 // Serialises a header; returns its length (<= 21), 0 if out_cap is too small.
 size_t sframe_write_header(uint64_t counter, uint64_t key_id, uint8_t *out, size_t out_cap);

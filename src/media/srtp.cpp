@@ -9,20 +9,24 @@ namespace wacall::media {
 
 static const uint8_t kZeros[32] = {};
 
-bool wahkdf(ByteView call_key, std::string_view participant_id, SrtpMaster &out, uint8_t *okm46) {
-    if (call_key.size < 32) return false;  // a short key must produce no key at all
+std::optional<std::array<uint8_t, 46>> wahkdf_okm(ByteView call_key, std::string_view participant_id) {
+    if (call_key.size < 32) return std::nullopt;  // a short key must produce no key at all
     static const uint8_t zero_salt[32] = {};
-    uint8_t okm[46];
     ByteView info(reinterpret_cast<const uint8_t *>(participant_id.data()), participant_id.size());
-    if (!crypto::hkdf_sha256(ByteView(zero_salt, 32), call_key.sub(0, 32), info, okm, sizeof okm)) return false;
-    std::memcpy(out.key, okm, 16);
-    std::memcpy(out.salt, okm + 16, 14);
-    if (okm46) std::memcpy(okm46, okm, 46);
-    return true;
+    return crypto::hkdf_sha256<46>(ByteView(zero_salt, 32), call_key.sub(0, 32), info);
 }
 
-bool srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14], uint8_t label, uint8_t *out,
-              size_t len) {
+std::optional<SrtpMaster> wahkdf(ByteView call_key, std::string_view participant_id) {
+    std::optional<std::array<uint8_t, 46>> okm = wahkdf_okm(call_key, participant_id);
+    if (!okm) return std::nullopt;
+    SrtpMaster m;
+    std::memcpy(m.key, okm->data(), 16);
+    std::memcpy(m.salt, okm->data() + 16, 14);
+    return m;
+}
+
+bool detail::srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14], uint8_t label, uint8_t *out,
+                      size_t len) {
     if (len > sizeof kZeros) return false;
     uint8_t iv[16] = {};
     std::memcpy(iv, master_salt, 14);
@@ -30,21 +34,23 @@ bool srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14], uint
     return master_cipher.crypt(iv, kZeros, out, len);
 }
 
-bool srtp_kdf(ByteView master_key, ByteView master_salt, uint8_t label, uint8_t *out, size_t len) {
-    if (master_salt.size != 14) return false;
-    crypto::AesCtr c;
-    return c.set_key(master_key) && srtp_kdf(c, master_salt.data, label, out, len);
+static std::optional<SessionKeys> derive_with(crypto::AesCtr &mc, const SrtpMaster &m, bool rtcp) {
+    const uint8_t base = rtcp ? 3 : 0;
+    std::optional<std::array<uint8_t, 16>> cipher_key = srtp_kdf<16>(mc, m.salt, base);
+    std::optional<std::array<uint8_t, 20>> auth_key = srtp_kdf<20>(mc, m.salt, uint8_t(base + 1));
+    std::optional<std::array<uint8_t, 14>> salt = srtp_kdf<14>(mc, m.salt, uint8_t(base + 2));
+    if (!cipher_key || !auth_key || !salt) return std::nullopt;
+    SessionKeys k;
+    std::memcpy(k.cipher_key, cipher_key->data(), 16);
+    std::memcpy(k.auth_key, auth_key->data(), 20);
+    std::memcpy(k.salt, salt->data(), 14);
+    return k;
 }
 
-static bool derive_with(crypto::AesCtr &mc, const SrtpMaster &m, bool rtcp, SessionKeys &out) {
-    uint8_t base = rtcp ? 3 : 0;
-    return srtp_kdf(mc, m.salt, base, out.cipher_key, 16) && srtp_kdf(mc, m.salt, uint8_t(base + 1), out.auth_key, 20) &&
-           srtp_kdf(mc, m.salt, uint8_t(base + 2), out.salt, 14);
-}
-
-bool derive_session_keys(const SrtpMaster &m, bool rtcp, SessionKeys &out) {
+std::optional<SessionKeys> derive_session_keys(const SrtpMaster &m, bool rtcp) {
     crypto::AesCtr mc;
-    return mc.set_key(ByteView(m.key, 16)) && derive_with(mc, m, rtcp, out);
+    if (!mc.set_key(ByteView(m.key, 16))) return std::nullopt;
+    return derive_with(mc, m, rtcp);
 }
 
 bool SessionContext::init(const SessionKeys &k) {
@@ -57,15 +63,14 @@ bool StreamKeys::derive_from_master(const SrtpMaster &m) {
     master = m;
     rtp.ready = rtcp.ready = false;
     crypto::AesCtr mc;  // one keyed master cipher serves all six labels
-    SessionKeys a, b;
-    if (!mc.set_key(ByteView(m.key, 16)) || !derive_with(mc, m, false, a) || !derive_with(mc, m, true, b))
-        return false;
-    return rtp.init(a) && rtcp.init(b);
+    if (!mc.set_key(ByteView(m.key, 16))) return false;
+    std::optional<SessionKeys> a = derive_with(mc, m, false), b = derive_with(mc, m, true);
+    return a && b && rtp.init(*a) && rtcp.init(*b);
 }
 
 bool StreamKeys::derive(ByteView call_key, std::string_view participant_id, bool with_spec_warp_key) {
-    SrtpMaster m;
-    if (!wahkdf(call_key, participant_id, m) || !derive_from_master(m)) return false;
+    std::optional<SrtpMaster> m = wahkdf(call_key, participant_id);
+    if (!m || !derive_from_master(*m)) return false;
     return !with_spec_warp_key || set_spec_warp_key(call_key);
 }
 
@@ -73,11 +78,10 @@ bool StreamKeys::set_spec_warp_key(ByteView call_key) {
     has_spec_warp_auth = false;
     if (call_key.size < 32) return false;
     static const char label[] = "warp auth key";
-    uint8_t key[32];
-    if (!crypto::hkdf_sha256({}, call_key.sub(0, 32), ByteView(reinterpret_cast<const uint8_t *>(label), sizeof label - 1),
-                             key, sizeof key))
-        return false;
-    has_spec_warp_auth = spec_warp_auth.set_key(ByteView(key, 32));
+    std::optional<std::array<uint8_t, 32>> key = crypto::hkdf_sha256<32>(
+        {}, call_key.sub(0, 32), ByteView(reinterpret_cast<const uint8_t *>(label), sizeof label - 1));
+    if (!key) return false;
+    has_spec_warp_auth = spec_warp_auth.set_key(ByteView(key->data(), 32));
     return has_spec_warp_auth;
 }
 

@@ -12,6 +12,8 @@
 #include "common/bytes.h"
 #include "crypto/crypto.h"
 
+#include <array>
+#include <optional>
 #include <string_view>
 
 namespace wacall::media {
@@ -22,22 +24,39 @@ struct SrtpMaster {
 };
 
 // okm = HKDF(32 zero bytes, callKey[0:32], participant id, 46); master = okm[0:16] / okm[16:30].
-// call_key must hold at least 32 bytes (only the first 32 are used). okm46 is optional.
-bool wahkdf(ByteView call_key, std::string_view participant_id, SrtpMaster &out, uint8_t *okm46 = nullptr);
+// call_key must hold at least 32 bytes (only the first 32 are used): nullopt for a shorter one.
+std::optional<std::array<uint8_t, 46>> wahkdf_okm(ByteView call_key, std::string_view participant_id);
+std::optional<SrtpMaster> wahkdf(ByteView call_key, std::string_view participant_id);
 
-// RFC 3711 §4.3 AES-CM PRF with kdr = 0: the first len bytes of the AES-128-CTR keystream under
-// the master key from IV = salt ‖ 00 00 with IV[7] ^= label.
-bool srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14], uint8_t label, uint8_t *out,
-              size_t len);
-bool srtp_kdf(ByteView master_key, ByteView master_salt, uint8_t label, uint8_t *out, size_t len);
+// RFC 3711 §4.3 AES-CM PRF with kdr = 0: the first N bytes (N <= 32) of the AES-128-CTR keystream
+// under the master key from IV = salt ‖ 00 00 with IV[7] ^= label. nullopt if the cipher fails
+// (an unkeyed master cipher; the ByteView form: a salt that is not 14 bytes or a bad key size).
+namespace detail {
+bool srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14], uint8_t label, uint8_t *out, size_t len);
+}
+template <size_t N>
+std::optional<std::array<uint8_t, N>> srtp_kdf(crypto::AesCtr &master_cipher, const uint8_t master_salt[14],
+                                               uint8_t label) {
+    static_assert(N > 0 && N <= 32, "the KDF keystream is taken from 32 zero bytes");
+    std::array<uint8_t, N> out;
+    if (!detail::srtp_kdf(master_cipher, master_salt, label, out.data(), N)) return std::nullopt;
+    return out;
+}
+template <size_t N>
+std::optional<std::array<uint8_t, N>> srtp_kdf(ByteView master_key, ByteView master_salt, uint8_t label) {
+    if (master_salt.size != 14) return std::nullopt;
+    crypto::AesCtr c;
+    if (!c.set_key(master_key)) return std::nullopt;
+    return srtp_kdf<N>(c, master_salt.data, label);
+}
 
 struct SessionKeys {
     uint8_t cipher_key[16] = {};
     uint8_t auth_key[20] = {};
     uint8_t salt[14] = {};
 };
-// Labels 0/1/2 (rtcp = false) or 3/4/5 (rtcp = true).
-bool derive_session_keys(const SrtpMaster &m, bool rtcp, SessionKeys &out);
+// Labels 0/1/2 (rtcp = false) or 3/4/5 (rtcp = true). nullopt only if libgcrypt fails.
+std::optional<SessionKeys> derive_session_keys(const SrtpMaster &m, bool rtcp);
 
 // One direction-and-kind of session keys with their keyed handles.
 struct SessionContext {

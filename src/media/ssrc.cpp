@@ -18,11 +18,10 @@ struct SlotSalt {
 };
 
 uint32_t derive_ssrc(std::string_view call_id, std::string_view participant_id, uint32_t slot_word) {
-    uint8_t okm[4];
     ByteView ikm(reinterpret_cast<const uint8_t *>(call_id.data()), call_id.size());
     ByteView info(reinterpret_cast<const uint8_t *>(participant_id.data()), participant_id.size());
-    if (!crypto::hkdf_sha256(SlotSalt(slot_word).view(), ikm, info, okm, 4)) return 0;
-    return le32(okm);
+    std::optional<std::array<uint8_t, 4>> okm = crypto::hkdf_sha256<4>(SlotSalt(slot_word).view(), ikm, info);
+    return okm ? le32(okm->data()) : 0;
 }
 
 void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id, uint32_t out[9]) {
@@ -45,10 +44,9 @@ bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string
         if (!expand_.set_key(ByteView(prk, sizeof prk))) return false;
         for (size_t p = 0; p < participants.size(); p++) {
             const std::string &id = participants[p];
-            uint8_t okm[4];
-            if (!crypto::hkdf_expand(expand_, ByteView(reinterpret_cast<const uint8_t *>(id.data()), id.size()), okm, 4))
-                return false;
-            result[p][i] = le32(okm);
+            std::array<uint8_t, 4> okm =
+                crypto::hkdf_expand<4>(expand_, ByteView(reinterpret_cast<const uint8_t *>(id.data()), id.size()));
+            result[p][i] = le32(okm.data());
         }
     }
     out = std::move(result);

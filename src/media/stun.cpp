@@ -58,25 +58,26 @@ bool stun_has_wa_marks(ByteView b) {
     return wa;
 }
 
-bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &a) {
-    if (body_end > msg.size || pos > body_end || body_end - pos < 4) return false;
+std::optional<StunAttr> stun_attr_at(ByteView msg, size_t pos, size_t body_end) {
+    if (body_end > msg.size || pos > body_end || body_end - pos < 4) return std::nullopt;
+    StunAttr a;
     a.type = be16(msg.data + pos);
     a.length = be16(msg.data + pos + 2);
     a.offset = pos;
     a.value_offset = pos + 4;
     a.padded_length = (size_t(a.length) + 3) & ~size_t(3);
-    if (a.length > body_end - a.value_offset) return false;
+    if (a.length > body_end - a.value_offset) return std::nullopt;
     a.value = msg.sub(a.value_offset, a.length);
-    return true;
+    return a;
 }
 
 bool stun_walk_fits(ByteView msg, size_t body_end, bool padded) {
     if (body_end > msg.size || body_end < 20) return false;
     size_t pos = 20;
-    StunAttr a;
     while (pos < body_end) {
-        if (!stun_attr_at(msg, pos, body_end, a)) return false;
-        size_t step = 4 + (padded ? a.padded_length : a.length);
+        std::optional<StunAttr> a = stun_attr_at(msg, pos, body_end);
+        if (!a) return false;
+        size_t step = 4 + (padded ? a->padded_length : a->length);
         if (step > body_end - pos) return false;
         pos += step;
     }
@@ -292,11 +293,12 @@ static bool pseudo_header(ByteView msg, size_t attr_offset, size_t extra, uint8_
     return true;
 }
 
-bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, uint8_t out[20]) {
+std::optional<std::array<uint8_t, 20>> compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key) {
     uint8_t hdr[20];
-    if (!pseudo_header(msg, attr_offset, 24, hdr)) return false;
-    crypto::hmac_sha1(key, ByteView(hdr, 20), msg.sub(20, attr_offset - 20), out);
-    return true;
+    if (!pseudo_header(msg, attr_offset, 24, hdr)) return std::nullopt;
+    std::array<uint8_t, 20> mac;
+    crypto::hmac_sha1(key, ByteView(hdr, 20), msg.sub(20, attr_offset - 20), mac.data());
+    return mac;
 }
 
 std::optional<uint32_t> compute_fingerprint(ByteView msg, size_t attr_offset) {
@@ -309,9 +311,10 @@ std::optional<uint32_t> compute_fingerprint(ByteView msg, size_t attr_offset) {
 }
 
 StunCheck verify_message_integrity(ByteView msg, const StunAttr &mi, ByteView key) {
-    uint8_t want[20];
-    if (mi.value.size != 20 || !compute_message_integrity(msg, mi.offset, key, want)) return StunCheck::Malformed;
-    return detail::ct_equal(want, mi.value.data, 20) ? StunCheck::Good : StunCheck::Bad;
+    std::optional<std::array<uint8_t, 20>> want =
+        mi.value.size == 20 ? compute_message_integrity(msg, mi.offset, key) : std::nullopt;
+    if (!want) return StunCheck::Malformed;
+    return detail::ct_equal(want->data(), mi.value.data, 20) ? StunCheck::Good : StunCheck::Bad;
 }
 
 StunCheck verify_fingerprint(ByteView msg, const StunAttr &fp) {
@@ -332,12 +335,27 @@ static bool is_printable(ByteView b) {
     return true;
 }
 
-bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &out) {
-    out.clear();
+const char *proto_status_name(ProtoStatus s) {
+    switch (s) {
+    case ProtoStatus::Ok: return "ok";
+    case ProtoStatus::Empty: return "no entries";
+    case ProtoStatus::WrongShape: return "unexpected field or wire type";
+    case ProtoStatus::Malformed: return "malformed protobuf";
+    }
+    return "?";
+}
+
+StreamDescriptors decode_stream_descriptors(ByteView value) {
+    StreamDescriptors res;
+    std::vector<StreamDescriptor> &out = res.items;
+    auto finish = [&res](ProtoStatus st) {
+        res.status = st;
+        return res;
+    };
     Reader top(value);
     Field f;
     while (top.next(f)) {
-        if (f.number != 1 || f.type != protowire::LengthDelimited) return false;
+        if (f.number != 1 || f.type != protowire::LengthDelimited) return finish(ProtoStatus::WrongShape);
         StreamDescriptor d;
         d.offset = f.offset;
         Reader r(f.bytes);
@@ -356,15 +374,15 @@ bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &ou
             case 1:
                 if (g.type == protowire::LengthDelimited) d.stream_name.assign(g.bytes.begin(), g.bytes.end());
                 else if (g.type == protowire::Varint) d.stream_index = uint32_t(g.varint);
-                else return false;
+                else return finish(ProtoStatus::WrongShape);
                 break;
             case 2:
                 if (g.type == protowire::LengthDelimited) d.codec.assign(g.bytes.begin(), g.bytes.end());
                 else if (g.type == protowire::Varint) d.sub_type = uint32_t(g.varint);
-                else return false;
+                else return finish(ProtoStatus::WrongShape);
                 break;
             case 3:
-                if (g.type != protowire::Varint) return false;
+                if (g.type != protowire::Varint) return finish(ProtoStatus::WrongShape);
                 d.ssrc = uint32_t(android ? uint64_t(protowire::zigzag(g.varint)) : g.varint);
                 d.has_ssrc = true;
                 break;
@@ -372,10 +390,11 @@ bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &ou
                 break;  // e.g. Android field 4 (bool); unknown fields are tolerated
             }
         }
-        if (r.error()) return false;
+        if (r.error()) return finish(ProtoStatus::Malformed);
         out.push_back(std::move(d));
     }
-    return !top.error() && !out.empty();
+    if (top.error()) return finish(ProtoStatus::Malformed);
+    return finish(out.empty() ? ProtoStatus::Empty : ProtoStatus::Ok);
 }
 
 const char *stream_index_name(uint32_t idx) {
@@ -452,13 +471,13 @@ static bool decode_sub_inner(ByteView inner, SubscriptionEntry &e, bool &android
     return !r.error();
 }
 
-bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out) {
-    out = SenderSubscriptions{};
+std::optional<SenderSubscriptions> decode_sender_subscriptions(ByteView value) {
+    SenderSubscriptions out;
     Reader top(value);
     Field f;
     bool android = false, decided = false;
     while (top.next(f)) {
-        if (f.number != 1 || f.type != protowire::LengthDelimited) return false;
+        if (f.number != 1 || f.type != protowire::LengthDelimited) return std::nullopt;
         SubscriptionEntry e;
         e.offset = f.offset;
         Reader r(f.bytes);
@@ -467,15 +486,15 @@ bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out) {
         while (r.next(g)) {
             if (g.number == 1 && g.type == protowire::LengthDelimited) {
                 nested = true;
-                if (!decode_sub_inner(g.bytes, e, android, decided)) return false;
+                if (!decode_sub_inner(g.bytes, e, android, decided)) return std::nullopt;
             } else if (g.number == 3 && g.type == protowire::Varint) {  // WASM {3: ssrc, 5, 6}
                 wasm = true;
                 e.ssrcs.push_back(uint32_t(g.varint));
             }
         }
-        if (r.error() || (wasm && nested) || (!wasm && !nested)) return false;
+        if (r.error() || (wasm && nested) || (!wasm && !nested)) return std::nullopt;
         if (wasm) {
-            if (decided && out.shape != SenderSubscriptions::Wasm) return false;
+            if (decided && out.shape != SenderSubscriptions::Wasm) return std::nullopt;
             decided = true;
             out.shape = SenderSubscriptions::Wasm;
         } else {
@@ -483,15 +502,16 @@ bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out) {
         }
         out.entries.push_back(std::move(e));
     }
-    return !top.error() && !out.entries.empty();
+    if (top.error() || out.entries.empty()) return std::nullopt;
+    return out;
 }
 
-bool decode_receiver_subscriptions(ByteView value, std::vector<int64_t> &pids) {
-    pids.clear();
+std::optional<std::vector<int64_t>> decode_receiver_subscriptions(ByteView value) {
+    std::vector<int64_t> pids;
     Reader top(value);
     Field f;
     while (top.next(f)) {
-        if (f.number != 2 || f.type != protowire::LengthDelimited) return false;
+        if (f.number != 2 || f.type != protowire::LengthDelimited) return std::nullopt;
         Reader r(f.bytes);
         Field g;
         bool have = false;
@@ -500,9 +520,10 @@ bool decode_receiver_subscriptions(ByteView value, std::vector<int64_t> &pids) {
                 pids.push_back(int64_t(g.varint));
                 have = true;
             }
-        if (r.error() || !have) return false;
+        if (r.error() || !have) return std::nullopt;
     }
-    return !top.error() && !pids.empty();
+    if (top.error() || pids.empty()) return std::nullopt;
+    return pids;
 }
 
 static bool tree_rec(ByteView msg, size_t base, std::vector<ProtoNode> &out, int depth) {
@@ -532,9 +553,10 @@ static bool tree_rec(ByteView msg, size_t base, std::vector<ProtoNode> &out, int
     return !r.error();
 }
 
-bool protobuf_tree(ByteView msg, std::vector<ProtoNode> &out, int max_depth) {
-    out.clear();
-    return tree_rec(msg, 0, out, max_depth);
+std::optional<std::vector<ProtoNode>> protobuf_tree(ByteView msg, int max_depth) {
+    std::vector<ProtoNode> out;
+    if (!tree_rec(msg, 0, out, max_depth)) return std::nullopt;
+    return out;
 }
 
 }  // namespace wacall::media

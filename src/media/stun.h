@@ -7,6 +7,7 @@
 #include "common/bytes.h"
 #include "common/protowire.h"
 
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,8 +77,8 @@ inline bool stun_is_wa_attr(uint16_t type) { return (type & 0xFF00) == 0x4000; }
 // included) are no evidence.
 bool stun_has_wa_marks(ByteView msg);
 
-// The attribute TLV at `pos` of msg, if its value fits before body_end.
-bool stun_attr_at(ByteView msg, size_t pos, size_t body_end, StunAttr &out);
+// The attribute TLV at `pos` of msg; nullopt when its header or value does not fit before body_end.
+std::optional<StunAttr> stun_attr_at(ByteView msg, size_t pos, size_t body_end);
 // True when the TLVs from offset 20 end exactly at body_end in the given layout.
 bool stun_walk_fits(ByteView msg, size_t body_end, bool padded);
 
@@ -99,9 +100,11 @@ StunWalk stun_for_each_attribute(ByteView msg, size_t body_end, F &&f) {
         w.layout = padded ? StunLayout::Broken : StunLayout::Unpadded;
     }
     size_t pos = 20;
-    StunAttr a;
-    while (pos < body_end && stun_attr_at(msg, pos, body_end, a)) {
-        if (!f(static_cast<const StunAttr &>(a))) break;
+    while (pos < body_end) {
+        std::optional<StunAttr> attr = stun_attr_at(msg, pos, body_end);
+        if (!attr) break;
+        const StunAttr &a = *attr;
+        if (!f(a)) break;
         size_t step = 4 + (padded ? a.padded_length : a.length);
         if (step > body_end - pos) {  // a last attribute without its padding (Broken only)
             pos = body_end;
@@ -192,9 +195,9 @@ std::optional<uint32_t> decode_native_sender_sub(ByteView value);
 
 // HMAC-SHA1 the relay computes for the MESSAGE-INTEGRITY attribute whose TLV header starts at
 // attr_offset: key = the relay <key> ASCII text; input = 20-byte header with length set to
-// (attr_offset - 20) + 24, followed by the attributes before the MI. False if attr_offset is
+// (attr_offset - 20) + 24, followed by the attributes before the MI. nullopt if attr_offset is
 // outside the message.
-bool compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key, uint8_t out[20]);
+std::optional<std::array<uint8_t, 20>> compute_message_integrity(ByteView msg, size_t attr_offset, ByteView key);
 // CRC-32 (zlib) over the header with length (attr_offset - 20) + 8 and the attributes before the
 // FINGERPRINT, XOR 0x5354554E. nullopt if attr_offset is outside the message.
 std::optional<uint32_t> compute_fingerprint(ByteView msg, size_t attr_offset);
@@ -215,7 +218,21 @@ struct StreamDescriptor {
     std::string codec;        // Android only
     size_t offset = 0;        // of the entry's key within the attribute value
 };
-bool decode_stream_descriptors(ByteView value, std::vector<StreamDescriptor> &out);
+// How a protobuf-valued attribute decoded.
+enum class ProtoStatus {
+    Ok,
+    Empty,       // no entry at all
+    WrongShape,  // well-formed protobuf, but a field number or wire type the schema does not have
+    Malformed,   // the protobuf wire format itself is broken (truncated varint or length)
+};
+const char *proto_status_name(ProtoStatus s);
+// The descriptors decoded before any failure are kept: a dissector shows them either way.
+struct StreamDescriptors {
+    std::vector<StreamDescriptor> items;
+    ProtoStatus status = ProtoStatus::Empty;
+    bool ok() const { return status == ProtoStatus::Ok; }
+};
+StreamDescriptors decode_stream_descriptors(ByteView value);
 // "audio", "video0", "video1", "HBH-FEC 3", ... for the WASM stream index; sub_type names likewise.
 const char *stream_index_name(uint32_t idx);
 const char *stream_subtype_name(uint32_t sub);
@@ -232,10 +249,10 @@ struct SenderSubscriptions {
     std::vector<SubscriptionEntry> entries;
 };
 const char *subscription_shape_name(SenderSubscriptions::Shape s);
-// False when the value is not one of the known shapes (show a generic protobuf tree instead).
-bool decode_sender_subscriptions(ByteView value, SenderSubscriptions &out);
-// 0x4021: repeated field 2 { 1: pid }.
-bool decode_receiver_subscriptions(ByteView value, std::vector<int64_t> &pids);
+// nullopt when the value is not one of the known shapes (show a generic protobuf tree instead).
+std::optional<SenderSubscriptions> decode_sender_subscriptions(ByteView value);
+// 0x4021: repeated field 2 { 1: pid }; nullopt unless every entry has a pid.
+std::optional<std::vector<int64_t>> decode_receiver_subscriptions(ByteView value);
 
 // Generic protobuf view for unknown schemas. A length-delimited field whose payload parses as a
 // message (protowire::looks_like_message) gets children; otherwise it is bytes (printable marks a
@@ -251,7 +268,8 @@ struct ProtoNode {
     bool printable = false;
     std::vector<ProtoNode> children;
 };
-// Returns false when the top level is not a well-formed message (nodes parsed so far are kept).
-bool protobuf_tree(ByteView msg, std::vector<ProtoNode> &out, int max_depth = 8);
+// nullopt when the top level is not a well-formed message (nested values that are not messages
+// are plain bytes, not a failure).
+std::optional<std::vector<ProtoNode>> protobuf_tree(ByteView msg, int max_depth = 8);
 
 }  // namespace wacall::media

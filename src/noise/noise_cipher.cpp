@@ -38,10 +38,10 @@ void SymmetricState::mix_hash(ByteView data) {
 }
 
 bool SymmetricState::mix_key(ByteView ikm) {
-    uint8_t okm[64];
-    if (!crypto::hkdf_sha256(ByteView(ck_.data(), ck_.size()), ikm, {}, okm, sizeof okm)) return false;
-    std::memcpy(ck_.data(), okm, 32);
-    std::memcpy(k_.data(), okm + 32, 32);
+    std::optional<std::array<uint8_t, 64>> okm = crypto::hkdf_sha256<64>(ByteView(ck_.data(), ck_.size()), ikm, {});
+    if (!okm) return false;
+    std::memcpy(ck_.data(), okm->data(), 32);
+    std::memcpy(k_.data(), okm->data() + 32, 32);
     n_ = 0;
     return rekey();
 }
@@ -75,10 +75,10 @@ bool SymmetricState::decrypt_and_hash(ByteView ct, Bytes &out) {
 }
 
 bool SymmetricState::split(Key32 &c2s, Key32 &s2c) const {
-    uint8_t okm[64];
-    if (!crypto::hkdf_sha256(ByteView(ck_.data(), ck_.size()), {}, {}, okm, sizeof okm)) return false;
-    std::memcpy(c2s.data(), okm, 32);
-    std::memcpy(s2c.data(), okm + 32, 32);
+    std::optional<std::array<uint8_t, 64>> okm = crypto::hkdf_sha256<64>(ByteView(ck_.data(), ck_.size()), {}, {});
+    if (!okm) return false;
+    std::memcpy(c2s.data(), okm->data(), 32);
+    std::memcpy(s2c.data(), okm->data() + 32, 32);
     return true;
 }
 

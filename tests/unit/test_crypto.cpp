@@ -11,18 +11,27 @@ using wacall::test::H;
 TEST(Crypto, HkdfRfc5869Case1) {
     crypto::init();
     Bytes ikm(22, 0x0b), salt = H("000102030405060708090a0b0c"), info = H("f0f1f2f3f4f5f6f7f8f9");
-    uint8_t okm[42];
-    ASSERT_TRUE(crypto::hkdf_sha256(salt, ikm, info, okm, sizeof okm));
-    EXPECT_EQ(to_hex({okm, sizeof okm}),
+    std::optional<std::array<uint8_t, 42>> okm = crypto::hkdf_sha256<42>(salt, ikm, info);
+    ASSERT_TRUE(okm);
+    EXPECT_EQ(to_hex({okm->data(), okm->size()}),
               "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    // The two steps on keyed objects give the same bytes (RFC 5869 A.1 PRK, then expand).
+    crypto::HmacSha256 salted, prk_keyed;
+    ASSERT_TRUE(salted.set_key(salt));
+    uint8_t prk[32];
+    crypto::hkdf_extract(salted, ikm, prk);
+    EXPECT_EQ(to_hex({prk, 32}), "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
+    ASSERT_TRUE(prk_keyed.set_key(ByteView(prk, 32)));
+    std::array<uint8_t, 42> expanded = crypto::hkdf_expand<42>(prk_keyed, info);
+    EXPECT_EQ(expanded, *okm);
 }
 
 TEST(Crypto, HkdfRfc5869Case3EmptySaltAndInfo) {
     crypto::init();
     Bytes ikm(22, 0x0b);
-    uint8_t okm[42];
-    ASSERT_TRUE(crypto::hkdf_sha256({}, ikm, {}, okm, sizeof okm));
-    EXPECT_EQ(to_hex({okm, sizeof okm}),
+    std::optional<std::array<uint8_t, 42>> okm = crypto::hkdf_sha256<42>({}, ikm, {});
+    ASSERT_TRUE(okm);
+    EXPECT_EQ(to_hex({okm->data(), okm->size()}),
               "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
 }
 
@@ -52,4 +61,19 @@ TEST(Crypto, GcmRejectsBadTagAndZeroesOutput) {
     tag[0] ^= 1;
     EXPECT_FALSE(g.decrypt(nonce, {}, {ct, 10}, tag, out));
     EXPECT_EQ(to_hex({out, 10}), "00000000000000000000");
+}
+
+// The byte helpers of common/bytes.h that parse text: nullopt, never a partial result.
+TEST(CommonBytes, FromHexAndDecimal) {
+    EXPECT_EQ(from_hex("00fFa5"), (std::optional<Bytes>(Bytes{0x00, 0xff, 0xa5})));
+    EXPECT_EQ(from_hex(""), std::optional<Bytes>(Bytes{}));
+    EXPECT_EQ(from_hex("abc"), std::nullopt);   // odd length
+    EXPECT_EQ(from_hex("0g"), std::nullopt);    // bad digit
+    EXPECT_EQ(from_hex("00 1"), std::nullopt);  // no separators
+    EXPECT_EQ(parse_decimal_u32("4294967295"), std::optional<uint32_t>(4294967295u));
+    EXPECT_EQ(parse_decimal_u32("007"), std::optional<uint32_t>(7u));
+    EXPECT_EQ(parse_decimal_u32("4294967296"), std::nullopt);
+    EXPECT_EQ(parse_decimal_u32("12345678901"), std::nullopt);
+    EXPECT_EQ(parse_decimal_u32("+1"), std::nullopt);
+    EXPECT_EQ(parse_decimal_u32(""), std::nullopt);
 }

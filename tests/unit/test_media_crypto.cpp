@@ -27,13 +27,27 @@ static const char *kPayload = "102132435465768798a9bacb";
 
 TEST(MediaSrtpKeys, WahkdfAndSessionKeys) {
     crypto::init();
-    SrtpMaster m;
-    uint8_t okm[46];
-    ASSERT_TRUE(wahkdf(kCallKey, kPeer, m, okm));
-    EXPECT_EQ(to_hex({okm, 46}),
+    std::optional<std::array<uint8_t, 46>> okm = wahkdf_okm(kCallKey, kPeer);
+    ASSERT_TRUE(okm);
+    EXPECT_EQ(to_hex({okm->data(), 46}),
               "3f5423fb6f67e4c588bf5741a3a4e92c749ee99101a47c82bb5dacec40cfc7b95d387fe9ff466f78db6cc4fdaa30");
-    EXPECT_EQ(to_hex({m.key, 16}), "3f5423fb6f67e4c588bf5741a3a4e92c");
-    EXPECT_EQ(to_hex({m.salt, 14}), "749ee99101a47c82bb5dacec40cf");
+    std::optional<SrtpMaster> m = wahkdf(kCallKey, kPeer);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(to_hex({m->key, 16}), "3f5423fb6f67e4c588bf5741a3a4e92c");
+    EXPECT_EQ(to_hex({m->salt, 14}), "749ee99101a47c82bb5dacec40cf");
+    // The free functions give the same session keys as StreamKeys (checked below).
+    std::optional<SessionKeys> rtp_keys = derive_session_keys(*m, false), rtcp_keys = derive_session_keys(*m, true);
+    ASSERT_TRUE(rtp_keys && rtcp_keys);
+    EXPECT_EQ(to_hex({rtp_keys->cipher_key, 16}), "747055a9d18be0fcdc0e29d871309081");
+    EXPECT_EQ(to_hex({rtcp_keys->salt, 14}), "bf59bef19b9ed5ec160013ef4a59");
+    // srtp_kdf by label, from the raw master: label 1 is the RTP auth key.
+    std::optional<std::array<uint8_t, 20>> auth = srtp_kdf<20>(ByteView(m->key, 16), ByteView(m->salt, 14), 1);
+    ASSERT_TRUE(auth);
+    EXPECT_EQ(to_hex({auth->data(), 20}), "8eff4bb04971d92512b034ce0ebc466059bfc6ea");
+    EXPECT_EQ(srtp_kdf<20>(ByteView(m->key, 16), ByteView(m->salt, 13), 1), std::nullopt);  // salt not 14 bytes
+    EXPECT_EQ(srtp_kdf<16>(ByteView(m->key, 15), ByteView(m->salt, 14), 0), std::nullopt);  // no AES key size
+    crypto::AesCtr unkeyed;
+    EXPECT_EQ(srtp_kdf<16>(unkeyed, m->salt, 0), std::nullopt);
 
     StreamKeys peer, self;
     ASSERT_TRUE(peer.derive(kCallKey, kPeer));
@@ -50,7 +64,8 @@ TEST(MediaSrtpKeys, WahkdfAndSessionKeys) {
     EXPECT_EQ(to_hex({peer.rtcp.keys.salt, 14}), "bf59bef19b9ed5ec160013ef4a59");
 
     // A short call key yields no key at all.
-    EXPECT_FALSE(wahkdf(ByteView(kCallKey).sub(0, 31), kPeer, m));
+    EXPECT_EQ(wahkdf(ByteView(kCallKey).sub(0, 31), kPeer), std::nullopt);
+    EXPECT_EQ(wahkdf_okm(ByteView(kCallKey).sub(0, 31), kPeer), std::nullopt);
     StreamKeys none;
     EXPECT_FALSE(none.derive(ByteView(kCallKey).sub(0, 16), kPeer));
     EXPECT_FALSE(none.valid());
@@ -389,12 +404,13 @@ TEST(MediaSrtcp, E2eRoundTripAndUnencrypted) {
 // ---- SFrame -----------------------------------------------------------------------------------
 
 TEST(MediaSFrame, KeysNonceHeaderAndEncrypt) {
-    uint8_t k32[32];
-    ASSERT_TRUE(sframe_derive_key32(kCallKey, kPeer, k32));
-    EXPECT_EQ(to_hex({k32, 32}), "e77cc4666a53d2264ba278b3e2b9ba1cc41ac0e3b587b09db3dd3fa646d51ae9");
-    ASSERT_TRUE(sframe_derive_key32(kCallKey, kSelf, k32));
-    EXPECT_EQ(to_hex({k32, 32}), "07e656b474ef306e7e5353f94057a8904821c0f2247b867c102e7ef4cc0dd95c");
-    EXPECT_FALSE(sframe_derive_key32(ByteView(kCallKey).sub(0, 31), kPeer, k32));
+    std::optional<std::array<uint8_t, 32>> k32 = sframe_derive_key32(kCallKey, kPeer);
+    ASSERT_TRUE(k32);
+    EXPECT_EQ(to_hex({k32->data(), 32}), "e77cc4666a53d2264ba278b3e2b9ba1cc41ac0e3b587b09db3dd3fa646d51ae9");
+    k32 = sframe_derive_key32(kCallKey, kSelf);
+    ASSERT_TRUE(k32);
+    EXPECT_EQ(to_hex({k32->data(), 32}), "07e656b474ef306e7e5353f94057a8904821c0f2247b867c102e7ef4cc0dd95c");
+    EXPECT_EQ(sframe_derive_key32(ByteView(kCallKey).sub(0, 31), kPeer), std::nullopt);
     uint8_t nonce[16];
     sframe_nonce(5, nonce);
     EXPECT_EQ(to_hex({nonce, 16}), "00000000000000000500000000000000");
@@ -456,12 +472,25 @@ TEST(MediaSFrame, DecryptAndFallbacks) {
     // Long enough with a plausible header but not SFrame: tag failure -> plain bytes.
     EXPECT_EQ(sframe_decrypt(key, H("000102030405060708090a0b0c0d0e0f10050003"), {}, out, sizeof out, n),
               SFrameStatus::BadTag);
-    // Header varints that do not fill the header exactly are rejected.
-    SFrameHeader hh;
-    EXPECT_FALSE(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f1005000004"), hh));
-    EXPECT_FALSE(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f10ff0003"), hh));
-    EXPECT_FALSE(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f10050002"), hh));
-    EXPECT_FALSE(sframe_parse_header(H("0001020304050607080900000000000000000000ff"), hh));
+    // Header varints that do not fill the header exactly are rejected, and the status says why.
+    EXPECT_EQ(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f1005000004")).status, SFrameHeaderStatus::BadVarint);
+    EXPECT_EQ(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f10ff0003")).status, SFrameHeaderStatus::BadVarint);
+    EXPECT_EQ(sframe_parse_header(H("000102030405060708090a0b0c0d0e0f10050002")).status, SFrameHeaderStatus::BadLength);
+    EXPECT_EQ(sframe_parse_header(H("0001020304050607080900000000000000000000ff")).status, SFrameHeaderStatus::BadLength);
+    // Truncated below tag + smallest header: TooShort, header left zero.
+    SFrameHeaderResult cut18 = sframe_parse_header(H("000102030405060708090a0b0c0d0e0f0003"));
+    EXPECT_EQ(cut18.status, SFrameHeaderStatus::TooShort);
+    EXPECT_FALSE(cut18.ok());
+    EXPECT_EQ(cut18.header.header_len, 0u);
+    EXPECT_STREQ(sframe_header_status_name(SFrameHeaderStatus::TooShort), "shorter than tag and header");
+    // A good header: counter 5, key id 0, 3 bytes after 17 bytes of ciphertext + tag.
+    SFrameHeaderResult good = sframe_parse_header(H("000102030405060708090a0b0c0d0e0f10050003"));
+    ASSERT_TRUE(good.ok());
+    EXPECT_EQ(good.header.counter, 5u);
+    EXPECT_EQ(good.header.key_id, 0u);
+    EXPECT_EQ(good.header.header_len, 3u);
+    EXPECT_EQ(good.header.header_offset, 17u);
+    EXPECT_EQ(good.header.ct_len, 1u);
     for (size_t len = 0; len < frame.size(); len++) {
         Bytes cut(frame.begin(), frame.begin() + long(len));
         EXPECT_NE(sframe_decrypt(key, cut, {}, out, sizeof out, n), SFrameStatus::Ok) << len;
@@ -484,17 +513,22 @@ TEST(MediaSFrame, HeaderAsAadOption) {
 // ---- HBH --------------------------------------------------------------------------------------
 
 TEST(MediaHbh, TwoStageHkdfVectors) {
-    uint8_t k30[30], s32[32];
-    ASSERT_TRUE(hbh_derive_key30(kHbhKey, HbhLabelPair::UplinkSrtcp, k30, s32));
-    EXPECT_EQ(to_hex({s32, 32}), "501238bf8f996669b5172c9aa47338eb7de4d12ddba98eea1e531a694f894129");
-    EXPECT_EQ(to_hex({k30, 30}), "f77854760b4340f0eabbe93930eafe0310c8f699d1ebaf1f609a1781f3fc");
-    ASSERT_TRUE(hbh_derive_key30(kHbhKey, HbhLabelPair::DownlinkSrtcp, k30));
-    EXPECT_EQ(to_hex({k30, 30}), "707aad5216a25868eea63a32403b9d0c643644f691145e02b6d7d3776301");
-    ASSERT_TRUE(hbh_derive_key30(kHbhKey, HbhLabelPair::SharedSrtp, k30));
-    EXPECT_EQ(to_hex({k30, 30}), "693a8070145a5d26d39183593d1b648e895a8a3f2354ab38e718cbd93822");
-    ASSERT_TRUE(hbh_derive_key30(kHbhKey, HbhLabelPair::SharedSrtcp, k30));
-    EXPECT_EQ(to_hex({k30, 30}), "4ad41608b1fe681b56e8230ba5fea1060de1e767fb1275d4dcf85ce3cea9");
-    EXPECT_FALSE(hbh_derive_key30(ByteView(kHbhKey).sub(0, 29), HbhLabelPair::SharedSrtp, k30));
+    std::optional<HbhDerived> d = hbh_derive_key30(kHbhKey, HbhLabelPair::UplinkSrtcp);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(to_hex({d->salt32.data(), 32}), "501238bf8f996669b5172c9aa47338eb7de4d12ddba98eea1e531a694f894129");
+    EXPECT_EQ(to_hex({d->key30.data(), 30}), "f77854760b4340f0eabbe93930eafe0310c8f699d1ebaf1f609a1781f3fc");
+    const struct {
+        HbhLabelPair pair;
+        const char *key30;
+    } more[] = {{HbhLabelPair::DownlinkSrtcp, "707aad5216a25868eea63a32403b9d0c643644f691145e02b6d7d3776301"},
+                {HbhLabelPair::SharedSrtp, "693a8070145a5d26d39183593d1b648e895a8a3f2354ab38e718cbd93822"},
+                {HbhLabelPair::SharedSrtcp, "4ad41608b1fe681b56e8230ba5fea1060de1e767fb1275d4dcf85ce3cea9"}};
+    for (const auto &v : more) {
+        d = hbh_derive_key30(kHbhKey, v.pair);
+        ASSERT_TRUE(d);
+        EXPECT_EQ(to_hex({d->key30.data(), 30}), v.key30);
+    }
+    EXPECT_EQ(hbh_derive_key30(ByteView(kHbhKey).sub(0, 29), HbhLabelPair::SharedSrtp), std::nullopt);
     EXPECT_STREQ(hbh_salt_label(HbhLabelPair::UplinkSrtcp), "uplink hbh srtcp salt");
     EXPECT_STREQ(hbh_key_label(HbhLabelPair::SharedSrtp), "hbh srtp key");
 

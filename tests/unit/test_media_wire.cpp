@@ -46,17 +46,31 @@ TEST(MediaDemux, GroupEnvelopeVectors) {
         Bytes p = H(v.in);
         EXPECT_TRUE(is_group_envelope(p));
         EnvelopeResult r = unwrap_group_envelope(p);
-        ASSERT_TRUE(r.ok()) << v.in << ": " << r.error;
+        ASSERT_TRUE(r.ok()) << v.in << ": " << envelope_status_name(r.status);
         EXPECT_EQ(r.header_len, v.hl);
         EXPECT_EQ(to_hex(ByteView(p).sub(r.header_len)), v.inner);
         // Every truncation of a valid envelope is rejected, never passed through.
         for (size_t n = 0; n < p.size(); n++) EXPECT_FALSE(unwrap_group_envelope(ByteView(p).sub(0, n)).ok()) << n;
     }
-    for (const char *bad : {"09", "09ff", "0902000000000000", "0902000000000000100000000000000000000000",
-                            "0903000000000000000000000000000000000000", "90e1001300120c96772e6aa9"}) {
-        EnvelopeResult r = unwrap_group_envelope(H(bad));
-        EXPECT_FALSE(r.ok()) << bad;
-        EXPECT_NE(r.error, nullptr);
+    const struct {
+        const char *in;
+        EnvelopeStatus status;
+        const char *text;  // the expert text, unchanged from the string results it replaces
+    } bad[] = {
+        {"09", EnvelopeStatus::TooShort, "envelope shorter than 2 bytes"},
+        {"09ff", EnvelopeStatus::UnknownKind, "unknown group envelope kind (byte 1 not 2, 4 or 7)"},
+        {"0902000000000000", EnvelopeStatus::InnerTooShort, "group envelope: inner packet shorter than an RTP header"},
+        {"0902000000000000100000000000000000000000", EnvelopeStatus::InnerNotRtp,
+         "group envelope: inner packet is not RTP version 2"},
+        {"0903000000000000000000000000000000000000", EnvelopeStatus::UnknownKind,
+         "unknown group envelope kind (byte 1 not 2, 4 or 7)"},
+        {"90e1001300120c96772e6aa9", EnvelopeStatus::NotEnvelope, "not a group envelope (byte 0 != 0x09)"},
+    };
+    for (const auto &b : bad) {
+        EnvelopeResult r = unwrap_group_envelope(H(b.in));
+        EXPECT_FALSE(r.ok()) << b.in;
+        EXPECT_EQ(r.status, b.status) << b.in;
+        EXPECT_STREQ(envelope_status_name(r.status), b.text) << b.in;
         EXPECT_EQ(r.header_len, 0u);
     }
 }
@@ -98,9 +112,9 @@ TEST(MediaStun, MinimalMiParsesAndVerifies) {
     EXPECT_EQ(s.attrs[1].type, kAttrMessageIntegrity);
     EXPECT_EQ(s.attrs[1].offset, 32u);
     EXPECT_STREQ(stun_attr_name(s.attrs[1].type), "MESSAGE-INTEGRITY");
-    uint8_t mi[20];
-    ASSERT_TRUE(compute_message_integrity(m, s.attrs[1].offset, kMiKey, mi));
-    EXPECT_EQ(to_hex({mi, 20}), "50c96f7efef837bbde7e1f534dae139816d3e015");
+    std::optional<std::array<uint8_t, 20>> mi = compute_message_integrity(m, s.attrs[1].offset, kMiKey);
+    ASSERT_TRUE(mi);
+    EXPECT_EQ(to_hex({mi->data(), 20}), "50c96f7efef837bbde7e1f534dae139816d3e015");
     EXPECT_EQ(verify_message_integrity(m, s.attrs[1], kMiKey), StunCheck::Good);
     Bytes wrong = kMiKey;
     wrong[0] ^= 1;
@@ -172,8 +186,9 @@ TEST(MediaStun, WasmAllocate) {
     ASSERT_TRUE(ep);
     EXPECT_EQ(ep->to_string(), "157.240.226.133:3478");
 
-    std::vector<StreamDescriptor> d;
-    ASSERT_TRUE(decode_stream_descriptors(s.attrs[1].value, d));
+    StreamDescriptors sd = decode_stream_descriptors(s.attrs[1].value);
+    ASSERT_TRUE(sd.ok());
+    const std::vector<StreamDescriptor> &d = sd.items;
     const uint32_t want[9][3] = {{0, 0, 0x45c15e4a}, {0, 1, 0xa5cbd625}, {0, 2, 0xff399256},
                                  {1, 0, 0xa6c7aef7}, {1, 1, 0xde6c662b}, {1, 2, 0x515bed5a},
                                  {2, 0, 0xb1db34c5}, {2, 1, 0xf6cc617d}, {2, 2, 0x965dcbb0}};
@@ -229,10 +244,9 @@ TEST(MediaStun, EveryTruncationIsBounded) {
     EXPECT_TRUE(s.attrs.empty());
     EXPECT_FALSE(s.warning.empty());
     // compute_* refuse offsets outside the message.
-    uint8_t mi[20];
     Bytes m = H(kMinimalMi);
-    EXPECT_FALSE(compute_message_integrity(m, m.size() + 1, kMiKey, mi));
-    EXPECT_FALSE(compute_message_integrity(m, 10, kMiKey, mi));
+    EXPECT_EQ(compute_message_integrity(m, m.size() + 1, kMiKey), std::nullopt);
+    EXPECT_EQ(compute_message_integrity(m, 10, kMiKey), std::nullopt);
     EXPECT_FALSE(compute_fingerprint(m, m.size() + 4));
 }
 
@@ -274,12 +288,12 @@ TEST(MediaStun, AttributeDecoders) {
 
 TEST(MediaStun, GroupAllocateAttributes) {
     // 0x4024: nine stream descriptors + two HBH-FEC ones.
-    std::vector<StreamDescriptor> d;
-    ASSERT_TRUE(decode_stream_descriptors(
+    StreamDescriptors sd = decode_stream_descriptors(
         H("0a06188cd889f5030a07100118a8b6e65f0a08100218d68ab9a10f0a08080118a6e2a3a7010a0a0801100118cfa6d8d80b0a0a08011002"
           "18809ec5c5090a08080218e38281870e0a0a0802100118968ab6a7070a0a080210021893cca2f50d0a0a0803100318b8f2858d0c0a0a08"
-          "041003188499c8dd01"),
-        d));
+          "041003188499c8dd01"));
+    ASSERT_EQ(sd.status, ProtoStatus::Ok);
+    const std::vector<StreamDescriptor> &d = sd.items;
     const uint32_t ssrcs[11] = {0x3ea26c0c, 0x0bf99b28, 0xf42e4556, 0x14e8f126, 0xbb16134f, 0x98b14f00,
                                 0xe0e04163, 0x74ed8516, 0xdea8a613, 0xc1a17938, 0x1bb20c84};
     ASSERT_EQ(d.size(), 11u);
@@ -294,11 +308,11 @@ TEST(MediaStun, GroupAllocateAttributes) {
     EXPECT_STREQ(stream_subtype_name(d[10].sub_type), "HBH-FEC");
 
     // 0x4025: video (pids), video1 (no pids), audio (pids), app data (pids).
-    SenderSubscriptions s;
-    ASSERT_TRUE(decode_sender_subscriptions(
+    std::optional<SenderSubscriptions> subs = decode_sender_subscriptions(
         H("0a1f0a1d0a0fa6e2a3a701cfa6d8d80b809ec5c5091204080110011204080210010a130a110a0fe38281870e968ab6a70793cca2f50d0a"
-          "1a0a180a0e8cd889f503a8b6e65fd68ab9a10f12020801120208020a110a0f0a05bedaf7980b1202080112020802"),
-        s));
+          "1a0a180a0e8cd889f503a8b6e65fd68ab9a10f12020801120208020a110a0f0a05bedaf7980b1202080112020802"));
+    ASSERT_TRUE(subs);
+    const SenderSubscriptions &s = *subs;
     EXPECT_EQ(s.shape, SenderSubscriptions::GroupV2);
     ASSERT_EQ(s.entries.size(), 4u);
     EXPECT_EQ(s.entries[0].ssrcs, (std::vector<uint32_t>{0x14e8f126, 0xbb16134f, 0x98b14f00}));
@@ -311,17 +325,17 @@ TEST(MediaStun, GroupAllocateAttributes) {
     EXPECT_EQ(s.entries[3].pids, (std::vector<int64_t>{1, 2}));
 
     // 0x4021: pids [1, 2].
-    std::vector<int64_t> pids;
-    ASSERT_TRUE(decode_receiver_subscriptions(H("1202080112020802"), pids));
-    EXPECT_EQ(pids, (std::vector<int64_t>{1, 2}));
-    EXPECT_FALSE(decode_receiver_subscriptions(H("12020801120208"), pids));
+    EXPECT_EQ(decode_receiver_subscriptions(H("1202080112020802")), (std::optional<std::vector<int64_t>>({1, 2})));
+    EXPECT_EQ(decode_receiver_subscriptions(H("12020801120208")), std::nullopt);
+    EXPECT_EQ(decode_receiver_subscriptions(H("1202100112020801")), std::nullopt);  // an entry without a pid
     // 0x805A: 2 participants.
     EXPECT_EQ(decode_participant_count(H("02")), std::optional<uint64_t>(2));
 }
 
 TEST(MediaStun, AndroidAndWasmProtobufShapes) {
-    std::vector<StreamDescriptor> d;
-    ASSERT_TRUE(decode_stream_descriptors(H("0a150a05617564696f12044f50555318f0d9a2a3022000"), d));
+    StreamDescriptors sd = decode_stream_descriptors(H("0a150a05617564696f12044f50555318f0d9a2a3022000"));
+    ASSERT_EQ(sd.status, ProtoStatus::Ok);
+    const std::vector<StreamDescriptor> &d = sd.items;
     ASSERT_EQ(d.size(), 1u);
     EXPECT_TRUE(d[0].android);
     EXPECT_EQ(d[0].stream_name, "audio");
@@ -329,34 +343,54 @@ TEST(MediaStun, AndroidAndWasmProtobufShapes) {
     EXPECT_EQ(d[0].ssrc, 0x12345678u);
 
     SenderSubscriptions s;
-    ASSERT_TRUE(decode_sender_subscriptions(H("0a130a1108f0d9a2a3021209080e1205617564696f"), s));
+    ASSERT_TRUE(decode_sender_subscriptions(H("0a130a1108f0d9a2a3021209080e1205617564696f")));
+    s = *decode_sender_subscriptions(H("0a130a1108f0d9a2a3021209080e1205617564696f"));
     EXPECT_EQ(s.shape, SenderSubscriptions::Android);
     ASSERT_EQ(s.entries.size(), 1u);
     EXPECT_EQ(s.entries[0].ssrcs, (std::vector<uint32_t>{0x12345678}));
     EXPECT_EQ(s.entries[0].pids, (std::vector<int64_t>{7}));
     EXPECT_EQ(s.entries[0].media, "audio");
 
-    ASSERT_TRUE(decode_sender_subscriptions(H("0a080a0608f0d9a2a302"), s));
+    ASSERT_TRUE(decode_sender_subscriptions(H("0a080a0608f0d9a2a302")));
+    s = *decode_sender_subscriptions(H("0a080a0608f0d9a2a302"));
     EXPECT_EQ(s.shape, SenderSubscriptions::Android);
     EXPECT_EQ(s.entries[0].ssrcs, (std::vector<uint32_t>{0x12345678}));
     EXPECT_TRUE(s.entries[0].pids.empty());
 
-    ASSERT_TRUE(decode_sender_subscriptions(H("0a0a18f8acd1910128003000"), s));
+    ASSERT_TRUE(decode_sender_subscriptions(H("0a0a18f8acd1910128003000")));
+    s = *decode_sender_subscriptions(H("0a0a18f8acd1910128003000"));
     EXPECT_EQ(s.shape, SenderSubscriptions::Wasm);
     EXPECT_EQ(s.entries[0].ssrcs, (std::vector<uint32_t>{0x12345678}));
     EXPECT_STREQ(subscription_shape_name(s.shape), "WASM voip.SenderSubscriptions");
 
-    // Not a known shape -> false (the dissector falls back to the generic tree).
-    EXPECT_FALSE(decode_sender_subscriptions(H("1202080112020802"), s));
-    EXPECT_FALSE(decode_sender_subscriptions(H("0a0a18f8acd191"), s));
-    EXPECT_FALSE(decode_stream_descriptors(H("0a0a18f8acd191"), d));
-    EXPECT_FALSE(decode_stream_descriptors({}, d));
+    // Not a known shape -> nullopt (the dissector falls back to the generic tree).
+    EXPECT_EQ(decode_sender_subscriptions(H("1202080112020802")), std::nullopt);
+    EXPECT_EQ(decode_sender_subscriptions(H("0a0a18f8acd191")), std::nullopt);
+    // Stream descriptors tell the failures apart and keep the entries decoded before one.
+    StreamDescriptors bad = decode_stream_descriptors(H("0a0a18f8acd191"));
+    EXPECT_EQ(bad.status, ProtoStatus::Malformed);
+    EXPECT_TRUE(bad.items.empty());
+    EXPECT_EQ(decode_stream_descriptors({}).status, ProtoStatus::Empty);
+    EXPECT_STREQ(proto_status_name(ProtoStatus::Empty), "no entries");
+    // A good WASM entry, then field 2 where only field 1 entries exist: the first is kept.
+    StreamDescriptors partial = decode_stream_descriptors(H("0a06188cd889f503" "1200"));
+    EXPECT_EQ(partial.status, ProtoStatus::WrongShape);
+    EXPECT_FALSE(partial.ok());
+    ASSERT_EQ(partial.items.size(), 1u);
+    EXPECT_EQ(partial.items[0].ssrc, 0x3ea26c0cu);
+    // The same entry, then a truncated one: Malformed, the first still kept.
+    StreamDescriptors cut = decode_stream_descriptors(H("0a06188cd889f503" "0a0618"));
+    EXPECT_EQ(cut.status, ProtoStatus::Malformed);
+    ASSERT_EQ(cut.items.size(), 1u);
+    // An SSRC as a length-delimited field: WrongShape.
+    EXPECT_EQ(decode_stream_descriptors(H("0a031a0100")).status, ProtoStatus::WrongShape);
 }
 
 TEST(MediaStun, GenericProtobufTree) {
     Bytes v = H("0a150a05617564696f12044f50555318f0d9a2a3022000");
-    std::vector<ProtoNode> t;
-    ASSERT_TRUE(protobuf_tree(v, t));
+    std::optional<std::vector<ProtoNode>> tree = protobuf_tree(v);
+    ASSERT_TRUE(tree);
+    std::vector<ProtoNode> t = *tree;
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].number, 1u);
     EXPECT_EQ(t[0].value_offset, 2u);
@@ -374,10 +408,12 @@ TEST(MediaStun, GenericProtobufTree) {
     // Truncations never read out of bounds and report failure.
     for (size_t n = 1; n < v.size(); n++) {
         Bytes cut(v.begin(), v.begin() + long(n));
-        EXPECT_FALSE(protobuf_tree(cut, t)) << n;
+        EXPECT_EQ(protobuf_tree(cut), std::nullopt) << n;
     }
     // Depth limit stops recursion.
-    ASSERT_TRUE(protobuf_tree(v, t, 0));
+    tree = protobuf_tree(v, 0);
+    ASSERT_TRUE(tree);
+    t = *tree;
     EXPECT_TRUE(t[0].children.empty());
 }
 
@@ -543,8 +579,10 @@ TEST(MediaRtp, EveryTruncationIsBounded) {
 // ---- RTCP -------------------------------------------------------------------------------------
 
 TEST(MediaRtcp, Compact208And209) {
+    RtcpCompound c;
     std::vector<RtcpPacket> v;
-    ASSERT_TRUE(parse_rtcp_compound(H("81d00002123456789abcdef0"), v));
+    ASSERT_EQ((c = parse_rtcp_compound(H("81d00002123456789abcdef0"))).status, RtcpStatus::Ok);
+    v = c.packets;
     ASSERT_EQ(v.size(), 1u);
     EXPECT_EQ(v[0].pt, 208);
     EXPECT_EQ(v[0].count, 1);
@@ -552,7 +590,8 @@ TEST(MediaRtcp, Compact208And209) {
     EXPECT_EQ(v[0].sender_ssrc, 0x12345678u);
     EXPECT_EQ(v[0].remote_ssrc, 0x9abcdef0u);
     EXPECT_STREQ(rtcp_pt_name(208), "WA compact report");
-    ASSERT_TRUE(parse_rtcp_compound(H("81d1000112345678"), v));
+    ASSERT_EQ((c = parse_rtcp_compound(H("81d1000112345678"))).status, RtcpStatus::Ok);
+    v = c.packets;
     EXPECT_EQ(v[0].pt, 209);
     EXPECT_EQ(v[0].sender_ssrc, 0x12345678u);
     EXPECT_EQ(v[0].size, 8u);
@@ -563,8 +602,10 @@ TEST(MediaRtcp, SenderReportAndSdesCompound) {
     Bytes sdes = H("81ca0007123456780112363637373840706a3839396161622e6f726700000000");
     Bytes both = sr;
     both.insert(both.end(), sdes.begin(), sdes.end());
+    RtcpCompound c;
     std::vector<RtcpPacket> v;
-    ASSERT_TRUE(parse_rtcp_compound(both, v));
+    ASSERT_EQ((c = parse_rtcp_compound(both)).status, RtcpStatus::Ok);
+    v = c.packets;
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].pt, 200);
     EXPECT_TRUE(v[0].has_sender_info);
@@ -585,14 +626,23 @@ TEST(MediaRtcp, SenderReportAndSdesCompound) {
               "66778@pj899aab.org");
     EXPECT_EQ(v[1].sdes[0].items[0].offset, 36u);
 
-    ASSERT_TRUE(parse_rtcp_compound(H("81ca00021234567800000000"), v));
+    ASSERT_EQ((c = parse_rtcp_compound(H("81ca00021234567800000000"))).status, RtcpStatus::Ok);
+    v = c.packets;
     ASSERT_EQ(v[0].sdes.size(), 1u);
     EXPECT_TRUE(v[0].sdes[0].items.empty());
 
     for (size_t n = 0; n < both.size(); n++) {
         Bytes cut(both.begin(), both.begin() + long(n));
         // Cut at the SR/SDES boundary the SR alone is a complete compound.
-        EXPECT_EQ(parse_rtcp_compound(cut, v), n == sr.size()) << n;
+        c = parse_rtcp_compound(cut);
+        v = c.packets;
+        EXPECT_EQ(c.ok(), n == sr.size()) << n;
+        // Cut inside a header: HeaderCut; inside a body: that packet is kept with its error.
+        RtcpStatus want = RtcpStatus::BadPacket;
+        if (n == 0) want = RtcpStatus::Empty;
+        else if (n == sr.size()) want = RtcpStatus::Ok;
+        else if (n < 4 || (n > sr.size() && n < sr.size() + 4)) want = RtcpStatus::HeaderCut;
+        EXPECT_EQ(c.status, want) << n;
         for (auto &p : v) {
             EXPECT_LE(p.offset + p.size, n);
             for (auto &c : p.sdes)
@@ -611,8 +661,10 @@ TEST(MediaRtcp, WhatsAppProfileReportStride) {
                  "aabbccdd"
                  "00000100"
                  "000000000000000000000000000000000000000000000000");
+    RtcpCompound c;
     std::vector<RtcpPacket> v;
-    ASSERT_TRUE(parse_rtcp_compound(rr, v));
+    ASSERT_EQ((c = parse_rtcp_compound(rr)).status, RtcpStatus::Ok);
+    v = c.packets;
     ASSERT_EQ(v.size(), 1u);
     EXPECT_TRUE(v[0].wa_profile);
     EXPECT_EQ(v[0].count, 1);
@@ -629,23 +681,29 @@ TEST(MediaRtcp, WhatsAppProfileReportStride) {
     // Without the flag the same packet is a 24-byte block with trailing data.
     Bytes std_rr = rr;
     std_rr[0] = 0x81;
-    ASSERT_TRUE(parse_rtcp_compound(std_rr, v));
+    ASSERT_EQ((c = parse_rtcp_compound(std_rr)).status, RtcpStatus::Ok);
+    v = c.packets;
     EXPECT_EQ(v[0].report_stride, 24u);
     // Negative cumulative loss (24-bit signed).
     Bytes neg = H("81c900071111111122222222" "05fffffe" "0000100000000020aabbccdd00000100");
-    ASSERT_TRUE(parse_rtcp_compound(neg, v));
+    ASSERT_EQ((c = parse_rtcp_compound(neg)).status, RtcpStatus::Ok);
+    v = c.packets;
     EXPECT_EQ(v[0].reports[0].cumulative_lost, -2);
     // A count larger than the blocks present is an error, not an overread.
     Bytes over = H("83c9000711111111222222220500000300001000" "00000020aabbccdd00000100");
-    EXPECT_FALSE(parse_rtcp_compound(over, v));
+    c = parse_rtcp_compound(over);
+    v = c.packets;
+    EXPECT_EQ(c.status, RtcpStatus::BadPacket);
     EXPECT_FALSE(v[0].error.empty());
     EXPECT_EQ(v[0].reports.size(), 1u);
 }
 
 TEST(MediaRtcp, FeedbackPackets) {
     // PSFB FMT 4 (FIR) with one row.
+    RtcpCompound c;
     std::vector<RtcpPacket> v;
-    ASSERT_TRUE(parse_rtcp_compound(H("84ce0004111111110000000033333333" "07000000"), v));
+    ASSERT_EQ((c = parse_rtcp_compound(H("84ce0004111111110000000033333333" "07000000"))).status, RtcpStatus::Ok);
+    v = c.packets;
     EXPECT_EQ(v[0].pt, 206);
     EXPECT_EQ(v[0].fmt, 4);
     EXPECT_EQ(v[0].sender_ssrc, 0x11111111u);
@@ -655,14 +713,23 @@ TEST(MediaRtcp, FeedbackPackets) {
     EXPECT_EQ(v[0].fir[0].seq, 7);
     // RTPFB FMT 1 (generic NACK): FCI exposed as bytes.
     Bytes nack = H("81cd00031111111122222222" "00100003");  // views point into this buffer
-    ASSERT_TRUE(parse_rtcp_compound(nack, v));
+    ASSERT_EQ((c = parse_rtcp_compound(nack)).status, RtcpStatus::Ok);
+    v = c.packets;
     EXPECT_EQ(v[0].pt, 205);
     EXPECT_EQ(v[0].fmt, 1);
     EXPECT_EQ(v[0].media_ssrc, 0x22222222u);
     EXPECT_EQ(to_hex(v[0].fci), "00100003");
     // Not RTCP at all.
-    EXPECT_FALSE(parse_rtcp_compound(H("41c9000111111111"), v));
-    EXPECT_FALSE(parse_rtcp_compound({}, v));
+    c = parse_rtcp_compound(H("41c9000111111111"));
+    EXPECT_EQ(c.status, RtcpStatus::NotVersion2);
+    EXPECT_TRUE(c.packets.empty());
+    EXPECT_EQ(parse_rtcp_compound({}).status, RtcpStatus::Empty);
+    // A good RR followed by 2 stray bytes: the RR is kept, the status names the cut header.
+    c = parse_rtcp_compound(H("80c90001111111110000"));
+    EXPECT_EQ(c.status, RtcpStatus::HeaderCut);
+    ASSERT_EQ(c.packets.size(), 1u);
+    EXPECT_EQ(c.packets[0].sender_ssrc, 0x11111111u);
+    EXPECT_STREQ(rtcp_status_name(RtcpStatus::NotVersion2), "not RTCP version 2");
 }
 
 // ---- robustness: mutated vectors and random bytes through every parser ------------------------
@@ -674,30 +741,23 @@ static void run_all_parsers(const Bytes &b) {
     StunMessage s;
     if (parse_stun(v, s) == StunStatus::Ok) {
         for (auto &a : s.attrs) {
-            std::vector<StreamDescriptor> d;
-            SenderSubscriptions ss;
-            std::vector<int64_t> pids;
-            std::vector<ProtoNode> t;
             (void)decode_xor_mapped_address(a.value, s.txid);
             (void)decode_mapped_address(a.value);
             (void)decode_wasm_relay_endpoint(a.value);
             (void)decode_error_code(a.value);
             (void)decode_participant_count(a.value);
             (void)decode_native_sender_sub(a.value);
-            (void)decode_stream_descriptors(a.value, d);
-            (void)decode_sender_subscriptions(a.value, ss);
-            (void)decode_receiver_subscriptions(a.value, pids);
-            (void)protobuf_tree(a.value, t);
+            (void)decode_stream_descriptors(a.value);
+            (void)decode_sender_subscriptions(a.value);
+            (void)decode_receiver_subscriptions(a.value);
+            (void)protobuf_tree(a.value);
             (void)verify_message_integrity(v, a, kMiKey);
             (void)verify_fingerprint(v, a);
         }
     }
-    std::vector<StreamDescriptor> d;
-    SenderSubscriptions ss;
-    std::vector<ProtoNode> t;
-    (void)decode_stream_descriptors(v, d);
-    (void)decode_sender_subscriptions(v, ss);
-    (void)protobuf_tree(v, t);
+    (void)decode_stream_descriptors(v);
+    (void)decode_sender_subscriptions(v);
+    (void)protobuf_tree(v);
     RtpHeader h;
     if (parse_rtp_header(v, h) == RtpParseError::None) {
         ASSERT_LE(h.header_len, b.size());
@@ -706,9 +766,7 @@ static void run_all_parsers(const Bytes &b) {
         (void)decode_warp_ext(v, h, true);
         (void)decode_warp_ext(v, h, false);
     }
-    std::vector<RtcpPacket> r;
-    (void)parse_rtcp_compound(v, r);
-    for (auto &p : r) ASSERT_LE(p.offset + p.size, b.size());
+    for (auto &p : parse_rtcp_compound(v).packets) ASSERT_LE(p.offset + p.size, b.size());
 }
 
 TEST(MediaRobustness, MutatedVectorsAndRandomBytes) {
@@ -948,9 +1006,9 @@ TEST(MediaStunDialect, RelayEndpointRequestAndTime) {
     size_t mi_at = pre.size();
     // MI over the header with the length counting it, then the attributes before it.
     Bytes with_mi = stun_raw(0x0804, cat({body, tlv(0x0008, 20, 0, true)}));
-    uint8_t mac[20];
-    ASSERT_TRUE(compute_message_integrity(with_mi, mi_at, kMiKey, mac));
-    std::copy(mac, mac + 20, with_mi.begin() + long(mi_at) + 4);
+    std::optional<std::array<uint8_t, 20>> mac = compute_message_integrity(with_mi, mi_at, kMiKey);
+    ASSERT_TRUE(mac);
+    std::copy(mac->begin(), mac->end(), with_mi.begin() + long(mi_at) + 4);
     StunMessage s;
     ASSERT_EQ(parse_stun(with_mi, s), StunStatus::Ok);
     EXPECT_EQ(s.layout, StunLayout::Padded);

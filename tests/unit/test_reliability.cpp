@@ -261,8 +261,7 @@ TEST(ReliabilityMedia, StunHugeLengthAndTruncatedAttributes) {
         }
     }
     // Integrity/fingerprint at offsets outside the message are refused.
-    uint8_t mac[20];
-    EXPECT_FALSE(media::compute_message_integrity(m, m.size() + 4, ByteView(m.data(), 4), mac));
+    EXPECT_EQ(media::compute_message_integrity(m, m.size() + 4, ByteView(m.data(), 4)), std::nullopt);
     EXPECT_FALSE(media::compute_fingerprint(m, m.size() + 4));
     // Deeply nested protobuf: the tree stops at its depth cap.
     Bytes pb;
@@ -272,8 +271,7 @@ TEST(ReliabilityMedia, StunHugeLengthAndTruncatedAttributes) {
         outer.insert(outer.end(), pb.begin(), pb.end());
         pb = outer;
     }
-    std::vector<media::ProtoNode> tree;
-    (void)media::protobuf_tree(pb, tree);
+    (void)media::protobuf_tree(pb);
 }
 
 TEST(ReliabilityMedia, RtpRtcpTruncationsAndHugeCounts) {
@@ -286,17 +284,16 @@ TEST(ReliabilityMedia, RtpRtcpTruncationsAndHugeCounts) {
     EXPECT_EQ(media::parse_rtp_header(ByteView(csrc, sizeof csrc), h), media::RtpParseError::CsrcTruncated);
     // RTCP: a length word of 65535 in an 8-byte buffer, and a report count of 31.
     const uint8_t rtcp[] = {0x9F, 0xC9, 0xFF, 0xFF, 1, 2, 3, 4};
-    std::vector<media::RtcpPacket> out;
-    EXPECT_FALSE(media::parse_rtcp_compound(ByteView(rtcp, sizeof rtcp), out));
-    for (const auto &p : out) EXPECT_LE(p.offset + p.size, sizeof rtcp);
+    media::RtcpCompound rc = media::parse_rtcp_compound(ByteView(rtcp, sizeof rtcp));
+    EXPECT_EQ(rc.status, media::RtcpStatus::BadPacket);
+    for (const auto &p : rc.packets) EXPECT_LE(p.offset + p.size, sizeof rtcp);
     // Group envelope announcing an 18-byte header on a short packet.
     const uint8_t env[] = {0x09, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     EXPECT_FALSE(media::unwrap_group_envelope(ByteView(env, sizeof env)).ok());
     // SFrame: a header length byte larger than the frame.
     Bytes sf(20, 0);
     sf.back() = 0xFF;
-    media::SFrameHeader sh;
-    EXPECT_FALSE(media::sframe_parse_header(sf, sh));
+    EXPECT_EQ(media::sframe_parse_header(sf).status, media::SFrameHeaderStatus::BadLength);
 }
 
 // ---- key log ------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ namespace wacall::test {
 
 // Bytes from a hex literal; a bad literal fails the calling test.
 inline Bytes H(const std::string &h) {
-    Bytes b;
-    EXPECT_TRUE(from_hex(h, b)) << h;
-    return b;
+    std::optional<Bytes> b = from_hex(h);
+    EXPECT_TRUE(b.has_value()) << h;
+    return b.value_or(Bytes{});
 }
 
 // Byte buffers the decoded and hand-built trees point into; a deque keeps them in place.
