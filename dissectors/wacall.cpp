@@ -54,12 +54,12 @@ void add_attr(proto_tree *t, int hf, tvbuff_t *tvb, const Attribute *a) {
 }
 
 // A number the core read from attribute a of node n (a is null when it was defaulted: then the node).
-void add_attr_uint(proto_tree *t, int hf, tvbuff_t *tvb, const Node *n, const Attribute *a, bool has, uint32_t value) {
-    if (!has || !n) return;
+void add_attr_uint(proto_tree *t, int hf, tvbuff_t *tvb, const Node *n, const Attribute *a, std::optional<uint32_t> value) {
+    if (!value || !n) return;
     if (a)
-        proto_tree_add_uint(t, hf, tvb, static_cast<gint>(a->value.offset), static_cast<gint>(a->value.length), value);
+        proto_tree_add_uint(t, hf, tvb, static_cast<gint>(a->value.offset), static_cast<gint>(a->value.length), *value);
     else
-        proto_tree_add_uint(t, hf, tvb, static_cast<gint>(n->offset), static_cast<gint>(n->length), value);
+        proto_tree_add_uint(t, hf, tvb, static_cast<gint>(n->offset), static_cast<gint>(n->length), *value);
 }
 
 // Bytes content of a node, located in the tvb (views point into the tvb's own buffer).
@@ -91,21 +91,21 @@ void add_endpoint(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const E
         proto_tree_add_item(t, hf_te_raw, tvb, raw_off, static_cast<gint>(ep.raw.size), ENC_NA);
     }
     const Node *n = ep.node;
-    add_attr_uint(t, hf_te_priority, tvb, n, ep.at.priority, ep.has_priority, ep.priority);
-    if (ep.has_latency) {
-        add_attr_uint(t, hf_te_latency, tvb, n, ep.at.latency, true, ep.latency_raw);
-        if (ep.has_rtt) {
-            proto_item *pi = proto_tree_add_uint(t, hf_te_rtt, tvb, node_off(n), node_len(n), ep.rtt_ms);
+    add_attr_uint(t, hf_te_priority, tvb, n, ep.at.priority, ep.priority);
+    if (ep.latency_raw) {
+        add_attr_uint(t, hf_te_latency, tvb, n, ep.at.latency, ep.latency_raw);
+        if (ep.rtt_ms) {
+            proto_item *pi = proto_tree_add_uint(t, hf_te_rtt, tvb, node_off(n), node_len(n), *ep.rtt_ms);
             proto_item_set_generated(pi);
             if (!latency_action) proto_item_append_text(pi, " (latency − 0x02000000)");
         }
     }
     if (!ep.relay_name.empty() && n) add_attr(t, hf_te_relay_name, tvb, ep.at.relay_name);
-    add_attr_uint(t, hf_te_relay_id, tvb, n, ep.at.relay_id, ep.has_relay_id, ep.relay_id);
-    add_attr_uint(t, hf_te_token_id, tvb, n, ep.at.token_id, ep.has_token_id, ep.token_id);
-    add_attr_uint(t, hf_te_auth_token_id, tvb, n, ep.at.auth_token_id, ep.has_auth_token_id, ep.auth_token_id);
-    add_attr_uint(t, hf_te_c2r_rtt, tvb, n, ep.at.c2r_rtt, ep.has_c2r_rtt, ep.c2r_rtt);
-    add_attr_uint(t, hf_te_protocol, tvb, n, ep.at.protocol, ep.has_protocol, ep.protocol);
+    add_attr_uint(t, hf_te_relay_id, tvb, n, ep.at.relay_id, ep.relay_id);
+    add_attr_uint(t, hf_te_token_id, tvb, n, ep.at.token_id, ep.token_id);
+    add_attr_uint(t, hf_te_auth_token_id, tvb, n, ep.at.auth_token_id, ep.auth_token_id);
+    add_attr_uint(t, hf_te_c2r_rtt, tvb, n, ep.at.c2r_rtt, ep.c2r_rtt);
+    add_attr_uint(t, hf_te_protocol, tvb, n, ep.at.protocol, ep.protocol);
     if (ep.is_fna && n) {
         const Attribute *a = ep.at.is_fna;
         proto_tree_add_boolean(t, hf_te_fna, tvb, a ? static_cast<gint>(a->value.offset) : 0,
@@ -118,9 +118,9 @@ void add_relay(proto_tree *parent, tvbuff_t *tvb, packet_info *pinfo, const guin
                                            "Relay block");
     if (r.node) {
         add_attr(t, hf_relay_uuid, tvb, r.at.uuid);
-        add_attr_uint(t, hf_relay_self_pid, tvb, r.node, r.at.self_pid, r.has_self_pid, r.self_pid);
-        add_attr_uint(t, hf_relay_peer_pid, tvb, r.node, r.at.peer_pid, r.has_peer_pid, r.peer_pid);
-        add_attr_uint(t, hf_transaction_id, tvb, r.node, r.at.transaction_id, r.has_transaction_id, r.transaction_id);
+        add_attr_uint(t, hf_relay_self_pid, tvb, r.node, r.at.self_pid, r.self_pid);
+        add_attr_uint(t, hf_relay_peer_pid, tvb, r.node, r.at.peer_pid, r.peer_pid);
+        add_attr_uint(t, hf_transaction_id, tvb, r.node, r.at.transaction_id, r.transaction_id);
     }
     if (r.key_node) {
         proto_tree_add_string(t, hf_relay_key, tvb, node_off(r.key_node), node_len(r.key_node), r.key_text.c_str());
@@ -181,8 +181,8 @@ void add_encs(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const CallS
             proto_item_append_text(pi, " (absent: reference default)");
             proto_item_set_generated(pi);
         }
-        add_attr_uint(t, hf_enc_v, tvb, e.node, e.at.v, true, e.v);
-        add_attr_uint(t, hf_enc_count, tvb, e.node, e.at.count, e.has_count, e.count);
+        add_attr_uint(t, hf_enc_v, tvb, e.node, e.at.v, e.v);
+        add_attr_uint(t, hf_enc_count, tvb, e.node, e.at.count, e.count);
         if (e.to_node) add_attr(t, hf_enc_jid, tvb, e.at.jid);
         add_content_bytes(t, hf_enc_ct, tvb, base, e.ciphertext);
     }
@@ -191,7 +191,7 @@ void add_encs(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const CallS
 void add_capability(proto_tree *parent, tvbuff_t *tvb, const guint8 *base, const Capability &c) {
     proto_tree *t = proto_tree_add_subtree_format(parent, tvb, node_off(c.node), node_len(c.node), ett_cap, nullptr,
                                                   "Capability ver %u: %s", c.ver, c.blob_name);
-    add_attr_uint(t, hf_cap_ver, tvb, c.node, c.at.ver, true, c.ver);
+    add_attr_uint(t, hf_cap_ver, tvb, c.node, c.at.ver, c.ver);
     add_content_bytes(t, hf_cap_bytes, tvb, base, c.bytes);
     proto_item *pi = proto_tree_add_string(t, hf_cap_blob, tvb, node_off(c.node), node_len(c.node), c.blob_name);
     proto_item_append_text(pi, " [%s]", grade_name(c.blob_source));
@@ -214,7 +214,7 @@ std::string info_summary(const CallStanza &cs) {
     }
     if (!cs.call_id.empty()) s += " call-id=" + cs.call_id;
     if (cs.action == Action::Terminate && !cs.reason.empty()) s += " reason=" + cs.reason;
-    if (cs.has_transport_type) s += std::string(" type=") + cs.transport_type_name;
+    if (cs.transport_type) s += std::string(" type=") + cs.transport_type_name;
     if (!cs.relays.empty()) s += " +relay";
     return s;
 }
@@ -320,21 +320,22 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     for (const auto &a : cs.audio) {
         if (!a.node) continue;
         add_attr(t, hf_audio_enc, tvb, a.at.enc);
-        add_attr_uint(t, hf_audio_rate, tvb, a.node, a.at.rate, a.has_rate, a.rate);
+        add_attr_uint(t, hf_audio_rate, tvb, a.node, a.at.rate, a.rate);
     }
     if (cs.video_node) proto_tree_add_boolean(t, hf_video, tvb, node_off(cs.video_node), node_len(cs.video_node), TRUE);
-    if (cs.has_net) {
+    if (cs.net) {
+        const Net &net = *cs.net;
         pi = nullptr;
-        if (cs.net.has_medium) {
-            const Attribute *a = cs.net.at.medium;
-            pi = proto_tree_add_uint(t, hf_net_medium, tvb, a ? static_cast<gint>(a->value.offset) : node_off(cs.net.node),
-                                     a ? static_cast<gint>(a->value.length) : 0, cs.net.medium);
-            proto_item_append_text(pi, " (%s)", cs.net.medium_name);
+        if (net.medium) {
+            const Attribute *a = net.at.medium;
+            pi = proto_tree_add_uint(t, hf_net_medium, tvb, a ? static_cast<gint>(a->value.offset) : node_off(net.node),
+                                     a ? static_cast<gint>(a->value.length) : 0, *net.medium);
+            proto_item_append_text(pi, " (%s)", net.medium_name);
         }
-        add_attr_uint(t, hf_net_protocol, tvb, cs.net.node, cs.net.at.protocol, cs.net.has_protocol, cs.net.protocol);
+        add_attr_uint(t, hf_net_protocol, tvb, net.node, net.at.protocol, net.protocol);
     }
-    if (cs.has_capability) add_capability(t, tvb, base, cs.capability);
-    add_attr_uint(t, hf_keygen, tvb, cs.encopt_node, cs.at.keygen, cs.has_keygen, cs.keygen);
+    if (cs.capability) add_capability(t, tvb, base, *cs.capability);
+    add_attr_uint(t, hf_keygen, tvb, cs.encopt_node, cs.at.keygen, cs.keygen);
     for (const auto &tg : cs.targets) {
         if (tg.node) add_attr(t, hf_target, tvb, tg.at.jid);
     }
@@ -342,9 +343,9 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     bool latency_action = cs.action == Action::RelayLatency;
     for (const auto &ep : cs.endpoints) {
         add_endpoint(t, tvb, base, ep, latency_action);
-        if (latency_action && ep.has_latency && !ep.latency_offset_encoded)
+        if (latency_action && ep.latency_raw && !ep.latency_offset_encoded)
             expert_add_info_format(pinfo, ti, &ei_unknown_value, "latency %u is below 0x02000000: not offset-encoded",
-                                   ep.latency_raw);
+                                   *ep.latency_raw);
     }
     if (cs.reason_attr) {
         add_attr(t, hf_reason, tvb, cs.reason_attr);
@@ -358,33 +359,31 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
                                    "<reject reason> is not in the normative spec (SIG-08), only its stanza model");
     }
     if (cs.action == Action::Terminate) {
-        add_attr_uint(t, hf_duration, tvb, cs.action_node, cs.at.duration, cs.has_duration, cs.duration);
-        add_attr_uint(t, hf_audio_duration, tvb, cs.action_node, cs.at.audio_duration, cs.has_audio_duration,
-                      cs.audio_duration);
-        if (!cs.has_duration) {
+        add_attr_uint(t, hf_duration, tvb, cs.action_node, cs.at.duration, cs.duration);
+        add_attr_uint(t, hf_audio_duration, tvb, cs.action_node, cs.at.audio_duration, cs.audio_duration);
+        if (!cs.duration) {
             pi = proto_tree_add_string(t, hf_call_state, tvb, 0, 0, "duration not reported");
             proto_item_set_generated(pi);
         }
     }
-    if (cs.has_transport_type) {
-        add_attr_uint(t, hf_transport_type, tvb, cs.action_node, cs.at.transport_type, true, cs.transport_type);
+    if (cs.transport_type) {
+        add_attr_uint(t, hf_transport_type, tvb, cs.action_node, cs.at.transport_type, cs.transport_type);
         pi = proto_tree_add_string(t, hf_transport_type_name, tvb, 0, 0, cs.transport_type_name);
         proto_item_set_generated(pi);
     }
-    add_attr_uint(t, hf_p2p_round, tvb, cs.action_node, cs.at.p2p_cand_round, cs.has_p2p_cand_round,
-                  cs.p2p_cand_round);
-    if (cs.has_video_state) {
+    add_attr_uint(t, hf_p2p_round, tvb, cs.action_node, cs.at.p2p_cand_round, cs.p2p_cand_round);
+    if (cs.video_state) {
         const Attribute *a = cs.at.video_state;
         pi = proto_tree_add_uint(t, hf_video_state, tvb, a ? static_cast<gint>(a->value.offset) : 0,
-                                 a ? static_cast<gint>(a->value.length) : 0, cs.video_state);
+                                 a ? static_cast<gint>(a->value.length) : 0, *cs.video_state);
         proto_item_append_text(pi, " (%s)", cs.video_state_name);
     }
     if (!cs.mute_state.empty() && cs.action_node) add_attr(t, hf_mute_state, tvb, cs.at.mute_state);
-    if (cs.has_transaction_id && cs.action_node)
-        add_attr_uint(t, hf_transaction_id, tvb, cs.action_node, cs.at.transaction_id, true, cs.transaction_id);
+    if (cs.transaction_id && cs.action_node)
+        add_attr_uint(t, hf_transaction_id, tvb, cs.action_node, cs.at.transaction_id, cs.transaction_id);
     if (!cs.notice_media.empty() && cs.action_node) add_attr(t, hf_notice_media, tvb, cs.at.notice_media);
-    if (cs.has_group_info) {
-        const GroupInfo &g = cs.group_info;
+    if (cs.group_info) {
+        const GroupInfo &g = *cs.group_info;
         proto_tree *gt = proto_tree_add_subtree_format(t, tvb, node_off(g.node), node_len(g.node), ett_group, nullptr,
                                                        "Group info: %u users", static_cast<unsigned>(g.users.size()));
         for (const auto &u : g.users) {
@@ -396,10 +395,10 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
     if (cs.kind == StanzaKind::Ack) {
         add_attr(t, hf_ack_class, tvb, cs.ack.cls);
         add_attr(t, hf_ack_type, tvb, cs.ack.type);
-        if (cs.ack.has_error_code) {
+        if (cs.ack.error_code) {
             pi = proto_tree_add_uint(t, hf_ack_error, tvb, node_off(cs.ack.error_node), node_len(cs.ack.error_node),
-                                     cs.ack.error_code);
-            expert_add_info_format(pinfo, pi, &ei_ack_error, "Call ack carries error %u %s", cs.ack.error_code,
+                                     *cs.ack.error_code);
+            expert_add_info_format(pinfo, pi, &ei_ack_error, "Call ack carries error %u %s", *cs.ack.error_code,
                                    cs.ack.error_text.c_str());
             if (!cs.ack.error_text.empty())
                 proto_tree_add_string(t, hf_ack_error_text, tvb, node_off(cs.ack.error_node),

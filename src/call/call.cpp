@@ -271,12 +271,13 @@ namespace {
 
 // Reads an optional decimal attribute into has/out; a present but non-numeric value becomes a
 // note. Returns the attribute (null when absent) so the result keeps where the value came from.
-const Attribute *read_u32(const Node &n, const char *name, bool &has, uint32_t &out, std::vector<std::string> &notes) {
+// A numeric attribute: fills `out` in place when it parses (an earlier value stays otherwise) and
+// returns the attribute, present or not, for the tree.
+const Attribute *read_u32(const Node &n, const char *name, std::optional<uint32_t> &out, std::vector<std::string> &notes) {
     const Attribute *a = n.attr(name);
     if (!a) return nullptr;
     if (std::optional<uint32_t> v = parse_u32(a->value.text)) {
-        has = true;
-        out = *v;
+        out = v;
         return a;
     }
     notes.push_back("<" + std::string(n.tag.text) + "> " + name + "=\"" + std::string(a->value.text.substr(0, 32)) +
@@ -316,20 +317,19 @@ Endpoint parse_endpoint(const Node &n, bool in_destination, std::vector<std::str
             }
         }
     }
-    ep.at.priority = read_u32(n, "priority", ep.has_priority, ep.priority, notes);
-    ep.at.latency = read_u32(n, "latency", ep.has_latency, ep.latency_raw, notes);
-    if (ep.has_latency && ep.latency_raw >= kLatencyOffset) {
+    ep.at.priority = read_u32(n, "priority", ep.priority, notes);
+    ep.at.latency = read_u32(n, "latency", ep.latency_raw, notes);
+    if (ep.latency_raw && *ep.latency_raw >= kLatencyOffset) {
         ep.latency_offset_encoded = true;
-        ep.has_rtt = true;
-        ep.rtt_ms = ep.latency_raw - kLatencyOffset;
+        ep.rtt_ms = *ep.latency_raw - kLatencyOffset;
     }
     ep.relay_name = read_text(n, "relay_name", ep.at.relay_name);
     ep.domain_name = n.attr_text("domain_name");
-    ep.at.relay_id = read_u32(n, "relay_id", ep.has_relay_id, ep.relay_id, notes);
-    ep.at.token_id = read_u32(n, "token_id", ep.has_token_id, ep.token_id, notes);
-    ep.at.auth_token_id = read_u32(n, "auth_token_id", ep.has_auth_token_id, ep.auth_token_id, notes);
-    ep.at.c2r_rtt = read_u32(n, "c2r_rtt", ep.has_c2r_rtt, ep.c2r_rtt, notes);
-    ep.at.protocol = read_u32(n, "protocol", ep.has_protocol, ep.protocol, notes);
+    ep.at.relay_id = read_u32(n, "relay_id", ep.relay_id, notes);
+    ep.at.token_id = read_u32(n, "token_id", ep.token_id, notes);
+    ep.at.auth_token_id = read_u32(n, "auth_token_id", ep.auth_token_id, notes);
+    ep.at.c2r_rtt = read_u32(n, "c2r_rtt", ep.c2r_rtt, notes);
+    ep.at.protocol = read_u32(n, "protocol", ep.protocol, notes);
     ep.is_fna = read_text(n, "is_fna", ep.at.is_fna) == "1";
     return ep;
 }
@@ -356,9 +356,7 @@ Capability parse_capability(const Node &n, std::vector<std::string> &notes) {
             break;
         }
     if (c.bytes.size >= 2) {
-        c.has_header = true;
-        c.version_byte = c.bytes[0];
-        c.length_byte = c.bytes[1];
+        c.header = Capability::Header{c.bytes[0], c.bytes[1]};
         size_t nbytes = c.bytes.size - 2;
         if (nbytes > kMaxCapabilityBytes) nbytes = kMaxCapabilityBytes;
         for (size_t i = 0; i < nbytes; i++)
@@ -380,13 +378,13 @@ Enc parse_enc(const Node &n, const Node *to, std::vector<std::string> &notes) {
         e.type_defaulted = true;
     }
     e.type_known = e.type == "pkmsg" || e.type == "msg";
-    bool has_v = false;
-    if ((e.at.v = read_u32(n, "v", has_v, e.v, notes))) {
-        if (!has_v) e.v = 0;
+    std::optional<uint32_t> v;
+    if ((e.at.v = read_u32(n, "v", v, notes))) {
+        e.v = v.value_or(0);
     } else {
         e.v_defaulted = true;
     }
-    e.at.count = read_u32(n, "count", e.has_count, e.count, notes);
+    e.at.count = read_u32(n, "count", e.count, notes);
     e.ciphertext = content_bytes(n);
     return e;
 }
@@ -423,9 +421,9 @@ RelayBlock parse_relay(const Node &n, std::vector<std::string> &notes) {
     r.node = &n;
     r.uuid = read_text(n, "uuid", r.at.uuid);
     r.participant_uuid = n.attr_text("participant_uuid");
-    r.at.self_pid = read_u32(n, "self_pid", r.has_self_pid, r.self_pid, notes);
-    r.at.peer_pid = read_u32(n, "peer_pid", r.has_peer_pid, r.peer_pid, notes);
-    r.at.transaction_id = read_u32(n, "transaction-id", r.has_transaction_id, r.transaction_id, notes);
+    r.at.self_pid = read_u32(n, "self_pid", r.self_pid, notes);
+    r.at.peer_pid = read_u32(n, "peer_pid", r.peer_pid, notes);
+    r.at.transaction_id = read_u32(n, "transaction-id", r.transaction_id, notes);
     r.model_latency_entry = n.attr("ip") || n.attr("latency") || n.attr("jitter");
 
     std::string tag_len_text;
@@ -503,8 +501,8 @@ const Node *find_tag(const Node &n, const char *tag, unsigned depth) {
 GroupInfo parse_group_info(const Node &n, std::vector<std::string> &notes) {
     GroupInfo g;
     g.node = &n;
-    read_u32(n, "transaction-id", g.has_transaction_id, g.transaction_id, notes);
-    read_u32(n, "connected-limit", g.has_connected_limit, g.connected_limit, notes);
+    read_u32(n, "transaction-id", g.transaction_id, notes);
+    read_u32(n, "connected-limit", g.connected_limit, notes);
     g.media = n.attr_text("media");
     g.group_jid = n.attr_text("group-jid");
     g.call_id = n.attr_text("call-id");
@@ -526,7 +524,7 @@ GroupInfo parse_group_info(const Node &n, std::vector<std::string> &notes) {
             gd.jid = read_text(d, "jid", gd.at.jid);
             gd.participant = keys::normalize_participant_id(gd.jid);
             gd.platform = d.attr_text("platform");
-            read_u32(d, "pid", gd.has_pid, gd.pid, notes);
+            read_u32(d, "pid", gd.pid, notes);
             gu.devices.push_back(gd);
         }
         g.users.push_back(gu);
@@ -561,22 +559,23 @@ void parse_action_body(const Node &a, CallStanza &s) {
             Audio au;
             au.node = &c;
             au.enc = read_text(c, "enc", au.at.enc);
-            au.at.rate = read_u32(c, "rate", au.has_rate, au.rate, s.notes);
+            au.at.rate = read_u32(c, "rate", au.rate, s.notes);
             s.audio.push_back(au);
         } else if (tag == "video") {
             s.video_node = &c;
         } else if (tag == "net") {
-            s.has_net = true;
-            s.net.node = &c;
-            s.net.at.medium = read_u32(c, "medium", s.net.has_medium, s.net.medium, s.notes);
-            if (s.net.has_medium) s.net.medium_name = net_medium_name(s.net.medium);
-            s.net.at.protocol = read_u32(c, "protocol", s.net.has_protocol, s.net.protocol, s.notes);
+            // A second <net> updates the first: values it does not carry stay.
+            if (!s.net) s.net.emplace();
+            Net &net = *s.net;
+            net.node = &c;
+            net.at.medium = read_u32(c, "medium", net.medium, s.notes);
+            if (net.medium) net.medium_name = net_medium_name(*net.medium);
+            net.at.protocol = read_u32(c, "protocol", net.protocol, s.notes);
         } else if (tag == "capability") {
-            s.has_capability = true;
             s.capability = parse_capability(c, s.notes);
         } else if (tag == "encopt") {
             s.encopt_node = &c;
-            s.at.keygen = read_u32(c, "keygen", s.has_keygen, s.keygen, s.notes);
+            s.at.keygen = read_u32(c, "keygen", s.keygen, s.notes);
         } else if (tag == "privacy") {
             s.privacy_node = &c;
         } else if (tag == "device-identity") {
@@ -617,23 +616,22 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
             s.reason_grade = reason_grade(s.reason, &s.reason_meaning);
             s.reason_nonnormative = s.action == Action::Reject;  // SIG-08: exactly call-id + call-creator
         }
-        s.at.duration = read_u32(a, "duration", s.has_duration, s.duration, s.notes);
-        s.at.audio_duration = read_u32(a, "audio_duration", s.has_audio_duration, s.audio_duration, s.notes);
+        s.at.duration = read_u32(a, "duration", s.duration, s.notes);
+        s.at.audio_duration = read_u32(a, "audio_duration", s.audio_duration, s.notes);
         break;
     case Action::Transport:
-        s.at.p2p_cand_round = read_u32(a, "p2p-cand-round", s.has_p2p_cand_round, s.p2p_cand_round, s.notes);
+        s.at.p2p_cand_round = read_u32(a, "p2p-cand-round", s.p2p_cand_round, s.notes);
         s.at.transport_type =
-            read_u32(a, "transport-message-type", s.has_transport_type, s.transport_type, s.notes);
-        if (s.has_transport_type) s.transport_type_name = transport_type_name(s.transport_type);
-        read_u32(a, "ver", s.has_transport_ver, s.transport_ver, s.notes);
+            read_u32(a, "transport-message-type", s.transport_type, s.notes);
+        if (s.transport_type) s.transport_type_name = transport_type_name(*s.transport_type);
+        read_u32(a, "ver", s.transport_ver, s.notes);
         break;
     case Action::Video:
         if (const Attribute *st = s.at.video_state = a.attr("state")) {
             s.video_state_text = st->value.text;
             if (std::optional<uint32_t> v = parse_u32(st->value.text)) {
-                s.video_state = *v;
-                s.has_video_state = true;
-                s.video_state_name = video_state_name(s.video_state);
+                s.video_state = v;
+                s.video_state_name = video_state_name(*v);
             }
         }
         s.video_dec = a.attr_text("dec");
@@ -656,7 +654,7 @@ void parse_action_attrs(const Node &a, CallStanza &s) {
     default:
         break;
     }
-    s.at.transaction_id = read_u32(a, "transaction-id", s.has_transaction_id, s.transaction_id, s.notes);
+    s.at.transaction_id = read_u32(a, "transaction-id", s.transaction_id, s.notes);
 }
 
 void fill_envelope(const Node &top, CallStanza &s) {
@@ -713,10 +711,7 @@ CallStanza parse_stanza(const Node &top) {
             parse_action_attrs(*s.action_node, s);
             parse_action_body(*s.action_node, s);
             const Node *gi = s.action == Action::GroupInfo ? s.action_node : find_tag(*s.action_node, "group_info", 0);
-            if (gi) {
-                s.has_group_info = true;
-                s.group_info = parse_group_info(*gi, s.notes);
-            }
+            if (gi) s.group_info = parse_group_info(*gi, s.notes);
         }
         find_relays(top, 0, s.relays, s.notes);
         return s;
@@ -744,14 +739,10 @@ CallStanza parse_stanza(const Node &top) {
         else if (with_id) set_call_ids(*with_id, s);
         if (const Node *err = top.child("error")) {
             s.ack.error_node = err;
-            bool has = false;
-            read_u32(*err, "code", has, s.ack.error_code, s.notes);
-            s.ack.has_error_code = has;
+            read_u32(*err, "code", s.ack.error_code, s.notes);
             s.ack.error_text = err->attr_text("text");
         } else if (s.ack.error_attr) {
-            bool has = false;
-            read_u32(top, "error", has, s.ack.error_code, s.notes);
-            s.ack.has_error_code = has;
+            read_u32(top, "error", s.ack.error_code, s.notes);
         }
         find_relays(top, 0, s.relays, s.notes);
         return s;

@@ -86,16 +86,14 @@ struct Endpoint {
     std::string address_text() const;  // "1.2.3.4" / "2001:db8::1" ("" when none)
     std::string endpoint_text() const; // "1.2.3.4:3478" / "[2001:db8::1]:3478"
 
-    bool has_priority = false;
-    uint32_t priority = 0;
-    // latency: reference/SIG-15 send 0x02000000 + rtt_ms. has_rtt only when offset-encoded;
+    // Numeric attributes: nullopt when absent or not a decimal u32 (a note says which).
+    std::optional<uint32_t> priority;
+    // latency: reference/SIG-15 send 0x02000000 + rtt_ms. rtt_ms only when offset-encoded;
     // otherwise latency_offset_encoded is false (the spec model's plain-ms reading, S11).
-    bool has_latency = false, latency_offset_encoded = false, has_rtt = false;
-    uint32_t latency_raw = 0, rtt_ms = 0;
+    std::optional<uint32_t> latency_raw, rtt_ms;
+    bool latency_offset_encoded = false;
     std::string relay_name;
-    bool has_relay_id = false, has_token_id = false, has_auth_token_id = false, has_c2r_rtt = false,
-         has_protocol = false;
-    uint32_t relay_id = 0, token_id = 0, auth_token_id = 0, c2r_rtt = 0, protocol = 0;
+    std::optional<uint32_t> relay_id, token_id, auth_token_id, c2r_rtt, protocol;
     bool is_fna = false;
     std::string domain_name;  // group variant
     struct {
@@ -121,9 +119,12 @@ struct Capability {
     ByteView bytes;
     const char *blob_name = "unknown";  // a known blob from either digest, else "unknown"
     Grade blob_source = Grade::Unlisted;
-    // Inferred layout: version byte, length byte, then an LSB-first bitmap.
-    bool has_header = false;
-    uint8_t version_byte = 0, length_byte = 0;
+    // Inferred layout: version byte, length byte, then an LSB-first bitmap (header: nullopt when
+    // the content is shorter than 2 bytes).
+    struct Header {
+        uint8_t version_byte = 0, length_byte = 0;
+    };
+    std::optional<Header> header;
     std::vector<uint16_t> set_bits;  // bit n = byte (2 + n/8), bit (n%8)
     struct {
         const Attribute *ver = nullptr;
@@ -133,8 +134,7 @@ struct Capability {
 struct Audio {
     const Node *node = nullptr;
     std::string enc;
-    bool has_rate = false;
-    uint32_t rate = 0;
+    std::optional<uint32_t> rate;
     struct {
         const Attribute *enc = nullptr, *rate = nullptr;
     } at;
@@ -142,11 +142,9 @@ struct Audio {
 
 struct Net {
     const Node *node = nullptr;
-    bool has_medium = false;
-    uint32_t medium = 0;
+    std::optional<uint32_t> medium;
     const char *medium_name = "absent";  // 3 "offer default", 2 "accept/transport relay medium", else "unknown"
-    bool has_protocol = false;
-    uint32_t protocol = 0;
+    std::optional<uint32_t> protocol;
     struct {
         const Attribute *medium = nullptr, *protocol = nullptr;
     } at;
@@ -159,8 +157,7 @@ struct Enc {
     bool type_known = true;
     uint32_t v = 2;
     bool v_defaulted = false;
-    bool has_count = false;
-    uint32_t count = 0;
+    std::optional<uint32_t> count;
     const Node *to_node = nullptr;  // <destination><to jid> fan-out wrapper, if any
     std::string target_jid;         // that jid (as sent); "" for a bare <enc>
     ByteView ciphertext;
@@ -197,8 +194,7 @@ const char *hbh_encoding_name(HbhEncoding h);
 struct RelayBlock {
     const Node *node = nullptr;
     std::string uuid, participant_uuid;
-    bool has_self_pid = false, has_peer_pid = false, has_transaction_id = false;
-    uint32_t self_pid = 0, peer_pid = 0, transaction_id = 0;
+    std::optional<uint32_t> self_pid, peer_pid, transaction_id;
 
     const Node *key_node = nullptr;
     std::string key_text;      // ASCII of <key>: the STUN MESSAGE-INTEGRITY key
@@ -235,8 +231,7 @@ struct RelayBlock {
 struct GroupDevice {
     const Node *node = nullptr;
     std::string jid, participant, platform;
-    bool has_pid = false;
-    uint32_t pid = 0;
+    std::optional<uint32_t> pid;
     struct {
         const Attribute *jid = nullptr;
     } at;
@@ -253,11 +248,9 @@ struct GroupUser {
 
 struct GroupInfo {
     const Node *node = nullptr;
-    bool has_transaction_id = false;
-    uint32_t transaction_id = 0;
+    std::optional<uint32_t> transaction_id;
     std::string media, group_jid, call_id, call_creator;
-    bool has_connected_limit = false;
-    uint32_t connected_limit = 0;
+    std::optional<uint32_t> connected_limit;
     bool joinable = false, rekey = false;
     std::vector<GroupUser> users;
 };
@@ -268,8 +261,7 @@ struct AckInfo {
     const Attribute *cls = nullptr, *type = nullptr, *id = nullptr, *from = nullptr, *to = nullptr,
                     *t = nullptr, *error_attr = nullptr;
     const Node *error_node = nullptr;
-    bool has_error_code = false;
-    uint32_t error_code = 0;
+    std::optional<uint32_t> error_code;
     std::string error_text;
 };
 
@@ -293,13 +285,10 @@ struct CallStanza {
     // Children of offer / preaccept / accept / transport / relaylatency.
     std::vector<Audio> audio;
     const Node *video_node = nullptr;  // <video> child: a video call (SIG-02)
-    bool has_net = false;
-    Net net;
-    bool has_capability = false;
-    Capability capability;
+    std::optional<Net> net;
+    std::optional<Capability> capability;
     const Node *encopt_node = nullptr;
-    bool has_keygen = false;
-    uint32_t keygen = 0;
+    std::optional<uint32_t> keygen;
     const Node *privacy_node = nullptr, *device_identity_node = nullptr, *rte_node = nullptr,
                *voip_settings_node = nullptr, *metadata_node = nullptr;
     std::vector<Enc> encs;
@@ -322,17 +311,14 @@ struct CallStanza {
     Grade reason_grade = Grade::None;
     const char *reason_meaning = "";
     bool reason_nonnormative = false;  // a reason on <reject>: SIG-08 has none (S4)
-    bool has_duration = false, has_audio_duration = false;
-    uint32_t duration = 0, audio_duration = 0;
+    std::optional<uint32_t> duration, audio_duration;  // nullopt: not reported (not 0)
 
     // transport.
-    bool has_p2p_cand_round = false, has_transport_type = false, has_transport_ver = false;
-    uint32_t p2p_cand_round = 0, transport_type = 0, transport_ver = 0;
+    std::optional<uint32_t> p2p_cand_round, transport_type, transport_ver;
     const char *transport_type_name = "absent";
 
     // video action.
-    bool has_video_state = false;
-    uint32_t video_state = 0;
+    std::optional<uint32_t> video_state;
     const char *video_state_name = "";
     std::string video_state_text;  // as sent (the spec model uses "on"/"off", S9)
     std::string video_dec, video_voip_settings, video_device_orientation;
@@ -341,10 +327,8 @@ struct CallStanza {
     std::string mute_state, mute_media, mute_value;
 
     // enc_rekey / group.
-    bool has_transaction_id = false;
-    uint32_t transaction_id = 0;
-    bool has_group_info = false;
-    GroupInfo group_info;
+    std::optional<uint32_t> transaction_id;
+    std::optional<GroupInfo> group_info;
     std::string user_action, screenshare_state;
 
     // Ack.

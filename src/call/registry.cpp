@@ -113,10 +113,8 @@ void CallRegistry::add_endpoint(Call &c, const Endpoint &ep, uint32_t frame) {
         r.port = ep.port;
         r.source = ep.tag;
         r.relay_name = ep.relay_name;
-        r.has_relay_id = ep.has_relay_id;
         r.relay_id = ep.relay_id;
         r.is_fna = ep.is_fna;
-        r.has_auth_token_id = ep.has_auth_token_id;
         r.auth_token_id = ep.auth_token_id;
         r.first_frame = frame;
         c.endpoints.push_back(r);
@@ -216,31 +214,25 @@ const Call *CallRegistry::update(const CallStanza &s, uint32_t frame, double tim
         case Action::Terminate:
             c.terminate.mark(frame, time);
             if (c.terminate_reason.empty()) c.terminate_reason = s.reason;
-            if (s.has_duration) {
-                c.has_duration = true;
-                c.duration = s.duration;
-            }
-            if (s.has_audio_duration) {
-                c.has_audio_duration = true;
-                c.audio_duration = s.audio_duration;
-            }
+            if (s.duration) c.duration = s.duration;
+            if (s.audio_duration) c.audio_duration = s.audio_duration;
             raise(c.status, CallStatus::Ended);
             break;
         default:
             break;
         }
-        if (s.has_transaction_id &&
-            std::find(c.transaction_ids.begin(), c.transaction_ids.end(), s.transaction_id) == c.transaction_ids.end())
-            c.transaction_ids.push_back(s.transaction_id);
-        if (s.has_group_info) {
+        if (s.transaction_id &&
+            std::find(c.transaction_ids.begin(), c.transaction_ids.end(), *s.transaction_id) == c.transaction_ids.end())
+            c.transaction_ids.push_back(*s.transaction_id);
+        if (s.group_info) {
+            const GroupInfo &g = *s.group_info;
             c.is_group = true;
-            if (!s.group_info.group_jid.empty()) c.group_jid = s.group_info.group_jid;
-            if (s.group_info.media == "video") c.is_video = true;
-            if (s.group_info.has_transaction_id &&
-                std::find(c.transaction_ids.begin(), c.transaction_ids.end(), s.group_info.transaction_id) ==
-                    c.transaction_ids.end())
-                c.transaction_ids.push_back(s.group_info.transaction_id);
-            for (const auto &u : s.group_info.users)
+            if (!g.group_jid.empty()) c.group_jid = g.group_jid;
+            if (g.media == "video") c.is_video = true;
+            if (g.transaction_id &&
+                std::find(c.transaction_ids.begin(), c.transaction_ids.end(), *g.transaction_id) == c.transaction_ids.end())
+                c.transaction_ids.push_back(*g.transaction_id);
+            for (const auto &u : g.users)
                 for (const auto &d : u.devices) add_unique(c.participants, d.participant);
         }
         for (const auto &ep : s.endpoints) add_endpoint(c, ep, frame);
@@ -254,14 +246,8 @@ const Call *CallRegistry::update(const CallStanza &s, uint32_t frame, double tim
         if (r.hbh_key.size() == 30) c.hbh_key = r.hbh_key;
         if (r.tag_len_present && r.tag_len_valid) c.warp_mi_tag_len = r.warp_mi_tag_len;
         else if (c.warp_mi_tag_len == 0) c.warp_mi_tag_len = 4;
-        if (r.has_self_pid) {
-            c.has_self_pid = true;
-            c.self_pid = r.self_pid;
-        }
-        if (r.has_peer_pid) {
-            c.has_peer_pid = true;
-            c.peer_pid = r.peer_pid;
-        }
+        if (r.self_pid) c.self_pid = r.self_pid;
+        if (r.peer_pid) c.peer_pid = r.peer_pid;
         for (const auto &ep : r.te2) add_endpoint(c, ep, frame);
     }
     return &c;

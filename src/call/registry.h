@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,11 +47,9 @@ struct EndpointRecord {
     uint16_t port = 0;
     std::string source;  // "te2", "te", "endpoint"
     std::string relay_name;
-    bool has_relay_id = false;
-    uint32_t relay_id = 0;
+    std::optional<uint32_t> relay_id;
     bool is_fna = false;
-    bool has_auth_token_id = false;
-    uint32_t auth_token_id = 0;
+    std::optional<uint32_t> auth_token_id;
     uint32_t first_frame = 0;
     std::string text() const;  // "1.2.3.4:3478" / "[v6]:port"
 };
@@ -76,15 +75,13 @@ struct Call {
     std::string relay_key;  // <key> text: the STUN MESSAGE-INTEGRITY key
     Bytes hbh_key;          // 30 bytes when seen
     uint32_t warp_mi_tag_len = 0;  // 0: no relay block seen; 4 when a block had none
-    bool has_self_pid = false, has_peer_pid = false;
-    uint32_t self_pid = 0, peer_pid = 0;
+    std::optional<uint32_t> self_pid, peer_pid;
     std::vector<EndpointRecord> endpoints;
     std::vector<uint32_t> transaction_ids;  // enc_rekey / group_info epochs
 
     StateMark offer, offer_ack, ringing, preaccept, accept, reject, terminate;
     std::string reject_reason, terminate_reason;
-    bool has_duration = false, has_audio_duration = false;
-    uint32_t duration = 0, audio_duration = 0;
+    std::optional<uint32_t> duration, audio_duration;  // as signalled on <terminate>
     CallStatus status = CallStatus::Unknown;
 
     std::vector<uint32_t> frames;  // every frame that named the call, ascending, unique

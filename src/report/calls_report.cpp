@@ -46,7 +46,7 @@ call::CallStatus status_at(const call::Call &c, uint32_t frame) {
 
 double call_duration(const call::Call &c) {
     if (c.accept.seen && c.terminate.seen && c.terminate.time >= c.accept.time) return c.terminate.time - c.accept.time;
-    if (c.has_duration) return c.duration;
+    if (c.duration) return *c.duration;
     return -1;
 }
 

@@ -109,12 +109,12 @@ TEST(CallStanza, WireOfferValuesComeWithTheirOffsets) {
     EXPECT_EQ(s.audio[0].rate, 16000u);
     EXPECT_EQ(at(s.audio[0].at.rate), P(79, 5));
     // <net medium="3"> (token a2 at 90)
-    EXPECT_EQ(s.net.medium, 3u);
-    EXPECT_EQ(at(s.net.at.medium), P(90, 1));
-    EXPECT_EQ(s.net.at.protocol, nullptr);
+    EXPECT_EQ(s.net->medium, 3u);
+    EXPECT_EQ(at(s.net->at.medium), P(90, 1));
+    EXPECT_EQ(s.net->at.protocol, nullptr);
     // <capability ver="1"> (token 55 at 96)
-    EXPECT_EQ(s.capability.ver, 1u);
-    EXPECT_EQ(at(s.capability.at.ver), P(96, 1));
+    EXPECT_EQ(s.capability->ver, 1u);
+    EXPECT_EQ(at(s.capability->at.ver), P(96, 1));
     // <enc v="2" type="pkmsg" count="0"> (tokens at 110, 112, 114); a bare <enc>, so no jid
     ASSERT_EQ(s.encs.size(), 1u);
     EXPECT_EQ(s.encs[0].v, 2u);
@@ -149,7 +149,7 @@ TEST(CallStanza, LocatedAttributesOfHandBuiltStanzas) {
     EXPECT_EQ(s.at.duration, a.attr("duration"));
     EXPECT_EQ(s.duration, 12u);
     EXPECT_EQ(s.at.audio_duration, a.attr("audio_duration"));  // located although not a number
-    EXPECT_FALSE(s.has_audio_duration);
+    EXPECT_FALSE(s.audio_duration);
     EXPECT_EQ(s.at.transaction_id, a.attr("transaction-id"));
     EXPECT_EQ(s.reason_attr, a.attr("reason"));
     ASSERT_EQ(s.endpoints.size(), 1u);
@@ -226,26 +226,26 @@ TEST(CallStanza, OfferWithFanOutAndEnc) {
     EXPECT_EQ(s.audio[0].enc, "opus");
     EXPECT_EQ(s.audio[0].rate, 8000u);
     EXPECT_EQ(s.audio[1].rate, 16000u);
-    ASSERT_TRUE(s.has_net);
-    EXPECT_EQ(s.net.medium, 3u);
-    EXPECT_STREQ(s.net.medium_name, "offer default");
-    EXPECT_TRUE(s.has_keygen);
+    ASSERT_TRUE(s.net);
+    EXPECT_EQ(s.net->medium, 3u);
+    EXPECT_STREQ(s.net->medium_name, "offer default");
+    EXPECT_TRUE(s.keygen);
     EXPECT_EQ(s.keygen, 2u);
     EXPECT_NE(s.privacy_node, nullptr);
     EXPECT_NE(s.device_identity_node, nullptr);
     EXPECT_EQ(s.video_node, nullptr);
 
-    ASSERT_TRUE(s.has_capability);
-    EXPECT_EQ(s.capability.ver, 1u);
-    EXPECT_FALSE(s.capability.ver_defaulted);
-    EXPECT_STREQ(s.capability.blob_name, "offer/accept");
-    EXPECT_EQ(s.capability.blob_source, Grade::Reference);
-    EXPECT_TRUE(s.capability.has_header);
-    EXPECT_EQ(s.capability.version_byte, 1);
-    EXPECT_EQ(s.capability.length_byte, 5);
+    ASSERT_TRUE(s.capability);
+    EXPECT_EQ(s.capability->ver, 1u);
+    EXPECT_FALSE(s.capability->ver_defaulted);
+    EXPECT_STREQ(s.capability->blob_name, "offer/accept");
+    EXPECT_EQ(s.capability->blob_source, Grade::Reference);
+    EXPECT_TRUE(s.capability->header.has_value());
+    EXPECT_EQ(s.capability->header->version_byte, 1);
+    EXPECT_EQ(s.capability->header->length_byte, 5);
     // f7 09 e0 bb 13, LSB-first; bit 31 is the MLow gate (byte 5 bit 7).
     std::vector<uint16_t> bits = {0, 1, 2, 4, 5, 6, 7, 8, 11, 21, 22, 23, 24, 25, 27, 28, 29, 31, 32, 33, 36};
-    EXPECT_EQ(s.capability.set_bits, bits);
+    EXPECT_EQ(s.capability->set_bits, bits);
 
     EXPECT_TRUE(s.destination_fanout);
     EXPECT_FALSE(s.destination_candidates);
@@ -258,7 +258,7 @@ TEST(CallStanza, OfferWithFanOutAndEnc) {
     EXPECT_FALSE(s.encs[0].type_defaulted);
     EXPECT_EQ(s.encs[0].v, 2u);
     EXPECT_FALSE(s.encs[0].v_defaulted);
-    EXPECT_TRUE(s.encs[0].has_count);
+    EXPECT_TRUE(s.encs[0].count);
     EXPECT_EQ(s.encs[0].count, 0u);
     EXPECT_EQ(s.encs[0].target_jid, "222:1@lid");
     EXPECT_EQ(to_hex(s.encs[0].ciphertext), "33080112");
@@ -279,14 +279,14 @@ TEST(CallStanza, BareEncDefaultsAndVideoOffer) {
     CallStanza s = parse_stanza(top);
     EXPECT_EQ(s.call_creator_participant, "111:0@lid");
     EXPECT_NE(s.video_node, nullptr);
-    EXPECT_TRUE(s.capability.ver_defaulted);
-    EXPECT_EQ(s.capability.ver, 1u);
-    EXPECT_STREQ(s.capability.blob_name, "video offer");
+    EXPECT_TRUE(s.capability->ver_defaulted);
+    EXPECT_EQ(s.capability->ver, 1u);
+    EXPECT_STREQ(s.capability->blob_name, "video offer");
     ASSERT_EQ(s.encs.size(), 1u);
     EXPECT_EQ(s.encs[0].type, "pkmsg");
     EXPECT_TRUE(s.encs[0].type_defaulted);
     EXPECT_TRUE(s.encs[0].v_defaulted);
-    EXPECT_FALSE(s.encs[0].has_count);
+    EXPECT_FALSE(s.encs[0].count);
     EXPECT_EQ(s.encs[0].to_node, nullptr);
     EXPECT_EQ(s.encs[0].target_jid, "");
     EXPECT_FALSE(s.destination_fanout);
@@ -311,14 +311,14 @@ TEST(CallStanza, CapabilityBlobs) {
                                    NB("capability", {{"ver", "1"}}, H(c.hex))}));
         CallStanza s = parse_stanza(top);
         EXPECT_EQ(s.action, Action::Preaccept);
-        EXPECT_STREQ(s.capability.blob_name, c.name) << c.hex;
-        EXPECT_EQ(s.capability.blob_source, c.g) << c.hex;
+        EXPECT_STREQ(s.capability->blob_name, c.name) << c.hex;
+        EXPECT_EQ(s.capability->blob_source, c.g) << c.hex;
     }
     // A one-byte blob has no header to read.
     Node odd = call_env({}, N("accept", {{"call-id", "C"}}, {NB("capability", {{"ver", "x"}}, H("01"))}));
     CallStanza s = parse_stanza(odd);
-    EXPECT_FALSE(s.capability.has_header);
-    EXPECT_FALSE(s.capability.ver_valid);
+    EXPECT_FALSE(s.capability->header.has_value());
+    EXPECT_FALSE(s.capability->ver_valid);
     EXPECT_FALSE(s.notes.empty());
 }
 
@@ -335,11 +335,11 @@ TEST(CallStanza, AcceptWithTePriority2) {
     ASSERT_EQ(s.endpoints.size(), 1u);
     const Endpoint &te = s.endpoints[0];
     EXPECT_EQ(te.tag, "te");
-    EXPECT_TRUE(te.has_priority);
+    EXPECT_TRUE(te.priority);
     EXPECT_EQ(te.priority, 2u);
     EXPECT_EQ(te.family, AddrFamily::IPv4);
     EXPECT_EQ(te.endpoint_text(), "10.0.0.1:54321");
-    EXPECT_STREQ(s.net.medium_name, "accept/transport relay medium");
+    EXPECT_STREQ(s.net->medium_name, "accept/transport relay medium");
     EXPECT_NE(s.rte_node, nullptr);
     EXPECT_NE(s.voip_settings_node, nullptr);
 }
@@ -376,15 +376,15 @@ TEST(CallStanza, TerminateReasonsAndDurations) {
         EXPECT_EQ(s.reason, c.reason);
         EXPECT_EQ(s.reason_grade, c.g) << c.reason;
         EXPECT_FALSE(s.reason_nonnormative);
-        EXPECT_TRUE(s.has_duration);
+        EXPECT_TRUE(s.duration);
         EXPECT_EQ(s.duration, 61u);
         EXPECT_EQ(s.audio_duration, 60u);
     }
     CallStanza s = parse_stanza(call_env({}, N("terminate", {{"call-id", "C1"}},
                                                {N("destination", {}, {N("to", {{"jid", "111:2@lid"}})})})));
     EXPECT_EQ(s.reason_grade, Grade::None);
-    EXPECT_FALSE(s.has_duration);  // absent = "not reported", not 0
-    EXPECT_FALSE(s.has_audio_duration);
+    EXPECT_FALSE(s.duration);  // absent = "not reported", not 0
+    EXPECT_FALSE(s.audio_duration);
     ASSERT_EQ(s.targets.size(), 1u);
     EXPECT_EQ(s.targets[0].participant, "111:2@lid");
 }
@@ -399,10 +399,10 @@ TEST(CallStanza, TransportTypes) {
                                 {"transport-message-type", c.type}},
                   {NB("te", {{"priority", "1"}}, H("01020304")), N("net", {{"medium", "2"}, {"protocol", "0"}})})));
         EXPECT_EQ(s.action, Action::Transport);
-        EXPECT_TRUE(s.has_transport_type);
+        EXPECT_TRUE(s.transport_type);
         EXPECT_STREQ(s.transport_type_name, c.name);
         EXPECT_EQ(s.p2p_cand_round, 2u);
-        EXPECT_TRUE(s.net.has_protocol);
+        EXPECT_TRUE(s.net->protocol);
         ASSERT_EQ(s.endpoints.size(), 1u);
         EXPECT_EQ(s.endpoints[0].family, AddrFamily::None);  // 4 bytes: raw, not an address
         EXPECT_EQ(s.endpoints[0].raw.size, 4u);
@@ -418,9 +418,9 @@ TEST(CallStanza, RelayLatency) {
     EXPECT_EQ(s.action, Action::RelayLatency);
     ASSERT_EQ(s.endpoints.size(), 1u);
     const Endpoint &te = s.endpoints[0];
-    EXPECT_TRUE(te.has_latency);
+    EXPECT_TRUE(te.latency_raw.has_value());
     EXPECT_TRUE(te.latency_offset_encoded);
-    EXPECT_TRUE(te.has_rtt);
+    EXPECT_TRUE(te.rtt_ms.has_value());
     EXPECT_EQ(te.rtt_ms, 45u);
     EXPECT_EQ(te.relay_name, "gru1c02");
     EXPECT_EQ(te.address_text(), "157.240.226.133");
@@ -430,9 +430,9 @@ TEST(CallStanza, RelayLatency) {
 
     CallStanza plain = parse_stanza(
         call_env({}, N("relaylatency", {{"call-id", "C1"}}, {NB("te", {{"latency", "42"}}, H("9df0e2850d96"))})));
-    EXPECT_TRUE(plain.endpoints[0].has_latency);
+    EXPECT_TRUE(plain.endpoints[0].latency_raw.has_value());
     EXPECT_FALSE(plain.endpoints[0].latency_offset_encoded);
-    EXPECT_FALSE(plain.endpoints[0].has_rtt);
+    EXPECT_FALSE(plain.endpoints[0].rtt_ms.has_value());
     EXPECT_EQ(plain.endpoints[0].latency_raw, 42u);
 }
 
@@ -467,7 +467,7 @@ TEST(CallStanza, SmallActions) {
         {}, N("video", {{"call-id", "C1"}, {"state", "11"}, {"dec", "H264"}, {"voip_settings", "video"},
                         {"device_orientation", "0"}})));
     EXPECT_EQ(video.action, Action::Video);
-    EXPECT_TRUE(video.has_video_state);
+    EXPECT_TRUE(video.video_state);
     EXPECT_EQ(video.video_state, 11u);
     EXPECT_STREQ(video.video_state_name, "UpgradeRequestV2");
     EXPECT_EQ(video.video_dec, "H264");
@@ -476,7 +476,7 @@ TEST(CallStanza, SmallActions) {
     EXPECT_STREQ(video_state_name(0), "Disabled");
     EXPECT_STREQ(video_state_name(12), "unknown");
     CallStanza model_video = parse_stanza(call_env({}, N("video", {{"call-id", "C1"}, {"state", "on"}})));
-    EXPECT_FALSE(model_video.has_video_state);
+    EXPECT_FALSE(model_video.video_state);
     EXPECT_EQ(model_video.video_state_text, "on");
 
     CallStanza rekey = parse_stanza(call_env(
@@ -484,7 +484,7 @@ TEST(CallStanza, SmallActions) {
         N("enc_rekey", {{"call-id", "G1"}, {"call-creator", "1@lid"}, {"transaction-id", "7"}},
           {N("encopt", {{"keygen", "2"}}), NB("enc", {{"v", "2"}, {"type", "msg"}, {"count", "0"}}, H("aabb"))})));
     EXPECT_EQ(rekey.action, Action::EncRekey);
-    EXPECT_TRUE(rekey.has_transaction_id);
+    EXPECT_TRUE(rekey.transaction_id);
     EXPECT_EQ(rekey.transaction_id, 7u);
     ASSERT_EQ(rekey.encs.size(), 1u);
     EXPECT_EQ(rekey.encs[0].type, "msg");
@@ -510,8 +510,8 @@ TEST(CallStanza, GroupInfo) {
                   N("user", {{"jid", "20@lid"}}, {N("device", {{"jid", "20:1@lid"}, {"pid", "2"}})})}),
                relay_block()})));
     EXPECT_EQ(s.action, Action::GroupUpdate);
-    ASSERT_TRUE(s.has_group_info);
-    const GroupInfo &g = s.group_info;
+    ASSERT_TRUE(s.group_info);
+    const GroupInfo &g = *s.group_info;
     EXPECT_EQ(g.transaction_id, 3u);
     EXPECT_EQ(g.media, "audio");
     EXPECT_EQ(g.connected_limit, 32u);
@@ -530,8 +530,8 @@ TEST(CallStanza, GroupInfo) {
     // group_info as the action itself.
     CallStanza gi = parse_stanza(call_env({}, N("group_info", {{"call-id", "G1"}, {"transaction-id", "4"}})));
     EXPECT_EQ(gi.action, Action::GroupInfo);
-    EXPECT_TRUE(gi.has_group_info);
-    EXPECT_EQ(gi.group_info.transaction_id, 4u);
+    EXPECT_TRUE(gi.group_info);
+    EXPECT_EQ(gi.group_info->transaction_id, 4u);
 }
 
 TEST(CallStanza, UnknownActionAndKnownAfterUnknownChild) {
@@ -589,7 +589,7 @@ TEST(CallStanza, RelayBlock) {
     EXPECT_EQ(r.te2[0].relay_name, "gru1c02");
     EXPECT_EQ(r.te2[0].auth_token_id, 1u);
     EXPECT_EQ(r.te2[0].c2r_rtt, 17u);
-    EXPECT_TRUE(r.te2[0].has_protocol);
+    EXPECT_TRUE(r.te2[0].protocol);
     EXPECT_FALSE(r.te2[0].is_fna);
     EXPECT_EQ(r.te2[1].family, AddrFamily::IPv6);
     EXPECT_EQ(r.te2[1].endpoint_text(), "[2001:db8::1]:3480");
@@ -651,7 +651,7 @@ TEST(CallStanza, AckWithRelayAndError) {
 
     CallStanza e = parse_stanza(N("ack", {{"class", "call"}, {"id", "X"}}, {N("error", {{"code", "439"}, {"text", "bad order"}})}));
     EXPECT_NE(e.ack.error_node, nullptr);
-    EXPECT_TRUE(e.ack.has_error_code);
+    EXPECT_TRUE(e.ack.error_code);
     EXPECT_EQ(e.ack.error_code, 439u);
     EXPECT_EQ(e.ack.error_text, "bad order");
 
@@ -743,9 +743,9 @@ TEST(CallRegistry, OfferRingAcceptTerminate) {
     EXPECT_EQ(c->status, CallStatus::Ended);
     EXPECT_EQ(c->terminate.frame, 40u);
     EXPECT_EQ(c->terminate_reason, "accepted_elsewhere");
-    EXPECT_TRUE(c->has_duration);
+    EXPECT_TRUE(c->duration.has_value());
     EXPECT_EQ(c->duration, 30u);
-    EXPECT_FALSE(c->has_audio_duration);
+    EXPECT_FALSE(c->audio_duration.has_value());
     EXPECT_EQ(c->frames, (std::vector<uint32_t>{10, 11, 12, 13, 14, 20, 21, 40}));
     EXPECT_DOUBLE_EQ(c->first_time, 1.0);
     EXPECT_DOUBLE_EQ(c->last_time, 33.0);

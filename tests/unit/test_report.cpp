@@ -48,8 +48,7 @@ TEST(ReportCallState, StatusAtFrameAndDuration) {
     r.reject.mark(2, 2.0);
     EXPECT_EQ(status_at(r, 2), call::CallStatus::Rejected);
     EXPECT_LT(call_duration(r), 0);
-    r.has_duration = true;
-    r.duration = 7;
+    r.duration = 7u;
     EXPECT_DOUBLE_EQ(call_duration(r), 7.0);
 }
 
