@@ -25,9 +25,14 @@ void check_stanza(const CallStanza &s) {
     for (const auto &e : s.endpoints) {
         fuzz::touch(e.raw);
         (void)e.endpoint_text();
+        // An RTT exists only for an offset-encoded latency, and is the latency less the offset.
+        FUZZ_CHECK(!e.rtt_ms || (e.latency_raw && e.latency_offset_encoded && *e.latency_raw - *e.rtt_ms == 0x02000000u));
     }
     for (const auto &e : s.encs) fuzz::touch(e.ciphertext);
-    fuzz::touch(s.capability.bytes);
+    if (s.capability) {
+        fuzz::touch(s.capability->bytes);
+        FUZZ_CHECK(s.capability->header.has_value() == (s.capability->bytes.size >= 2));
+    }
     (void)action_name(s.action);
     (void)stanza_kind_name(s.kind);
 }
