@@ -103,8 +103,10 @@ void MediaState::add_streams(const std::string &call_id, uint16_t slots) {
         missing |= need;
         fresh.push_back(std::move(p));
     }
-    std::vector<media::SsrcDeriver::Ssrcs> ssrcs;
-    if (fresh.empty() || !ssrc_deriver_.derive(call_id, fresh, ssrcs, missing)) return;
+    if (fresh.empty()) return;
+    const std::optional<std::vector<media::SsrcDeriver::Ssrcs>> derived = ssrc_deriver_.derive(call_id, fresh, missing);
+    if (!derived) return;
+    const std::vector<media::SsrcDeriver::Ssrcs> &ssrcs = *derived;
     if (!index_) index_ = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (size_t p = 0; p < fresh.size(); p++) {
         Derived &d = record(fresh[p]);

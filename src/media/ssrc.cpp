@@ -28,11 +28,12 @@ void derive_all_ssrcs(std::string_view call_id, std::string_view participant_id,
     for (int i = 0; i < 9; i++) out[i] = derive_ssrc(call_id, participant_id, kSlotWords[i]);
 }
 
-bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string> &participants,
-                         std::vector<Ssrcs> &out, uint16_t slots) {
+std::optional<std::vector<SsrcDeriver::Ssrcs>> SsrcDeriver::derive(std::string_view call_id,
+                                                                  const std::vector<std::string> &participants,
+                                                                  uint16_t slots) {
     if (!ready_) {
         for (int i = 0; i < 9; i++)
-            if (!extract_[i].set_key(SlotSalt(kSlotWords[i]).view())) return false;
+            if (!extract_[i].set_key(SlotSalt(kSlotWords[i]).view())) return std::nullopt;
         ready_ = true;
     }
     std::vector<Ssrcs> result(participants.size(), Ssrcs{});
@@ -41,7 +42,7 @@ bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string
         if (!(slots >> i & 1)) continue;
         uint8_t prk[32];
         crypto::hkdf_extract(extract_[i], ikm, prk);
-        if (!expand_.set_key(ByteView(prk, sizeof prk))) return false;
+        if (!expand_.set_key(ByteView(prk, sizeof prk))) return std::nullopt;
         for (size_t p = 0; p < participants.size(); p++) {
             const std::string &id = participants[p];
             std::array<uint8_t, 4> okm =
@@ -49,8 +50,7 @@ bool SsrcDeriver::derive(std::string_view call_id, const std::vector<std::string
             result[p][i] = le32(okm.data());
         }
     }
-    out = std::move(result);
-    return true;
+    return result;
 }
 
 const char *slot_name(uint32_t w) {

@@ -6,6 +6,7 @@
 #include "crypto/crypto.h"
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,10 +31,10 @@ class SsrcDeriver {
 public:
     using Ssrcs = std::array<uint32_t, 9>;  // stream order, as derive_all_ssrcs
     static constexpr uint16_t kAllSlots = 0x1FF;  // bit i = stream i (kSlotWords[i])
-    // out[p] for participants[p], the streams whose bit is set in `slots` (the others are 0).
-    // False (out unchanged) only if libgcrypt fails.
-    bool derive(std::string_view call_id, const std::vector<std::string> &participants, std::vector<Ssrcs> &out,
-                uint16_t slots = kAllSlots);
+    // [p] for participants[p], the streams whose bit is set in `slots` (the others are 0).
+    // nullopt only if libgcrypt fails.
+    std::optional<std::vector<Ssrcs>> derive(std::string_view call_id, const std::vector<std::string> &participants,
+                                             uint16_t slots = kAllSlots);
 
 private:
     bool ready_ = false;
