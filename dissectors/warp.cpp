@@ -1086,6 +1086,14 @@ int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void 
 
 }  // namespace
 
+// The call of a dissected WARP frame, keyed or inferred (conversation filter): its first RTP/RTCP record.
+static const std::string *frame_call(packet_info *pinfo) {
+    const warp_pkt_t *rec = g_records.first(pinfo->num);
+    return rec && rec->stream ? &rec->stream->call_id : nullptr;
+}
+
+static guint32 frame_call_index(packet_info *pinfo) { return inferred_index(g_records.first(pinfo->num)); }
+
 void warp_register() {
     static hf_register_info hf[] = {
         {&hf_envelope, {"Group forwarding envelope", "warp.envelope", FT_BYTES, BASE_NONE, nullptr, 0, nullptr, HFILL}},
@@ -1206,8 +1214,8 @@ void warp_register() {
                                    "As the reference client does on receive; payloads that fail stay plain codec bytes",
                                    &pref_try_sframe);
     warp_udp_handle = register_dissector("warp_udp", dissect_warp_udp, proto_warp);
-    register_init_routine(media_init);
-    register_cleanup_routine(media_init);
+    wacall_on_capture_reset(media_init);
+    wacall_add_frame_call_source({frame_call, frame_call_index});
     proto_warp_on_stun = port_share_register_pino("WhatsApp relay media on the STUN ports", "WARP/STUN", "warp.on_stun",
                                                   "stun", proto_warp);
 }
@@ -1227,14 +1235,4 @@ void warp_handoff() {
                        HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
     dissector_add_uint("rtp.hdr_ext", media::kWarpExtProfile, create_dissector_handle(dissect_warp_hdr_ext, proto_warp));
-}
-
-// The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.
-guint32 warp_frame_call_index(packet_info *pinfo) {
-    return inferred_index(g_records.first(pinfo->num));
-}
-
-const std::string *warp_frame_call(packet_info *pinfo) {
-    const warp_pkt_t *rec = g_records.first(pinfo->num);
-    return rec && rec->stream ? &rec->stream->call_id : nullptr;
 }
