@@ -1,4 +1,5 @@
-// Capture-wide state shared by the dissectors: the key store and the call registry. C++ objects
+// Capture-wide state shared by the dissectors: the key store, the call registry and the media
+// receiver. C++ objects
 // with destructors live here (not in wmem, which runs no destructors), and are reset when a
 // capture file is closed, so every file starts from the same state.
 #include "wacall_plugin.h"
@@ -51,6 +52,11 @@ void wacall_keys_refresh() {
 void wacall_keys_report_used(uint32_t line, const std::string &what) {
     std::string text = g_keys.source() + ":" + std::to_string(line) + ": " + what;
     if (g_reported.insert(text).second) report_warning("wacall key log: %s", text.c_str());
+}
+
+wacall::media::MediaReceiver &wacall_media() {
+    static wacall::media::MediaReceiver receiver(wacall_key_source());
+    return receiver;
 }
 
 wacall::call::CallRegistry &wacall_calls() {
