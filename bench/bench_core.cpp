@@ -6,6 +6,8 @@
 //                         the same crypto.h handles the core uses
 //   BM_E2E_Unprotect      WARP tag check + AES-CTR decrypt of an RTP packet (100-byte payload)
 //   BM_Srtcp_Unprotect    SRTCP HMAC-SHA1-80 + decrypt of a 72-byte compound
+//   BM_Receiver_*         the media receiver warp calls per RTP packet: first pass (attribution,
+//                         ROC, key ring, tag, decrypt, SFrame probe) and replay (decrypt only)
 //   BM_DeriveStream*      WAHKDF + RFC 3711 session keys (+ the spec's warp auth key, as the plugin)
 //   BM_Noise_*            transport-frame AES-256-GCM decrypt, WABinary decode, both together
 //   BM_WaBinary_*         decode of a realistic 1 KiB call offer and of a dense 1 KiB node list
@@ -198,7 +200,7 @@ void BM_Receiver_FirstPassRtp(benchmark::State &st) {
     size_t i = 0;
     for (auto _ : st) {
         media::RtpPlain p;
-        media::RtpVerdict v = b.rx.first_pass_rtp(b.wire[i], media::FlowHint(), b.out.data(), &p);
+        media::RtpVerdict v = b.rx.first_pass_rtp(b.wire[i], b.out.data(), &p);
         if (v.status != media::ReceiveStatus::Good) st.SkipWithError("first_pass_rtp failed");
         benchmark::DoNotOptimize(b.out.data());
         i = (i + 1) & 1023;
@@ -211,7 +213,7 @@ BENCHMARK(BM_Receiver_FirstPassRtp);
 void BM_Receiver_ReplayRtp(benchmark::State &st) {
     ReceiverBench b;
     std::vector<media::RtpVerdict> verdicts;
-    for (const auto &w : b.wire) verdicts.push_back(b.rx.first_pass_rtp(w, media::FlowHint(), b.out.data(), nullptr));
+    for (const auto &w : b.wire) verdicts.push_back(b.rx.first_pass_rtp(w, b.out.data(), nullptr));
     size_t i = 0;
     for (auto _ : st) {
         media::RtpPlain p = b.rx.replay_rtp(verdicts[i], b.wire[i], b.out.data());

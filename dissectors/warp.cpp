@@ -551,7 +551,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             return;
         }
         rec = &g_records.add(pinfo->num, key);
-        static_cast<media::MediaVerdict &>(*rec) = ms.first_pass_rtp(b, flow_hint(pinfo), out, &plain);
+        static_cast<media::MediaVerdict &>(*rec) = ms.first_pass_rtp(b, out, &plain);
         if (!rec->stream) rec->call_index = infer_rtp_call(pinfo, h, len);
     } else if (rec->status == RS::Good) {
         plain = ms.replay_rtp(*rec, b, out);

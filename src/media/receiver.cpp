@@ -495,7 +495,7 @@ void MediaReceiver::try_sframe(const MediaStream &s, uint8_t *out, const RtpUnpr
     }
 }
 
-RtpVerdict MediaReceiver::first_pass_rtp(ByteView b, const FlowHint &, uint8_t *out, RtpPlain *plain) {
+RtpVerdict MediaReceiver::first_pass_rtp(ByteView b, uint8_t *out, RtpPlain *plain) {
     RtpVerdict v;
     RtpPlain p;
     RtpLocation loc;

@@ -160,7 +160,7 @@ static_assert(sizeof(MediaVerdict) <= 24, "MediaVerdict: one per packet, keep it
 using RtpVerdict = MediaVerdict;
 using RtcpVerdict = MediaVerdict;
 
-// Where a packet went: RTCP's hop-by-hop keys differ per direction.
+// Where a packet went: SRTCP's hop-by-hop keys differ per direction (RTP's do not).
 struct FlowHint {
     bool to_relay = false;  // towards the relay (its port, or an endpoint the signaling named)
 };
@@ -191,7 +191,7 @@ public:
     // First pass over an RTP packet (a parseable RTP header, tag included): attribute, search the
     // ROC, strip HBH, try the key ring, then the SSRC's other senders. On Good the plaintext is
     // in out.
-    RtpVerdict first_pass_rtp(ByteView packet, const FlowHint &hint, uint8_t *out, RtpPlain *plain);
+    RtpVerdict first_pass_rtp(ByteView packet, uint8_t *out, RtpPlain *plain);
     // Later passes: the plaintext of a Good verdict (no search; the tag is checked again only if
     // keys were dropped since). len 0 otherwise.
     RtpPlain replay_rtp(const RtpVerdict &v, ByteView packet, uint8_t *out);

@@ -159,7 +159,7 @@ protected:
     }
     RtpVerdict first(const Bytes &wire, RtpPlain *plain = nullptr) {
         out.assign(wire.size(), 0);
-        return rx.first_pass_rtp(wire, FlowHint(), out.data(), plain);
+        return rx.first_pass_rtp(wire, out.data(), plain);
     }
     // The plaintext of a good packet equals the clear packet it was made from.
     void expect_plain(const Bytes &clear, const RtpPlain &p) {
@@ -207,6 +207,15 @@ TEST_F(ReceiverTest, ReplayEqualsFirstPass) {
         again.resize(p.len);
         EXPECT_EQ(again, plains[i]) << i;
     }
+    // Keys stable: replay trusts the first pass and only decrypts (a changed byte is not
+    // noticed); once keys were dropped (key log replaced) the tag is checked again.
+    Bytes tampered = wire[1];
+    tampered[20] ^= 1;
+    Bytes t(tampered.size());
+    EXPECT_EQ(rx.replay_rtp(verdicts[1], tampered, t.data()).len, plains[1].size());
+    src.clears++;
+    EXPECT_EQ(rx.replay_rtp(verdicts[1], tampered, t.data()).len, 0u);
+    EXPECT_EQ(rx.replay_rtp(verdicts[1], wire[1], t.data()).len, plains[1].size());
     // A verdict that did not authenticate replays to nothing.
     RtpVerdict bad = verdicts[0];
     bad.status = ReceiveStatus::BadTag;
@@ -374,6 +383,21 @@ TEST_F(ReceiverTest, SsrcCollision) {
             EXPECT_EQ(v.stream->call_id, cid);
             expect_plain(clear, p);
         }
+    // SRTCP of the second call's sender: its keys, its call.
+    Sender sb(key_b, caller, call_b);
+    Bytes sr = {0x80, 200, 0, 6};
+    sr.resize(28, 0);
+    put_be32(sr.data() + 4, shared);
+    Bytes srtcp(sr.size() + kSrtcpTrailerLen);
+    size_t n = 0;
+    ASSERT_EQ(srtcp_protect(sb.keys.rtcp, sr, 1, true, srtcp.data(), srtcp.size(), n), SrtpStatus::Ok);
+    srtcp.resize(n);
+    out.assign(srtcp.size(), 0);
+    RtcpPlain rp;
+    RtcpVerdict rv = rx.first_pass_rtcp(srtcp, FlowHint(), out.data(), &rp);
+    ASSERT_EQ(rv.status, ReceiveStatus::Good);
+    EXPECT_EQ(rv.stream->call_id, call_b);
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + rp.len), sr);
     // Neither key: the first sender's failure is reported.
     Sender forged(kWrongKey, caller, call_a);
     RtpVerdict v = first(forged.protect(plain_rtp(shared, 20), 0));
