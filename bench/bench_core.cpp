@@ -164,8 +164,9 @@ public:
     const Bytes *call_key(const std::string &id) const override { return id == kCallId ? &::call_key() : nullptr; }
     void prefer_call_key(const std::string &, size_t) override {}
     std::vector<keys::EpochCandidate> epoch_candidates(const std::string &) const override { return {}; }
-    std::vector<std::string> keylog_participants(const std::string &id) const override {
-        return id == kCallId ? parts : std::vector<std::string>();
+    const std::vector<std::string> &keylog_participants(const std::string &id) const override {
+        static const std::vector<std::string> none;
+        return id == kCallId ? parts : none;
     }
     std::vector<std::string> keylog_call_ids() const override { return {kCallId}; }
     const Bytes *keylog_hbh_key(const std::string &) const override { return nullptr; }

@@ -26,7 +26,7 @@ public:
     std::vector<keys::EpochCandidate> epoch_candidates(const std::string &call_id) const override {
         return wacall_keys().epoch_candidates(call_id);
     }
-    std::vector<std::string> keylog_participants(const std::string &call_id) const override {
+    const std::vector<std::string> &keylog_participants(const std::string &call_id) const override {
         return wacall_keys().participants(call_id);
     }
     std::vector<std::string> keylog_call_ids() const override { return wacall_keys().participant_call_ids(); }

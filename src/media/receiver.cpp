@@ -1,6 +1,5 @@
 #include "media/receiver.h"
 
-#include "media/rtp.h"
 
 #include <cstring>
 #include <set>
@@ -498,23 +497,24 @@ void MediaReceiver::try_sframe(const MediaStream &s, uint8_t *out, const RtpUnpr
 RtpVerdict MediaReceiver::first_pass_rtp(ByteView b, uint8_t *out, RtpPlain *plain) {
     RtpVerdict v;
     RtpPlain p;
-    RtpLocation loc;
-    if (locate_rtp_payload(b, loc) != RtpParseError::None) {
+    if (b.size < 12) {  // no SSRC; a header that does not parse is malformed for every key below
         v.status = ReceiveStatus::Malformed;
         if (plain) *plain = p;
         return v;
     }
+    const uint16_t seq = be16(b.data + 2);
+    const uint32_t ssrc = be32(b.data + 8);
     RtpUnprotectInfo info;
-    v.stream = attribute(loc.ssrc);
+    v.stream = attribute(ssrc);
     if (v.stream) {
-        first_pass_unprotect(v, b, loc.seq, out, &info);
+        first_pass_unprotect(v, b, seq, out, &info);
         // Malformed is the same for every key; else another sender deriving the same SSRC may
         // authenticate the packet. When none does, the first sender's failure is shown.
         if (v.status != ReceiveStatus::Good && v.status != ReceiveStatus::Malformed)
-            other_sender(loc.ssrc, v.stream, [&](const MediaStream *s) {
+            other_sender(ssrc, v.stream, [&](const MediaStream *s) {
                 RtpVerdict alt;
                 alt.stream = s;
-                first_pass_unprotect(alt, b, loc.seq, out, &info);
+                first_pass_unprotect(alt, b, seq, out, &info);
                 if (alt.status != ReceiveStatus::Good) return false;
                 v = alt;
                 return true;

@@ -69,7 +69,7 @@ public:
     virtual const Bytes *call_key(const std::string &call_id) const = 0;  // the preferred candidate
     virtual void prefer_call_key(const std::string &call_id, size_t index) = 0;
     virtual std::vector<keys::EpochCandidate> epoch_candidates(const std::string &call_id) const = 0;
-    virtual std::vector<std::string> keylog_participants(const std::string &call_id) const = 0;
+    virtual const std::vector<std::string> &keylog_participants(const std::string &call_id) const = 0;
     virtual std::vector<std::string> keylog_call_ids() const = 0;  // calls named by WA_PARTICIPANT
     virtual const Bytes *keylog_hbh_key(const std::string &call_id) const = 0;
     virtual int keylog_tag_len(const std::string &call_id) const = 0;  // 0: none
@@ -188,9 +188,9 @@ public:
     const ReceiverOptions &options() const { return opt_; }
 
     // ---- per packet
-    // First pass over an RTP packet (a parseable RTP header, tag included): attribute, search the
-    // ROC, strip HBH, try the key ring, then the SSRC's other senders. On Good the plaintext is
-    // in out.
+    // First pass over an RTP packet (tag included; a header that does not parse is Malformed):
+    // attribute by SSRC, search the ROC, strip HBH, try the key ring, then the SSRC's other
+    // senders. On Good the plaintext is in out.
     RtpVerdict first_pass_rtp(ByteView packet, uint8_t *out, RtpPlain *plain);
     // Later passes: the plaintext of a Good verdict (no search; the tag is checked again only if
     // keys were dropped since). len 0 otherwise.

@@ -75,9 +75,10 @@ public:
             for (const auto &e : it->second.epochs) out.push_back({e.first, 0, &e.second, 20});
         return out;
     }
-    std::vector<std::string> keylog_participants(const std::string &id) const override {
+    const std::vector<std::string> &keylog_participants(const std::string &id) const override {
+        static const std::vector<std::string> none;
         auto it = calls.find(id);
-        return it == calls.end() ? std::vector<std::string>() : it->second.participants;
+        return it == calls.end() ? none : it->second.participants;
     }
     std::vector<std::string> keylog_call_ids() const override {
         std::vector<std::string> ids;
@@ -322,6 +323,11 @@ TEST_F(ReceiverTest, Failures) {
     shortp.push_back(1);
     EXPECT_EQ(first(shortp).status, ReceiveStatus::Malformed);
     EXPECT_EQ(first(Bytes(wire.begin(), wire.begin() + 8)).status, ReceiveStatus::Malformed);
+    Bytes v1 = alice.protect(plain_rtp(alice.ssrc, 4), 0);
+    v1[0] = 0x50;  // RTP version 1
+    v = first(v1);
+    EXPECT_EQ(v.status, ReceiveStatus::Malformed);
+    EXPECT_EQ(v.stream, rx.attribute(alice.ssrc));
     EXPECT_EQ(first(Bytes()).status, ReceiveStatus::Malformed);
     // A call without keys.
     const std::string other = "4A6F1C2EF23083DD3A6B561F5CE10002";
