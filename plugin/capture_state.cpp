@@ -54,10 +54,13 @@ void wacall_keys_report_used(uint32_t line, const std::string &what) {
     if (g_reported.insert(text).second) report_warning("wacall key log: %s", text.c_str());
 }
 
-wacall::media::MediaReceiver &wacall_media() {
-    static wacall::media::MediaReceiver receiver(wacall_key_source());
-    return receiver;
-}
+// A plain global (no guard on every call: warp asks for it several times per packet); its
+// KeySource is a function-local static, made on first use whatever the initialisation order.
+namespace {
+wacall::media::MediaReceiver g_receiver(wacall_key_source());
+}  // namespace
+
+wacall::media::MediaReceiver &wacall_media() { return g_receiver; }
 
 wacall::call::CallRegistry &wacall_calls() {
     if (!g_calls) g_calls = new wacall::call::CallRegistry();
