@@ -239,11 +239,13 @@ const std::vector<std::unique_ptr<KeyCandidate>> &MediaReceiver::keyring(const M
     return ring.list;
 }
 
-const KeyCandidate *MediaReceiver::find_key(const MediaStream &s, uint64_t id) {
+KeyCandidate *MediaReceiver::ring_key(const MediaStream &s, uint64_t id) {
     for (const auto &c : keyring(s))
         if (c->id() == id) return c.get();
     return nullptr;
 }
+
+const KeyCandidate *MediaReceiver::find_key(const MediaStream &s, uint64_t id) { return ring_key(s, id); }
 
 // A candidate authenticated a packet of s: when the key log gave the call differing call keys,
 // the winner becomes the call's key (SFrame) and its line is reported once.
@@ -528,7 +530,7 @@ RtpVerdict MediaReceiver::first_pass_rtp(ByteView b, uint8_t *out, RtpPlain *pla
 RtpPlain MediaReceiver::replay_rtp(const RtpVerdict &v, ByteView b, uint8_t *out) {
     RtpPlain p;
     if (v.status != ReceiveStatus::Good || !v.stream) return p;
-    const KeyCandidate *c = find_key(*v.stream, v.key_id);
+    KeyCandidate *c = ring_key(*v.stream, v.key_id);
     if (!c) return p;
     ByteView e2e = b;
     if (v.hbh_tag) {
@@ -539,8 +541,8 @@ RtpPlain MediaReceiver::replay_rtp(const RtpVerdict &v, ByteView b, uint8_t *out
     // The first pass authenticated these very bytes with this key and ROC (the verdict says so):
     // only the AES-CTR decryption is redone, unless keys were dropped since.
     RtpUnprotectInfo info;
-    if (e2e_unprotect_ex(const_cast<KeyCandidate *>(c)->keys, e2e, v.roc, e2e_options(v.tag_len), out, e2e.size,
-                         &info, !keys_stable()) != SrtpStatus::Ok)
+    if (e2e_unprotect_ex(c->keys, e2e, v.roc, e2e_options(v.tag_len), out, e2e.size, &info, !keys_stable()) !=
+        SrtpStatus::Ok)
         return p;
     try_sframe(*v.stream, out, info, p);
     return p;

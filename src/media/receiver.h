@@ -226,6 +226,7 @@ public:
 private:
     MediaStream &own(const MediaStream &s) { return const_cast<MediaStream &>(s); }  // every stream is ours
     E2EOptions e2e_options(unsigned tag_len) const;
+    KeyCandidate *ring_key(const MediaStream &s, uint64_t id);
     HbhKeys *hbh_keys(const std::string &call_id, HbhUse use);
     // The one HBH + key-ring loop of RTP and RTCP: strips the hop-by-hop layer (when on), then
     // tries the ring, `first_id` first, with `attempt`. Sets v.status/key_id/hbh_tag.
