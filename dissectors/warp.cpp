@@ -317,7 +317,7 @@ void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, gui
     if (!s || !have_tap_listener(wacall_calls_tap)) return;
     auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
     info->is_media = true;
-    info->call_id = s->call_id.c_str();  // MediaState keeps streams until the file is closed
+    info->call_id = s->call_id.c_str();  // the receiver keeps streams until the file is closed
     info->participant = s->participant.c_str();
     info->slot_word = s->slot_word;
     info->ssrc = ssrc;
