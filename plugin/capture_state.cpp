@@ -1,4 +1,5 @@
-// Capture-wide state shared by the dissectors: the key store and the call registry. C++ objects
+// Capture-wide state shared by the dissectors: the key store, the call registry and the media
+// receiver. C++ objects
 // with destructors live here (not in wmem, which runs no destructors), and are reset when a
 // capture file is closed, so every file starts from the same state.
 #include "wacall_plugin.h"
@@ -60,6 +61,14 @@ void wacall_keys_report_used(uint32_t line, const std::string &what) {
     std::string text = g_keys.source() + ":" + std::to_string(line) + ": " + what;
     if (g_reported.insert(text).second) report_warning("wacall key log: %s", text.c_str());
 }
+
+// A plain global (no guard on every call: warp asks for it several times per packet); its
+// KeySource is a function-local static, made on first use whatever the initialisation order.
+namespace {
+wacall::media::MediaReceiver g_receiver(wacall_key_source());
+}  // namespace
+
+wacall::media::MediaReceiver &wacall_media() { return g_receiver; }
 
 wacall::call::CallRegistry &wacall_calls() {
     if (!g_calls) g_calls = new wacall::call::CallRegistry();
