@@ -6,6 +6,8 @@
 //                         the same crypto.h handles the core uses
 //   BM_E2E_Unprotect      WARP tag check + AES-CTR decrypt of an RTP packet (100-byte payload)
 //   BM_Srtcp_Unprotect    SRTCP HMAC-SHA1-80 + decrypt of a 72-byte compound
+//   BM_Receiver_*         the media receiver warp calls per RTP packet: first pass (attribution,
+//                         ROC, key ring, tag, decrypt, SFrame probe) and replay (decrypt only)
 //   BM_DeriveStream*      WAHKDF + RFC 3711 session keys (+ the spec's warp auth key, as the plugin)
 //   BM_Noise_*            transport-frame AES-256-GCM decrypt, WABinary decode, both together;
 //                         the receiver's first pass per frame (noise::Session: counter, key check,
@@ -18,6 +20,7 @@
 // The ctest `bench_smoke` runs every benchmark for 10 ms: it proves they run, it times nothing.
 #include "crypto/crypto.h"
 #include "keys/keylog.h"
+#include "media/receiver.h"
 #include "media/srtp.h"
 #include "media/ssrc.h"
 #include "media/stun.h"
@@ -32,6 +35,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -114,9 +118,9 @@ BENCHMARK(BM_Floor_AesGcm256Decrypt)->Arg(1024);
 // ---- E2E SRTP / SRTCP -----------------------------------------------------------------------
 
 // A WARP audio packet: 16-byte header (X=1, empty 0xDEBE extension), `payload` bytes, 4-byte tag.
-Bytes protected_rtp(media::StreamKeys &k, size_t payload, uint16_t seq, uint32_t roc) {
-    Bytes plain = {0x90, 0x78, uint8_t(seq >> 8), uint8_t(seq), 0, 0, 3, 0xC0, 0x12, 0x34, 0x56, 0x78,
-                   0xDE, 0xBE, 0x00, 0x00};
+Bytes protected_rtp(media::StreamKeys &k, size_t payload, uint16_t seq, uint32_t roc, uint32_t ssrc = 0x12345678) {
+    Bytes plain = {0x90, 0x78, uint8_t(seq >> 8), uint8_t(seq), 0, 0, 3, 0xC0, 0, 0, 0, 0, 0xDE, 0xBE, 0x00, 0x00};
+    put_be32(plain.data() + 8, ssrc);
     Bytes body = random_bytes(payload, 8);
     plain.insert(plain.end(), body.begin(), body.end());
     Bytes wire(plain.size() + 20);
@@ -146,23 +150,84 @@ void BM_E2E_Unprotect(benchmark::State &st) {
 }
 BENCHMARK(BM_E2E_Unprotect)->Arg(100)->Arg(40)->Arg(120);
 
-// The first-pass shape: ROC estimate, unprotect, commit.
-void BM_E2E_UnprotectTracked(benchmark::State &st) {
-    crypto::init();
-    media::StreamKeys k;
-    require(k.derive(call_key(), kPeer, true), "derive");
-    Bytes wire = protected_rtp(k, 100, 4242, 0);
-    Bytes out(wire.size());
-    media::E2EOptions opt;
-    media::RocEstimator roc;
+// ---- the media receiver (what warp calls per RTP/RTCP packet) ------------------------------------
+
+// One 1:1 call in memory: the key log's call key and both participants.
+class BenchKeySource : public media::KeySource {
+public:
+    std::vector<std::string> parts = {kPeer, "111111111111111:0@lid"};
+    uint64_t keys_generation() const override { return 1; }
+    uint64_t keys_clears() const override { return 0; }
+    uint64_t keys_preferences() const override { return 0; }
+    void refresh_keys() override {}
+    std::vector<keys::CallKeyCandidate> call_key_candidates(const std::string &id) const override {
+        if (id != kCallId) return {};
+        return {keys::CallKeyCandidate{&::call_key(), 1}};
+    }
+    const Bytes *call_key(const std::string &id) const override { return id == kCallId ? &::call_key() : nullptr; }
+    void prefer_call_key(const std::string &, size_t) override {}
+    std::vector<keys::EpochCandidate> epoch_candidates(const std::string &) const override { return {}; }
+    const std::vector<std::string> &keylog_participants(const std::string &id) const override {
+        static const std::vector<std::string> none;
+        return id == kCallId ? parts : none;
+    }
+    std::vector<std::string> keylog_call_ids() const override { return {kCallId}; }
+    const Bytes *keylog_hbh_key(const std::string &) const override { return nullptr; }
+    int keylog_tag_len(const std::string &) const override { return 0; }
+    const std::string *keylog_relay_key(const std::string &) const override { return nullptr; }
+    void report_key_used(uint32_t, const std::string &) override {}
+    uint64_t calls_generation() const override { return 1; }
+    std::vector<std::string> signaled_call_ids() const override { return {}; }
+    std::optional<media::SignaledCall> signaled_call(const std::string &) const override { return std::nullopt; }
+};
+
+// 1,024 audio packets of the peer (100-byte payloads, seq 0..1023), protected once.
+struct ReceiverBench {
+    BenchKeySource src;
+    media::MediaReceiver rx{src};
+    std::vector<Bytes> wire;
+    Bytes out;
+    ReceiverBench() {
+        crypto::init();
+        media::StreamKeys k;
+        require(k.derive(call_key(), kPeer, true), "derive");
+        const uint32_t ssrc = media::derive_ssrc(kCallId, kPeer, 0);  // attributed to the peer's audio
+        for (uint16_t seq = 0; seq < 1024; seq++) wire.push_back(protected_rtp(k, 100, seq, 0, ssrc));
+        out.resize(wire[0].size());
+    }
+};
+
+// First pass: attribution (SSRC lookup), ROC estimate, key ring, tag check, decrypt, commit,
+// SFrame probe: what warp's first pass costs per packet beyond the tree.
+void BM_Receiver_FirstPassRtp(benchmark::State &st) {
+    ReceiverBench b;
+    size_t i = 0;
     for (auto _ : st) {
-        media::SrtpStatus s = media::e2e_unprotect_tracked(k, roc, wire, opt, out.data(), out.size());
-        if (s != media::SrtpStatus::Ok) st.SkipWithError("e2e_unprotect_tracked failed");
-        benchmark::DoNotOptimize(out.data());
+        media::RtpPlain p;
+        media::RtpVerdict v = b.rx.first_pass_rtp(b.wire[i], b.out.data(), &p);
+        if (v.status != media::ReceiveStatus::Good) st.SkipWithError("first_pass_rtp failed");
+        benchmark::DoNotOptimize(b.out.data());
+        i = (i + 1) & 1023;
     }
     st.SetItemsProcessed(st.iterations());
 }
-BENCHMARK(BM_E2E_UnprotectTracked);
+BENCHMARK(BM_Receiver_FirstPassRtp);
+
+// Later passes: the stored verdict replayed (decrypt only, no tag check while keys are stable).
+void BM_Receiver_ReplayRtp(benchmark::State &st) {
+    ReceiverBench b;
+    std::vector<media::RtpVerdict> verdicts;
+    for (const auto &w : b.wire) verdicts.push_back(b.rx.first_pass_rtp(w, b.out.data(), nullptr));
+    size_t i = 0;
+    for (auto _ : st) {
+        media::RtpPlain p = b.rx.replay_rtp(verdicts[i], b.wire[i], b.out.data());
+        if (!p.len) st.SkipWithError("replay_rtp failed");
+        benchmark::DoNotOptimize(b.out.data());
+        i = (i + 1) & 1023;
+    }
+    st.SetItemsProcessed(st.iterations());
+}
+BENCHMARK(BM_Receiver_ReplayRtp);
 
 void BM_Srtcp_Unprotect(benchmark::State &st) {
     crypto::init();
@@ -215,7 +280,7 @@ void BM_Ssrc_DeriveAll(benchmark::State &st) {
 }
 BENCHMARK(BM_Ssrc_DeriveAll)->Unit(benchmark::kMicrosecond);
 
-// What MediaState does per key-log call: the nine SSRCs of both participants of a 1:1 call.
+// What MediaReceiver does per key-log call: the nine SSRCs of both participants of a 1:1 call.
 void BM_Ssrc_DeriveCall(benchmark::State &st) {
     crypto::init();
     media::SsrcDeriver d;

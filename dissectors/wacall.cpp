@@ -15,9 +15,6 @@
 
 int proto_wacall = -1;
 
-void wacall_capture_state_reset();
-void wacall_keys_set_path(const char *path);
-
 namespace {
 
 using namespace wacall;
@@ -423,10 +420,6 @@ int dissect_wacall(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *da
 
 void wacall_prefs_apply() { wacall_keys_set_path(pref_keylog_file); }
 
-void wacall_init() {
-    wacall_keys_set_path(pref_keylog_file);  // first: a new path drops keys, which the reset notes
-    wacall_capture_state_reset();
-}
 
 }  // namespace
 
@@ -527,8 +520,7 @@ void wacall_register() {
                                        "(see the wacall docs); re-read when it grows",
                                        &pref_keylog_file, FALSE);
     register_dissector("wacall", dissect_wacall, proto_wacall);
-    register_init_routine(wacall_init);
-    register_cleanup_routine(wacall_capture_state_reset);
+    wacall_register_capture_state(&pref_keylog_file);
 }
 
 void wacall_handoff() {}

@@ -894,8 +894,7 @@ void wanoise_register() {
                                    10, &pref_midstream_counters);
     wanoise_tcp_handle = register_dissector("wanoise_tcp", dissect_wanoise_tcp, proto_wanoise);
     wanoise_ws_handle = register_dissector("wanoise_ws", dissect_wanoise_ws, proto_wanoise);
-    register_init_routine(noise_init);
-    register_cleanup_routine(noise_init);
+    wacall_on_capture_reset(noise_init);
     proto_wanoise_on_tls = port_share_register_pino("WhatsApp Noise on the TLS port", "WANOISE/TLS", "wanoise.on_tls",
                                                     "tls", proto_wanoise);
     proto_wanoise_on_xmpp = port_share_register_pino("WhatsApp Noise on the XMPP port", "WANOISE/XMPP",

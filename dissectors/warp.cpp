@@ -3,8 +3,9 @@
 // attributes streams to calls and participants, and decrypts E2E SRTP/SRTCP. Decrypted RTP and
 // RTCP become new data sources handed to Wireshark's own rtp/rtcp dissectors.
 //
-// Per packet only a few bytes are stored (status, ROC, attribution pointer); the plaintext is
-// recomputed on every pass from the cached per-sender keys, which is cheaper than keeping it.
+// The receive policy (attribution, ROC search, key rings, hop-by-hop layer, SFrame) is the core's
+// MediaReceiver (src/media/receiver.h): per packet warp stores the receiver's first-pass verdict
+// and on later passes asks it to replay the verdict; this file only renders what it returns.
 #include "port_share.h"
 #include "wacall_plugin.h"
 #include "media_state.h"
@@ -14,10 +15,8 @@
 #include "common/frame_records.h"
 #include "keys/keylog.h"
 #include "media/demux.h"
-#include "media/hbh.h"
+#include "media/receiver.h"
 #include "media/rtp.h"
-#include "media/sframe.h"
-#include "media/srtp.h"
 #include "media/ssrc.h"
 #include "media/stun.h"
 
@@ -25,12 +24,14 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 int proto_warp = -1;
 
 namespace {
 
 using namespace wacall;
+using media::HbhMode;
 
 int hf_envelope = -1, hf_envelope_len = -1, hf_version = -1, hf_padding = -1, hf_ext = -1, hf_cc = -1;
 int hf_marker = -1, hf_pt = -1, hf_seq = -1, hf_ts = -1, hf_ssrc = -1, hf_ext_profile = -1, hf_ext_words = -1;
@@ -100,22 +101,15 @@ const value_string pt_vals[] = {{120, "WhatsApp audio (16 kHz)"}, {121, "WhatsAp
 const value_string slot_vals[] = {{0, "audio"}, {1, "audio FEC"}, {4, "audio NACK"}, {2, "video"}, {3, "video FEC"},
                                   {5, "video NACK"}, {7, "HBH-FEC tx"}, {8, "HBH-FEC rx"}, {6, "app data"}, {0, nullptr}};
 
-enum Status : guint8 { ST_UNATTRIBUTED = 0, ST_NO_KEY, ST_GOOD, ST_BAD_TAG, ST_MALFORMED, ST_NO_HBH_KEY, ST_HBH_BAD };
+using RS = media::ReceiveStatus;
 
-// What the first pass learnt about a packet: enough to re-decrypt it on any later pass.
-struct warp_pkt_t {
-    const MediaStream *stream;  // attribution decided on the first pass
-    union {                     // (one or the other: the record stays 24 bytes)
-        guint64 key_id;         // stream set: KeyCandidate::id() that authenticated (call key or epoch)
-        guint32 call_index;     // stream null: the call inferred without keys (0: none)
-    };
-    guint32 roc;
-    guint8 status;
-    guint8 tag_len;
-    guint8 hbh_tag;             // hop-by-hop tag length removed, 0 when no HBH layer
-    guint8 tag_assumed;         // no key: tag_len is the assumed one (not signaled), see keyless_tag
+// What the first pass learnt about a packet: the receiver's verdict (enough to re-decrypt it on
+// any later pass), and for packets no keyed call claims the call inferred without keys.
+struct warp_pkt_t : media::MediaVerdict {
+    guint32 call_index;  // stream null: the call inferred without keys (0: none)
+    guint8 tag_assumed;  // no key: tag_len is the assumed one (not signaled), see keyless_tag
 };
-static_assert(sizeof(warp_pkt_t) == 24, "warp_pkt_t: one FrameRecords slot per packet, keep it small");
+static_assert(sizeof(warp_pkt_t) <= 32, "warp_pkt_t: one FrameRecords slot per packet, keep it small");
 
 guint32 inferred_index(const warp_pkt_t *rec) { return rec && !rec->stream ? rec->call_index : 0; }
 
@@ -128,6 +122,8 @@ struct media_conv_t {
 // Client-side UDP sockets seen talking to a WhatsApp relay: every other flow from them (peer
 // STUN checks, peer-to-peer RTP) is the same call's media.
 std::set<std::string> g_media_sockets;
+// Flows whose RTP payload types were announced (once per flow).
+std::unordered_set<std::string> g_announced_flows;
 
 std::string sock_key(const address *a, guint32 port) {
     char buf[64];
@@ -143,6 +139,7 @@ void keyless_init();
 
 void media_init() {
     g_media_sockets.clear();
+    g_announced_flows.clear();
     g_records.clear();
     keyless_init();
 }
@@ -226,12 +223,23 @@ bool claim(tvbuff_t *tvb, packet_info *pinfo) {
 // may carry more than one) and the same on every pass.
 guint32 layer_key(packet_info *pinfo) { return pinfo->curr_layer_num; }
 
-media::E2EOptions e2e_options(unsigned tag_len) {
-    media::E2EOptions o;
-    o.tag_len = tag_len;
+// The receiver's options: warp's preferences (set before every packet: the GUI may change them).
+media::ReceiverOptions receiver_options() {
+    media::ReceiverOptions o;
     o.tag_key = pref_tag_key ? media::TagKey::SpecWarpAuthKey : media::TagKey::SrtpAuthKey;
     o.iv_layout = pref_iv_layout ? media::IvLayout::SpecRightAligned : media::IvLayout::Rfc3711;
+    o.hbh_mode = HbhMode(pref_hbh_mode);
+    o.hbh_tag = static_cast<unsigned>(pref_hbh_tag);
+    o.hbh_placement = pref_hbh_placement ? media::HbhPlacement::MiOutside : media::HbhPlacement::MiInside;
+    o.try_sframe = pref_try_sframe;
     return o;
+}
+
+// Uplink: towards the relay (its port, or an endpoint the signaling named).
+media::FlowHint flow_hint(packet_info *pinfo) {
+    media::FlowHint f;
+    f.to_relay = is_relay_port(pinfo->destport) || known_endpoint(&pinfo->dst, pinfo->destport);
+    return f;
 }
 
 // WhatsApp's payload types: names and clock rates (what SDP would announce; WhatsApp sends mono
@@ -257,7 +265,7 @@ void announce_payload_types(packet_info *pinfo, const MediaStream *stream) {
     std::string flow(reinterpret_cast<const char *>(pinfo->net_dst.data), static_cast<size_t>(pinfo->net_dst.len));
     flow.append(reinterpret_cast<const char *>(&pinfo->destport), sizeof pinfo->destport);
     flow.append(reinterpret_cast<const char *>(&pinfo->srcport), sizeof pinfo->srcport);
-    if (!wacall_media().first_time_flow(flow)) return;
+    if (!g_announced_flows.insert(flow).second) return;
     // The setup frame links the stream to its call in Telephony › VoIP Calls and the Flow
     // Sequence: the offer when the signaling was decrypted, else the first media packet.
     guint32 setup_frame = pinfo->num;
@@ -301,7 +309,7 @@ void queue_media_tap(packet_info *pinfo, const MediaStream *s, guint32 ssrc, gui
     if (!s || !have_tap_listener(wacall_calls_tap)) return;
     auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
     info->is_media = true;
-    info->call_id = s->call_id.c_str();  // MediaState keeps streams until the file is closed
+    info->call_id = s->call_id.c_str();  // the receiver keeps streams until the file is closed
     info->participant = s->participant.c_str();
     info->slot_word = s->slot_word;
     info->ssrc = ssrc;
@@ -378,174 +386,6 @@ int dissect_warp_hdr_ext(tvbuff_t *tvb, packet_info *, proto_tree *tree, void *d
                                    e.len);
     }
     return static_cast<int>(len);
-}
-
-// Tries SFrame on a decrypted payload (receive direction: keyed by the receiver's id); on success
-// rewrites the payload in place and returns the new length.
-size_t try_sframe(const MediaStream *s, guint8 *payload, size_t len, packet_info *pinfo, guint64 *counter) {
-    if (!pref_try_sframe || len < 19 || !media::sframe_parse_header(ByteView(payload, len)).ok()) return 0;
-    for (media::SFrameKey *k : wacall_media().sframe_keys_for(*s)) {
-        auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
-        size_t out_len = 0;
-        media::SFrameHeader hdr;
-        if (media::sframe_decrypt(*k, ByteView(payload, len), media::SFrameOptions(), out, len, out_len, &hdr) ==
-            media::SFrameStatus::Ok) {
-            std::memcpy(payload, out, out_len);
-            *counter = hdr.counter;
-            return out_len;
-        }
-    }
-    return 0;
-}
-
-HbhUse rtcp_use(packet_info *pinfo) {
-    // Uplink: towards the relay (its port, or an endpoint the signaling named).
-    bool up = is_relay_port(pinfo->destport) || known_endpoint(&pinfo->dst, pinfo->destport);
-    return up ? HbhUse::RtcpUplink : HbhUse::RtcpDownlink;
-}
-
-// Removes the hop-by-hop layer recorded for the packet (if any), then verifies and decrypts the
-// E2E layer with candidate c. out receives header ‖ plaintext payload.
-// The E2E packet inside the hop-by-hop layer: the HBH tag (tag_len bytes) is verified, then the
-// layer removed into packet memory. False when it does not authenticate or there is no HBH key.
-bool remove_hbh(const warp_pkt_t *rec, guint8 tag_len, ByteView wire, packet_info *pinfo, ByteView &e2e) {
-    media::HbhKeys *hk = wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp);
-    if (!hk) return false;
-    auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, wire.size));
-    size_t n = 0;
-    if (media::hbh_strip(*hk, wire, rec->roc, tag_len, media::HbhPlacement(pref_hbh_placement), rec->tag_len, buf,
-                         wire.size, n) != media::SrtpStatus::Ok)
-        return false;
-    e2e = ByteView(buf, n);
-    return true;
-}
-
-// The E2E layer with candidate c at the record's ROC; out receives header ‖ plaintext payload.
-// verify = false on later passes: the first pass authenticated these very bytes with this key and
-// ROC (the record says so), so only the AES-CTR decryption is redone.
-media::SrtpStatus unprotect_with(KeyCandidate &c, const warp_pkt_t *rec, ByteView e2e, guint8 *out,
-                                 media::RtpUnprotectInfo *info, bool verify = true) {
-    return media::e2e_unprotect_ex(c.keys, e2e, rec->roc, e2e_options(rec->tag_len), out, e2e.size, info, verify);
-}
-
-// A capture that starts mid-call meets each stream at an unknown ROC (it grows every 65536
-// packets: ~22 minutes of 50 pps audio). Until a stream's first packet authenticates, ROCs up to
-// this bound are tried too.
-constexpr guint32 kMaxInitialRoc = 15;
-constexpr unsigned kRocSearchPackets = 8;
-
-// HBH (when on, removed once) then the stream's keys at one ROC, the key that worked last for
-// this SSRC first. Returns Ok, BadTag, or the first non-tag error.
-media::SrtpStatus try_roc(warp_pkt_t *rec, ByteView b, packet_info *pinfo, guint8 *out, media::RtpUnprotectInfo *info,
-                          const std::vector<std::unique_ptr<KeyCandidate>> &ring, uint64_t last, guint32 roc_value) {
-    rec->roc = roc_value;
-    rec->hbh_tag = 0;
-    ByteView e2e = b;
-    if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
-        if (!wacall_media().hbh_keys(rec->stream->call_id, HbhMode(pref_hbh_mode), HbhUse::Rtp)) {
-            rec->status = ST_NO_HBH_KEY;
-            return media::SrtpStatus::BadParam;
-        }
-        for (guint8 t : {guint8(10), guint8(4)}) {
-            if (pref_hbh_tag && pref_hbh_tag != t) continue;
-            if (remove_hbh(rec, t, b, pinfo, e2e)) {
-                rec->hbh_tag = t;
-                break;
-            }
-        }
-        if (!rec->hbh_tag) {
-            rec->status = ST_HBH_BAD;
-            return media::SrtpStatus::BadTag;
-        }
-    }
-    rec->status = ST_BAD_TAG;
-    KeyCandidate *first = nullptr;
-    for (const auto &c : ring)
-        if (c->id() == last) first = c.get();
-    for (size_t i = 0; i <= ring.size(); i++) {
-        KeyCandidate *c = i == 0 ? first : ring[i - 1].get();
-        if (!c || (i > 0 && c == first)) continue;
-        media::SrtpStatus st = unprotect_with(*c, rec, e2e, out, info);
-        if (st == media::SrtpStatus::Ok) {
-            rec->status = ST_GOOD;
-            rec->key_id = c->id();
-            wacall_media().note_key_used(*rec->stream, *c);  // which of disagreeing key-log lines won
-            return st;
-        }
-        // Too short or no payload is the same for every key: malformed, not a failed tag.
-        if (st != media::SrtpStatus::BadTag) {
-            rec->status = ST_MALFORMED;
-            return st;
-        }
-    }
-    return media::SrtpStatus::BadTag;
-}
-
-// First pass: estimate the ROC, strip the HBH layer when the preference asks for it, then try
-// the sender's keys (the one that worked last for this SSRC first) and commit the ROC on success.
-void first_pass_unprotect(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
-                          media::RtpUnprotectInfo *info) {
-    auto &ms = wacall_media();
-    rec->tag_len = static_cast<guint8>(ms.tag_len(rec->stream->call_id));
-    const auto &ring = ms.keyring(*rec->stream);
-    if (ring.empty()) {
-        rec->status = ST_NO_KEY;
-        return;
-    }
-    MediaStream::FirstPass &sender = rec->stream->first_pass;
-    uint64_t &last = sender.last_key;
-    media::RocEstimator &roc = sender.roc;
-    const guint32 estimate = roc.estimate(h.seq);
-    media::SrtpStatus st = try_roc(rec, b, pinfo, out, info, ring, last, estimate);
-    // The ROC search runs for the first few packets of a stream only, so a stream that never
-    // authenticates (wrong key) costs one attempt per packet, not sixteen.
-    unsigned &searches = sender.roc_searches;
-    ms.fresh_search_on_new_keys(sender);  // a key appended to the key log gets its own ROC search
-    if (st == media::SrtpStatus::BadTag && !roc.started() && searches < kRocSearchPackets) {
-        searches++;
-        for (guint32 r = 0; st == media::SrtpStatus::BadTag && r <= kMaxInitialRoc; r++)
-            if (r != estimate) st = try_roc(rec, b, pinfo, out, info, ring, last, r);
-        if (st != media::SrtpStatus::Ok) try_roc(rec, b, pinfo, out, info, ring, last, estimate);  // report the estimate
-    }
-    if (st == media::SrtpStatus::Ok) {
-        last = rec->key_id;
-        roc.commit(h.seq, rec->roc);
-    }
-}
-
-// The other senders that derive the same SSRC as `head` (MediaStream::next), in order, until
-// `accepts` takes one; the key log's remaining calls are derived (once per key-log generation)
-// before giving up, since they may add candidates. Returns the sender taken, or nullptr.
-template <class Accepts>
-const MediaStream *other_sender(uint32_t ssrc, const MediaStream *head, Accepts accepts) {
-    bool all_derived = false;
-    for (const MediaStream *s = head;;) {
-        if (!s->next() && !all_derived) {
-            all_derived = true;
-            wacall_media().attribute_all(ssrc);  // appends to the list walked here
-        }
-        if (!(s = s->next())) return nullptr;
-        if (accepts(s)) return s;
-    }
-}
-
-// First pass: the SSRC's sender, or, when its keys fail, another sender deriving the same SSRC
-// whose keys authenticate the packet. When none does, the first sender's failure is shown.
-void first_pass_attribute(warp_pkt_t *rec, ByteView b, const media::RtpHeader &h, packet_info *pinfo, guint8 *out,
-                          media::RtpUnprotectInfo *info) {
-    rec->stream = wacall_media().attribute(h.ssrc);
-    rec->status = ST_UNATTRIBUTED;
-    if (!rec->stream) return;
-    first_pass_unprotect(rec, b, h, pinfo, out, info);
-    if (rec->status == ST_GOOD || rec->status == ST_MALFORMED) return;  // malformed for every key alike
-    other_sender(h.ssrc, rec->stream, [&](const MediaStream *s) {
-        warp_pkt_t alt{};
-        alt.stream = s;
-        first_pass_unprotect(&alt, b, h, pinfo, out, info);
-        if (alt.status != ST_GOOD) return false;
-        *rec = alt;
-        return true;
-    });
 }
 
 // ---- RTP left encrypted, in Wireshark's RTP tools ------------------------------------------------
@@ -653,18 +493,15 @@ void keyless_rtp_record(packet_info *pinfo, const media::RtpHeader &h, const war
 // An unattributed packet belongs to no known call, so nothing signaled its length (a key-log line
 // always names a call): no lookup per packet.
 void keyless_tag(warp_pkt_t *rec) {
-    bool signaled = false;
+    std::optional<unsigned> signaled;
     if (rec->stream) {
-        if (rec->status != ST_NO_KEY) return;
-        const std::string &id = rec->stream->call_id;
-        const call::Call *c = wacall_calls().find(id);
-        const int given = wacall_keys().warp_tag_len(id);
-        signaled = (c && c->warp_mi_tag_len >= 1 && c->warp_mi_tag_len <= 20) || (given >= 1 && given <= 20);
-    } else if (rec->status != ST_UNATTRIBUTED) {
+        if (rec->status != RS::NoKey) return;
+        signaled = wacall_media().signaled_tag_len(rec->stream->call_id);
+    } else if (rec->status != RS::Unattributed) {
         return;
     }
     rec->tag_assumed = !signaled;
-    rec->tag_len = static_cast<guint8>(signaled ? wacall_media().tag_len(rec->stream->call_id) : unsigned(pref_keyless_tag));
+    rec->tag_len = static_cast<guint8>(signaled.value_or(unsigned(pref_keyless_tag)));
 }
 
 // The bytes after the encrypted payload of a packet left encrypted: [HBH tag] ‖ [WARP tag] as in
@@ -734,8 +571,9 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     guint32 key = layer_key(pinfo);
     warp_pkt_t *rec = g_records.find(pinfo->num, key);
     auto &ms = wacall_media();
+    ms.set_options(receiver_options());
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
-    media::RtpUnprotectInfo info;
+    media::RtpPlain plain;
     if (!rec) {
         if (PINFO_FD_VISITED(pinfo)) {
             add_rtp_header(t, tvb, pinfo, h, false);
@@ -743,18 +581,16 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             return;
         }
         rec = &g_records.add(pinfo->num, key);
-        first_pass_attribute(rec, b, h, pinfo, out, &info);
+        static_cast<media::MediaVerdict &>(*rec) = ms.first_pass_rtp(b, out, &plain);
         infer_rtp_call(pinfo, h, len, rec);
-    } else if (rec->status == ST_GOOD) {
-        KeyCandidate *c = ms.find_key(*rec->stream, rec->key_id);
-        ByteView e2e = b;
-        if (!c || (rec->hbh_tag && !remove_hbh(rec, rec->hbh_tag, b, pinfo, e2e)) ||
-            unprotect_with(*c, rec, e2e, out, &info, !ms.keys_stable()) != media::SrtpStatus::Ok) {
+    } else if (rec->status == RS::Good) {
+        plain = ms.replay_rtp(*rec, b, out);
+        if (!plain.len) {
             add_rtp_header(t, tvb, pinfo, h, false);
             return;  // cannot happen: the same keys and ROC authenticated on the first pass
         }
     }
-    const bool to_rtp = rec->status == ST_GOOD && rtp_handle;
+    const bool to_rtp = rec->status == RS::Good && rtp_handle;
     // Left encrypted: rtp shows the clear header as SRTP (see keyless_rtp_record), so here too
     // WARP keeps only what rtp cannot decode.
     const bool keyless_rtp = !to_rtp && keyless_for_rtp(pinfo, t, tvb, h, rec, len);
@@ -766,12 +602,12 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     if (!to_rtp)  // rtp writes its own Info for decrypted packets
         col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTP PT=%u SSRC=0x%08X Seq=%u Time=%u%s", h.payload_type, h.ssrc,
                      h.seq, h.timestamp, h.marker ? " Mark" : "");
-    const bool details = pref_srtp_details || rec->status != ST_GOOD;
+    const bool details = pref_srtp_details || rec->status != RS::Good;
     add_attribution(t, tvb, rec->stream, details);
     add_call_index(t, tvb, inferred_index(rec));
     if (inferred_index(rec)) wacall_queue_inferred(pinfo, rec->call_index, false, h.ssrc, nullptr);
-    queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == ST_GOOD,
-                    rec->status == ST_BAD_TAG || rec->status == ST_HBH_BAD);
+    queue_media_tap(pinfo, rec->stream, h.ssrc, h.seq, false, rec->status == RS::Good,
+                    rec->status == RS::BadTag || rec->status == RS::HbhBad);
     if (!rec->stream) {
         expert_add_info(pinfo, ti, &ei_unattributed);
         // A header that fills the packet (e.g. 15 CSRCs) leaves no payload: an item at the end
@@ -781,7 +617,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         return;
     }
     proto_item *pi = nullptr;
-    if (rec->status != ST_GOOD) {  // a decrypted packet's tag item already spans the tag length
+    if (rec->status != RS::Good) {  // a decrypted packet's tag item already spans the tag length
         pi = proto_tree_add_uint(t, hf_tag_len, tvb, 0, 0, rec->tag_len);
         proto_item_set_generated(pi);
     }
@@ -790,7 +626,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     const gint trailer = rec->hbh_tag + (mi_outside ? rec->tag_len : 0);
     const gint body_end = static_cast<gint>(len) - trailer;
     if (body_end > static_cast<gint>(h.header_len)) {
-        if (rec->status != ST_GOOD)  // decrypted: the plaintext is in the Decrypted RTP source
+        if (rec->status != RS::Good)  // decrypted: the plaintext is in the Decrypted RTP source
             proto_tree_add_item(t, hf_payload, tvb, static_cast<gint>(h.header_len),
                                 body_end - static_cast<gint>(h.header_len), ENC_NA);
         if (rec->hbh_tag) proto_tree_add_item(t, hf_hbh_tag, tvb, body_end, rec->hbh_tag, ENC_NA);
@@ -799,34 +635,34 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     if (HbhMode(pref_hbh_mode) != HbhMode::Off) {
         pi = proto_tree_add_uint(t, hf_hbh_tag_len, tvb, 0, 0, rec->hbh_tag);
         proto_item_set_generated(pi);
-        guint8 hs = rec->hbh_tag ? PROTO_CHECKSUM_E_GOOD : rec->status == ST_HBH_BAD ? PROTO_CHECKSUM_E_BAD
+        guint8 hs = rec->hbh_tag ? PROTO_CHECKSUM_E_GOOD : rec->status == RS::HbhBad ? PROTO_CHECKSUM_E_BAD
                                                                                   : PROTO_CHECKSUM_E_UNVERIFIED;
         pi = proto_tree_add_uint(t, hf_hbh_status, tvb, 0, 0, hs);
         proto_item_set_generated(pi);
-        if (rec->status == ST_NO_HBH_KEY)
+        if (rec->status == RS::NoHbhKey)
             expert_add_info_format(pinfo, pi, &ei_hbh_no_key,
                                    "No hop-by-hop key for call %s (relay <hbh_key> not decrypted, no WA_HBH_KEY line)",
                                    rec->stream->call_id.c_str());
-        if (rec->status == ST_HBH_BAD) {
+        if (rec->status == RS::HbhBad) {
             expert_add_info(pinfo, pi, &ei_hbh_bad);
             col_append_str(pinfo->cinfo, COL_INFO, " [bad HBH tag]");
         }
     }
-    guint8 auth = rec->status == ST_GOOD ? PROTO_CHECKSUM_E_GOOD : rec->status == ST_BAD_TAG ? PROTO_CHECKSUM_E_BAD
+    guint8 auth = rec->status == RS::Good ? PROTO_CHECKSUM_E_GOOD : rec->status == RS::BadTag ? PROTO_CHECKSUM_E_BAD
                                                                                             : PROTO_CHECKSUM_E_UNVERIFIED;
     gint tag_off = static_cast<gint>(len) - rec->tag_len;
     pi = proto_tree_add_uint(t, hf_auth_status, tvb, mi_outside && tag_off > 0 ? tag_off : 0, mi_outside ? rec->tag_len : 0, auth);
     proto_item_set_generated(pi);
     proto_item *auth_item = pi;
-    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, rec->status == ST_GOOD);
+    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, rec->status == RS::Good);
     proto_item_set_generated(pi);
-    if (rec->status == ST_NO_KEY) {
+    if (rec->status == RS::NoKey) {
         expert_add_info_format(pinfo, ti, &ei_no_key,
                                "No key for call %s: add WA_CALL_KEY (or WA_CALL_EPOCH for a group call) to wacall.keylog_file",
                                rec->stream->call_id.c_str());
         return;
     }
-    if (rec->status == ST_BAD_TAG) {
+    if (rec->status == RS::BadTag) {
         size_t nkeys = wacall_media().keyring(*rec->stream).size();
         expert_add_info_format(pinfo, auth_item, &ei_bad_tag,
                                "WARP tag check failed with %zu key(s) (sender %s, ROC %u): payload left encrypted", nkeys,
@@ -834,7 +670,7 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
         col_append_str(pinfo->cinfo, COL_INFO, " [bad tag]");
         return;
     }
-    if (rec->status != ST_GOOD) return;
+    if (rec->status != RS::Good) return;
     if (details) {
         pi = proto_tree_add_uint(t, hf_roc, tvb, 0, 0, rec->roc);
         proto_item_set_generated(pi);
@@ -848,21 +684,17 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
             proto_item_set_generated(pi);
         }
     }
-    size_t plain_len = info.out_len;
-    guint64 sframe_counter = 0;
-    size_t sf = try_sframe(rec->stream, out + info.header_len, info.payload_len, pinfo, &sframe_counter);
-    if (sf) {
-        plain_len = info.header_len + sf;
+    if (plain.sframe) {
         pi = proto_tree_add_boolean(t, hf_sframe, tvb, 0, 0, TRUE);
         proto_item_set_generated(pi);
-        pi = proto_tree_add_uint64(t, hf_sframe_counter, tvb, 0, 0, sframe_counter);
+        pi = proto_tree_add_uint64(t, hf_sframe_counter, tvb, 0, 0, plain.sframe_counter);
         proto_item_set_generated(pi);
     }
-    tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain_len), static_cast<gint>(plain_len));
-    add_new_data_source(pinfo, plain, "Decrypted RTP");
+    tvbuff_t *ptvb = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain.len), static_cast<gint>(plain.len));
+    add_new_data_source(pinfo, ptvb, "Decrypted RTP");
     if (rtp_handle) {
         if (!PINFO_FD_VISITED(pinfo)) announce_payload_types(pinfo, rec->stream);  // file-scope data: once is enough
-        call_dissector(rtp_handle, plain, pinfo, tree);
+        call_dissector(rtp_handle, ptvb, pinfo, tree);
     }
 }
 
@@ -874,39 +706,6 @@ bool rtcp_all_standard(const guint8 *p, size_t len) {
     return !c.packets.empty();
 }
 
-struct RtcpTry {
-    const KeyCandidate *used = nullptr;  // the key that authenticated, nullptr if none
-    bool hbh_failed = false;
-    media::SrtpStatus status = media::SrtpStatus::BadParam;
-};
-
-// Strips the HBH-SRTCP layer when the preference asks for it, then tries the sender's keys.
-RtcpTry rtcp_unprotect(const MediaStream *s, ByteView b, packet_info *pinfo, guint8 *out, media::SrtcpInfo *info) {
-    RtcpTry r;
-    const auto &ring = wacall_media().keyring(*s);
-    ByteView e2e = b;
-    if (!ring.empty() && HbhMode(pref_hbh_mode) != HbhMode::Off) {
-        // SRTCP goes through the HBH context too (REL-04): HBH-SRTCP around the E2E SRTCP packet.
-        media::HbhKeys *hk = wacall_media().hbh_keys(s->call_id, HbhMode(pref_hbh_mode), rtcp_use(pinfo));
-        auto *buf = static_cast<guint8 *>(wmem_alloc(pinfo->pool, b.size));
-        media::SrtcpInfo hinfo;
-        if (!hk || media::srtcp_unprotect(hk->rtcp, b, buf, b.size, &hinfo) != media::SrtpStatus::Ok) {
-            r.hbh_failed = true;
-            return r;
-        }
-        e2e = ByteView(buf, hinfo.out_len);
-    }
-    for (const auto &c : ring) {
-        r.status = media::srtcp_unprotect(c->keys.rtcp, e2e, out, b.size, info);
-        if (r.status == media::SrtpStatus::Ok) {
-            r.used = c.get();
-            wacall_media().note_key_used(*s, *c);
-            break;
-        }
-    }
-    return r;
-}
-
 void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item *ti, proto_tree *t) {
     guint len = tvb_captured_length(tvb);
     ByteView b(tvb_get_ptr(tvb, 0, len), len);
@@ -916,24 +715,19 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     col_add_fstr(pinfo->cinfo, COL_INFO, "WARP RTCP PT=%u SSRC=0x%08X", b[1], ssrc);
     guint32 key = layer_key(pinfo);
     warp_pkt_t *rec = g_records.find(pinfo->num, key);
-    const bool first_pass = !rec;
+    auto &ms = wacall_media();
+    ms.set_options(receiver_options());
+    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
+    media::RtcpPlain plain;
+    media::RtcpVerdict r;  // this pass's verdict: SRTCP is authenticated again on every pass
     if (!rec) {
         if (PINFO_FD_VISITED(pinfo)) return;
         rec = &g_records.add(pinfo->num, key);
-        rec->stream = wacall_media().attribute(ssrc);
+        r = ms.first_pass_rtcp(b, flow_hint(pinfo), out, &plain);
+        rec->stream = r.stream;
         if (!rec->stream) rec->call_index = flow_call_index(pinfo);
-    }
-    auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
-    media::SrtcpInfo info;
-    RtcpTry r;
-    if (rec->stream) r = rtcp_unprotect(rec->stream, b, pinfo, out, &info);
-    if (rec->stream && !r.used && first_pass) {  // another sender deriving the same SSRC?
-        if (const MediaStream *s = other_sender(ssrc, rec->stream, [&](const MediaStream *alt) {
-                RtcpTry a = rtcp_unprotect(alt, b, pinfo, out, &info);
-                if (a.used) r = a;
-                return a.used != nullptr;
-            }))
-            rec->stream = s;
+    } else {
+        r = ms.replay_rtcp(*rec, b, flow_hint(pinfo), out, &plain);
     }
     add_attribution(t, tvb, rec->stream, true);  // SRTCP: a few packets per second, all details shown
     add_call_index(t, tvb, inferred_index(rec));
@@ -946,35 +740,32 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
         expert_add_info(pinfo, ti, &ei_unattributed);
         return;
     }
-    const auto &ring = wacall_media().keyring(*rec->stream);
-    const KeyCandidate *used = r.used;
-    const bool hbh_failed = r.hbh_failed;
-    const media::SrtpStatus st = r.status;
-    const bool have_key = !ring.empty();
-    queue_media_tap(pinfo, rec->stream, ssrc, 0, true, used != nullptr, have_key && !used);
+    const bool used = r.status == RS::Good;
+    const bool have_key = r.status != RS::NoKey;
+    queue_media_tap(pinfo, rec->stream, ssrc, 0, true, used, have_key && !used);
     guint8 auth = !have_key ? PROTO_CHECKSUM_E_UNVERIFIED : used ? PROTO_CHECKSUM_E_GOOD : PROTO_CHECKSUM_E_BAD;
     proto_item *pi = proto_tree_add_uint(t, hf_auth_status, tvb, 0, 0, auth);
     proto_item_set_generated(pi);
-    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, used != nullptr);
+    pi = proto_tree_add_boolean(t, hf_decrypted, tvb, 0, 0, used);
     proto_item_set_generated(pi);
     if (!have_key) {
         expert_add_info_format(pinfo, ti, &ei_no_key, "No key for call %s", rec->stream->call_id.c_str());
         return;
     }
-    if (hbh_failed) {
+    if (r.status == RS::HbhBad || r.status == RS::NoHbhKey) {
         expert_add_info_format(pinfo, ti, &ei_hbh_bad, "Hop-by-hop SRTCP layer did not authenticate (or no hop-by-hop key)");
         return;
     }
     if (!used) {
-        expert_add_info_format(pinfo, ti, &ei_bad_tag, "SRTCP tag check failed (%s)", media::srtp_status_name(st));
+        expert_add_info_format(pinfo, ti, &ei_bad_tag, "SRTCP tag check failed (%s)", media::srtp_status_name(plain.srtp));
         return;
     }
-    add_key_used(t, tvb, used->id());
-    tvbuff_t *plain = tvb_new_child_real_data(tvb, out, static_cast<guint>(info.out_len), static_cast<gint>(info.out_len));
-    add_new_data_source(pinfo, plain, "Decrypted RTCP");
+    add_key_used(t, tvb, r.key_id);
+    tvbuff_t *ptvb = tvb_new_child_real_data(tvb, out, static_cast<guint>(plain.len), static_cast<gint>(plain.len));
+    add_new_data_source(pinfo, ptvb, "Decrypted RTCP");
     // Wireshark's rtcp knows 200-206; WhatsApp's compact 208/209 are shown by our own summary.
-    if (rtcp_handle && rtcp_all_standard(out, info.out_len)) {
-        call_dissector(rtcp_handle, plain, pinfo, tree);
+    if (rtcp_handle && rtcp_all_standard(out, plain.len)) {
+        call_dissector(rtcp_handle, ptvb, pinfo, tree);
     } else {
         col_append_fstr(pinfo->cinfo, COL_INFO, " (%s)", media::rtcp_pt_name(out[1]));
     }
@@ -1084,6 +875,14 @@ int dissect_warp_port(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void 
 }
 
 }  // namespace
+
+// The call of a dissected WARP frame, keyed or inferred (conversation filter): its first RTP/RTCP record.
+static const std::string *frame_call(packet_info *pinfo) {
+    const warp_pkt_t *rec = g_records.first(pinfo->num);
+    return rec && rec->stream ? &rec->stream->call_id : nullptr;
+}
+
+static guint32 frame_call_index(packet_info *pinfo) { return inferred_index(g_records.first(pinfo->num)); }
 
 void warp_register() {
     static hf_register_info hf[] = {
@@ -1205,8 +1004,8 @@ void warp_register() {
                                    "As the reference client does on receive; payloads that fail stay plain codec bytes",
                                    &pref_try_sframe);
     warp_udp_handle = register_dissector("warp_udp", dissect_warp_udp, proto_warp);
-    register_init_routine(media_init);
-    register_cleanup_routine(media_init);
+    wacall_on_capture_reset(media_init);
+    wacall_add_frame_call_source({frame_call, frame_call_index});
     proto_warp_on_stun = port_share_register_pino("WhatsApp relay media on the STUN ports", "WARP/STUN", "warp.on_stun",
                                                   "stun", proto_warp);
 }
@@ -1226,14 +1025,4 @@ void warp_handoff() {
                        HEURISTIC_ENABLE);
     heur_dissector_add("udp", heur_warp_udp, "WhatsApp relay media over UDP", "warp_udp", proto_warp, HEURISTIC_ENABLE);
     dissector_add_uint("rtp.hdr_ext", media::kWarpExtProfile, create_dissector_handle(dissect_warp_hdr_ext, proto_warp));
-}
-
-// The call of a dissected WARP frame (conversation filter): its first RTP/RTCP record.
-guint32 warp_frame_call_index(packet_info *pinfo) {
-    return inferred_index(g_records.first(pinfo->num));
-}
-
-const std::string *warp_frame_call(packet_info *pinfo) {
-    const warp_pkt_t *rec = g_records.first(pinfo->num);
-    return rec && rec->stream ? &rec->stream->call_id : nullptr;
 }

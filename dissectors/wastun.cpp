@@ -380,6 +380,17 @@ int dissect_wastun(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, void *) 
 
 }  // namespace
 
+// The call a dissected STUN frame was attributed to, keyed or inferred (conversation filter).
+static const std::string *frame_call(packet_info *pinfo) {
+    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
+    return rec ? rec->call_id : nullptr;
+}
+
+static guint32 frame_call_index(packet_info *pinfo) {
+    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
+    return rec ? rec->call_index : 0;
+}
+
 void wastun_register() {
     static hf_register_info hf[] = {
         {&hf_type, {"Message type", "wastun.type", FT_UINT16, BASE_HEX, nullptr, 0, nullptr, HFILL}},
@@ -448,19 +459,8 @@ void wastun_register() {
     proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
     expert_register_field_array(expert_register_protocol(proto_wastun), ei, G_N_ELEMENTS(ei));
     register_dissector("wastun", dissect_wastun, proto_wastun);
-    register_init_routine(stun_init);
-    register_cleanup_routine(stun_init);
+    wacall_on_capture_reset(stun_init);
+    wacall_add_frame_call_source({frame_call, frame_call_index});
 }
 
 void wastun_handoff() {}
-
-guint32 wastun_frame_call_index(packet_info *pinfo) {
-    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
-    return rec ? rec->call_index : 0;
-}
-
-// The call a dissected STUN frame was attributed to (conversation filter).
-const std::string *wastun_frame_call(packet_info *pinfo) {
-    auto *rec = static_cast<stun_pkt_t *>(p_get_proto_data(wmem_file_scope(), pinfo, proto_wastun, 0));
-    return rec ? rec->call_id : nullptr;
-}

@@ -38,8 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(info.out_len + opt.tag_len == pkt.size && info.header_len + info.payload_len == info.out_len);
     std::vector<uint8_t> inplace(pkt.begin(), pkt.end());
     (void)e2e_unprotect(*keys, ByteView(inplace), roc, opt, inplace.data(), inplace.size());
-    RocEstimator est(roc & 3);
-    (void)e2e_unprotect_tracked(*keys, est, pkt, opt, out.data(), out.size());
+    RocEstimator est(roc & 3);  // estimate -> verify -> commit, the receive order
+    if (pkt.size >= 4) {
+        const uint16_t seq = be16(pkt.data + 2);
+        const uint32_t guess = est.estimate(seq);
+        if (e2e_unprotect(*keys, pkt, guess, opt, out.data(), out.size()) == SrtpStatus::Ok) est.commit(seq, guess);
+    }
 
     // (2) round trip: the input as plain RTP.
     if (opt.tag_len >= 1 && opt.tag_len <= 20) {

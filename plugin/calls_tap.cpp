@@ -25,47 +25,21 @@ namespace {
 
 using namespace wacall;
 
-// ---- frame → call, for the conversation filter ------------------------------------------------
-
-std::unordered_map<guint32, std::string> g_frame_calls;
-call::InferredCalls g_inferred;
-
-void frame_calls_reset() {
-    g_frame_calls.clear();
-    g_inferred.clear();
-}
-
 call::SockEnd sock_of(const address *a, guint32 port) {
     if (a->type == AT_IPv4 && a->len == 4) return call::SockEnd::v4(static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port));
     if (a->type == AT_IPv6 && a->len == 16) return call::SockEnd::v6(static_cast<const uint8_t *>(a->data), static_cast<uint16_t>(port));
     return call::SockEnd();
 }
 
-const std::string *frame_call(guint32 frame) {
-    auto it = g_frame_calls.find(frame);
-    return it == g_frame_calls.end() ? nullptr : &it->second;
-}
 
-const std::string *call_of(packet_info *pinfo) {
-    if (const std::string *id = frame_call(pinfo->num)) return id;
-    if (const std::string *id = warp_frame_call(pinfo)) return id;
-    return wastun_frame_call(pinfo);
-}
-
-// A call inferred without keys (0: none).
-guint32 inferred_index_of(packet_info *pinfo) {
-    guint32 i = warp_frame_call_index(pinfo);
-    return i ? i : wastun_frame_call_index(pinfo);
-}
-
-bool call_filter_valid(packet_info *pinfo) { return call_of(pinfo) != nullptr || inferred_index_of(pinfo) != 0; }
+bool call_filter_valid(packet_info *pinfo) { return wacall_frame_call(pinfo) != nullptr || wacall_frame_inferred_index(pinfo) != 0; }
 
 // Signaling, relay STUN and media of one call: every frame any of the three dissectors attributed.
 // A call inferred without keys: its relay STUN and media by the inferred call index.
 char *call_filter_build(packet_info *pinfo) {
-    const std::string *id = call_of(pinfo);
+    const std::string *id = wacall_frame_call(pinfo);
     if (!id) {
-        guint32 i = inferred_index_of(pinfo);
+        guint32 i = wacall_frame_inferred_index(pinfo);
         return i ? g_strdup_printf("wastun.call_index == %u || warp.call_index == %u", i, i) : nullptr;
     }
     return g_strdup_printf("wacall.call_id == \"%s\" || wastun.call_id == \"%s\" || warp.call_id == \"%s\"",
@@ -119,10 +93,10 @@ void calls_draw(void *p) {
     auto *r = static_cast<CallsReport *>(p);
     std::deque<call::Call> calls;
     for (const auto &id : r->order) calls.push_back(r->calls[id]);
-    std::string keyed = report::format_calls_report(calls, r->streams, &g_inferred);
+    std::string keyed = report::format_calls_report(calls, r->streams, &wacall_inferred());
     // The inferred calls the tap saw (all of them, unless -z wacall,calls,FILTER narrowed it).
     std::vector<call::InferredCall> seen;
-    for (const auto &c : g_inferred.calls())
+    for (const auto &c : wacall_inferred().calls())
         if (r->inferred.count(c.index)) seen.push_back(c);
     std::string inferred = report::format_inferred_calls(seen);
     if (!inferred.empty() && !calls.empty()) keyed += "\n";
@@ -271,7 +245,6 @@ tap_packet_status tree_packet(stats_tree *st, packet_info *, epan_dissect_t *, c
 
 }  // namespace
 
-call::InferredCalls &wacall_inferred() { return g_inferred; }
 call::SockEnd wacall_sock_src(packet_info *pinfo) { return sock_of(&pinfo->src, pinfo->srcport); }
 call::SockEnd wacall_sock_dst(packet_info *pinfo) { return sock_of(&pinfo->dst, pinfo->destport); }
 double wacall_rel_time(packet_info *pinfo) { return nstime_to_sec(&pinfo->rel_ts); }
@@ -284,8 +257,8 @@ bool wacall_observe(packet_info *pinfo, call::Observation &o) {
 }
 
 void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32 ssrc, const char *label) {
-    if (!index || index > g_inferred.calls().size()) return;
-    const call::InferredCall &c = g_inferred.calls()[index - 1];
+    if (!index || index > wacall_inferred().calls().size()) return;
+    const call::InferredCall &c = wacall_inferred().calls()[index - 1];
     if (have_tap_listener(wacall_calls_tap)) {
         auto *info = wmem_new0(pinfo->pool, wacall_calls_tap_info);
         info->is_media = !stun;
@@ -320,16 +293,10 @@ void wacall_queue_inferred(packet_info *pinfo, guint32 index, bool stun, guint32
     }
 }
 
-void wacall_note_frame_call(guint32 frame, const std::string &call_id) {
-    if (!call_id.empty()) g_frame_calls.emplace(frame, call_id);
-}
-
 void wacall_register_calls_tap() {
     wacall_calls_tap = register_tap("wacall_calls");
     wacall_voip_tap = register_tap("voip");  // returns the existing id when Wireshark has one
     wacall_register_conversation_filter<call_filter_valid, call_filter_build>("wacall", "WhatsApp Call");
-    register_init_routine(frame_calls_reset);
-    register_cleanup_routine(frame_calls_reset);
 }
 
 void wacall_register_tap_listeners() {

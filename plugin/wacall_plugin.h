@@ -29,6 +29,8 @@ void wacall_register_tap_listeners();
 // as failures, lines as warnings; past the cap, one line with the count).
 wacall::keys::KeyStore &wacall_keys();
 void wacall_keys_refresh();
+// Points the key store at a new key-log path (the preference changed); re-reads it either way.
+void wacall_keys_set_path(const char *path);
 // Says once (stderr / GUI) which key-log line's key authenticated, when lines disagreed.
 void wacall_keys_report_used(uint32_t line, const std::string &what);
 // The key store as the Noise receiver (src/noise/session.h) asks it (plugin/noise_keys.cpp).
@@ -36,6 +38,15 @@ wacall::noise::KeySource &wacall_noise_keys();
 
 // The call model of the open capture file (filled on the first pass, in frame order).
 wacall::call::CallRegistry &wacall_calls();
+
+// ---- capture-wide state (plugin/capture_state.cpp) -----------------------------------------------
+// Everything a capture file builds up is reset in one place, when a file is opened and closed:
+// the key log is re-read from the preference, the core's state (call registry, media receiver,
+// inferred calls, frames' calls) is dropped, then each dissector's own per-frame and
+// per-conversation storage through the hook it registered, in registration order.
+// keylog_pref: the `wacall.keylog_file` preference's storage (wacall registers the preference).
+void wacall_register_capture_state(const char *const *keylog_pref);
+void wacall_on_capture_reset(void (*reset)());
 
 // What wanoise hands to wabinary with each decrypted frame (via the `data` pointer).
 struct wanoise_frame_info {
@@ -103,14 +114,18 @@ wacall::call::SockEnd wacall_sock_dst(packet_info *pinfo);
 double wacall_rel_time(packet_info *pinfo);
 // Fills the frame, time and endpoints every observation carries; false when not IP.
 bool wacall_observe(packet_info *pinfo, wacall::call::Observation &o);
-guint32 wastun_frame_call_index(packet_info *pinfo);
-guint32 warp_frame_call_index(packet_info *pinfo);
 
 // The call each frame belongs to, for the conversation filter: signaling frames are noted by
-// wacall (few); STUN and media frames answer from their own per-packet records.
+// wacall (few); STUN and media frames answer from their own per-packet records, through the
+// lookups wastun and warp register (so the glue never calls up into a dissector).
 void wacall_note_frame_call(guint32 frame, const std::string &call_id);
-const std::string *wastun_frame_call(packet_info *pinfo);
-const std::string *warp_frame_call(packet_info *pinfo);
+struct wacall_frame_call_source {
+    const std::string *(*call_id)(packet_info *pinfo);  // a keyed call's id, or nullptr
+    guint32 (*inferred_index)(packet_info *pinfo);       // a call inferred without keys, or 0
+};
+void wacall_add_frame_call_source(const wacall_frame_call_source &source);
+const std::string *wacall_frame_call(packet_info *pinfo);
+guint32 wacall_frame_inferred_index(packet_info *pinfo);
 
 extern int proto_wacall;
 extern int proto_wanoise;

@@ -202,16 +202,6 @@ void RocEstimator::commit(uint16_t seq, uint32_t roc) {
     }
 }
 
-SrtpStatus e2e_unprotect_tracked(StreamKeys &k, RocEstimator &est, ByteView packet, const E2EOptions &opt,
-                                 uint8_t *out, size_t out_cap, RtpUnprotectInfo *info) {
-    if (packet.size < 12) return SrtpStatus::TooShort;
-    uint16_t seq = be16(packet.data + 2);
-    uint32_t roc = est.estimate(seq);
-    SrtpStatus st = e2e_unprotect(k, packet, roc, opt, out, out_cap, info);
-    if (st == SrtpStatus::Ok) est.commit(seq, roc);
-    return st;
-}
-
 // ---- SRTCP ------------------------------------------------------------------------------------
 
 SrtpStatus srtcp_unprotect(SessionContext &k, ByteView packet, uint8_t *out, size_t out_cap, SrtcpInfo *info) {

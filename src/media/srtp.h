@@ -145,9 +145,8 @@ private:
     uint32_t roc_ = 0;
 };
 
-// estimate -> verify -> commit -> decrypt, the reference receive order.
-SrtpStatus e2e_unprotect_tracked(StreamKeys &k, RocEstimator &roc, ByteView packet, const E2EOptions &opt,
-                                 uint8_t *out, size_t out_cap, RtpUnprotectInfo *info = nullptr);
+// The receive order (estimate -> verify -> commit -> decrypt, with key rings, the initial ROC
+// search and the hop-by-hop layer) is MediaReceiver's (media/receiver.h).
 
 // ---- SRTCP (E2E with StreamKeys::rtcp, or HBH) ------------------------------------------------
 
