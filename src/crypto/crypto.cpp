@@ -61,16 +61,20 @@ void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]) {
     h.compute(part1, part2, out);
 }
 
-bool x25519(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32]) {
-    if (gcry_ecc_mul_point(GCRY_ECC_CURVE25519, out, priv, pub)) return false;
+std::optional<std::array<uint8_t, 32>> x25519(const uint8_t priv[32], const uint8_t pub[32]) {
+    std::array<uint8_t, 32> out;
+    if (gcry_ecc_mul_point(GCRY_ECC_CURVE25519, out.data(), priv, pub)) return std::nullopt;
     // All-zero output means a low-order point: reject, as X25519 users must.
     uint8_t acc = 0;
-    for (int i = 0; i < 32; i++) acc |= out[i];
-    return acc != 0;
+    for (uint8_t b : out) acc |= b;
+    if (acc == 0) return std::nullopt;
+    return out;
 }
 
-bool x25519_public(const uint8_t priv[32], uint8_t out[32]) {
-    return !gcry_ecc_mul_point(GCRY_ECC_CURVE25519, out, priv, nullptr);
+std::optional<std::array<uint8_t, 32>> x25519_public(const uint8_t priv[32]) {
+    std::array<uint8_t, 32> out;
+    if (gcry_ecc_mul_point(GCRY_ECC_CURVE25519, out.data(), priv, nullptr)) return std::nullopt;
+    return out;
 }
 
 Hmac::~Hmac() {

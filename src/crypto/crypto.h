@@ -23,9 +23,10 @@ void sha256_2(ByteView a, ByteView b, uint8_t out[32]);
 // One-shot HMAC-SHA1 (20-byte output) over the concatenation of up to two parts.
 void hmac_sha1(ByteView key, ByteView part1, ByteView part2, uint8_t out[20]);
 
-// X25519 scalar multiplication. Returns false for a low-order/invalid point.
-bool x25519(const uint8_t priv[32], const uint8_t pub[32], uint8_t out[32]);
-bool x25519_public(const uint8_t priv[32], uint8_t out[32]);
+// X25519 scalar multiplication. nullopt for a low-order/invalid point (all-zero shared secret).
+std::optional<std::array<uint8_t, 32>> x25519(const uint8_t priv[32], const uint8_t pub[32]);
+// The public key of a private one; nullopt only if libgcrypt fails.
+std::optional<std::array<uint8_t, 32>> x25519_public(const uint8_t priv[32]);
 
 // Reusable HMAC keyed once: compute() restarts from the keyed state, so a key costs its two
 // setup blocks once, not per message.

@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 
 #include <array>
+#include <optional>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -119,13 +120,18 @@ public:
     void mix_hash(ByteView data);
     // ck, k = HKDF(salt=ck, ikm, info="", 64); nonce reset to 0.
     bool mix_key(ByteView ikm);
-    // out = AES-256-GCM(k, IV(n), aad=h, pt) || tag; n++; MixHash(out).
-    bool encrypt_and_hash(ByteView pt, Bytes &out);
-    // Checks and decrypts ct||tag with aad = h; on success n++ and MixHash(ct). On failure the
-    // state is unchanged and out is empty.
-    bool decrypt_and_hash(ByteView ct, Bytes &out);
-    // okm = HKDF(salt=ck, ikm="", info="", 64): c2s = okm[0:32], s2c = okm[32:64].
-    bool split(Key32 &c2s, Key32 &s2c) const;
+    // AES-256-GCM(k, IV(n), aad=h, pt) || tag; n++; MixHash(it). nullopt (state unchanged) only
+    // if libgcrypt fails.
+    std::optional<Bytes> encrypt_and_hash(ByteView pt);
+    // Checks and decrypts ct||tag with aad = h; on success n++ and MixHash(ct). nullopt (state
+    // unchanged) for a bad tag or ct shorter than a tag.
+    std::optional<Bytes> decrypt_and_hash(ByteView ct);
+    // okm = HKDF(salt=ck, ikm="", info="", 64): c2s = okm[0:32], s2c = okm[32:64]. nullopt only if
+    // libgcrypt fails.
+    struct TrafficKeys {
+        Key32 c2s{}, s2c{};
+    };
+    std::optional<TrafficKeys> split() const;
     // Copies the whole state into another instance (for look-ahead derivations).
     bool copy_to(SymmetricState &other) const;
 

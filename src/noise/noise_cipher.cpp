@@ -46,40 +46,37 @@ bool SymmetricState::mix_key(ByteView ikm) {
     return rekey();
 }
 
-bool SymmetricState::encrypt_and_hash(ByteView pt, Bytes &out) {
-    out.assign(pt.size + kTagSize, 0);
+std::optional<Bytes> SymmetricState::encrypt_and_hash(ByteView pt) {
+    Bytes out(pt.size + kTagSize, 0);
     uint8_t iv[12];
     make_iv(n_, iv);
-    if (!gcm_.encrypt(ByteView(iv, 12), ByteView(h_.data(), h_.size()), pt, out.data(), out.data() + pt.size)) {
-        out.clear();
-        return false;
-    }
+    if (!gcm_.encrypt(ByteView(iv, 12), ByteView(h_.data(), h_.size()), pt, out.data(), out.data() + pt.size))
+        return std::nullopt;
     n_++;
     mix_hash(out);
-    return true;
+    return out;
 }
 
-bool SymmetricState::decrypt_and_hash(ByteView ct, Bytes &out) {
-    out.clear();
-    if (ct.size < kTagSize) return false;
+std::optional<Bytes> SymmetricState::decrypt_and_hash(ByteView ct) {
+    if (ct.size < kTagSize) return std::nullopt;
     size_t n = ct.size - kTagSize;
     Bytes pt(n);
     uint8_t iv[12];
     make_iv(n_, iv);
     if (!gcm_.decrypt(ByteView(iv, 12), ByteView(h_.data(), h_.size()), ct.sub(0, n), ct.data + n, pt.data()))
-        return false;
+        return std::nullopt;
     n_++;
     mix_hash(ct);
-    out.swap(pt);
-    return true;
+    return pt;
 }
 
-bool SymmetricState::split(Key32 &c2s, Key32 &s2c) const {
+std::optional<SymmetricState::TrafficKeys> SymmetricState::split() const {
     std::optional<std::array<uint8_t, 64>> okm = crypto::hkdf_sha256<64>(ByteView(ck_.data(), ck_.size()), {}, {});
-    if (!okm) return false;
-    std::memcpy(c2s.data(), okm->data(), 32);
-    std::memcpy(s2c.data(), okm->data() + 32, 32);
-    return true;
+    if (!okm) return std::nullopt;
+    TrafficKeys t;
+    std::memcpy(t.c2s.data(), okm->data(), 32);
+    std::memcpy(t.s2c.data(), okm->data() + 32, 32);
+    return t;
 }
 
 bool SymmetricState::copy_to(SymmetricState &other) const {

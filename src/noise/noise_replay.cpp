@@ -27,18 +27,23 @@ namespace {
 ByteView kv(const Key32 &k) { return ByteView(k.data(), k.size()); }
 ByteView name_view(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
 
-bool to_key(const Bytes &b, Key32 &k) {
-    if (b.size() != 32) return false;
+// A decrypted static key: nullopt unless it is 32 bytes.
+std::optional<Key32> to_key(const Bytes &b) {
+    if (b.size() != 32) return std::nullopt;
+    Key32 k;
     std::memcpy(k.data(), b.data(), 32);
-    return true;
+    return k;
 }
 
 }  // namespace
 
 HandshakeReplay::HandshakeReplay(const ReplayKeys &keys, ByteView prologue) : keys_(keys), prologue_(prologue.to_bytes()) {
     crypto::init();
-    keys_ok_ = crypto::x25519_public(keys_.client_ephemeral_private.data(), e_pub_.data()) &&
-               crypto::x25519_public(keys_.client_static_private.data(), s_pub_.data());
+    std::optional<Key32> e = crypto::x25519_public(keys_.client_ephemeral_private.data());
+    std::optional<Key32> s = crypto::x25519_public(keys_.client_static_private.data());
+    keys_ok_ = e && s;
+    if (e) e_pub_ = *e;
+    if (s) s_pub_ = *s;
 }
 
 bool HandshakeReplay::fail(ReplayStep &s, std::string msg) {
@@ -75,20 +80,24 @@ bool HandshakeReplay::on_client_hello(const HandshakeMessage &m) {
     if (!ss_.init(name_view(kProtocolIK), prologue_)) return fail(st, "crypto failure");
     ss_.mix_hash(kv(keys_.server_static_public));
     ss_.mix_hash(m.ephemeral.data);
-    uint8_t dh[32];
-    if (!crypto::x25519(keys_.client_ephemeral_private.data(), keys_.server_static_public.data(), dh))
+    std::optional<Key32> dh;
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), keys_.server_static_public.data())))
         return fail(st, "X25519(client ephemeral, server static) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
-    Bytes s;
-    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "IK client static decryption failed (wrong server static key?)");
-    if (!to_key(s, r_.client_static)) return fail(st, "IK client static is not 32 bytes");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
+    std::optional<Bytes> s = ss_.decrypt_and_hash(m.static_key.data);
+    if (!s) return fail(st, "IK client static decryption failed (wrong server static key?)");
+    std::optional<Key32> key = to_key(*s);
+    if (!key) return fail(st, "IK client static is not 32 bytes");
+    r_.client_static = *key;
     r_.have_client_static = true;
     if (r_.client_static != s_pub_) return fail(st, "client static private key does not match the ClientHello static");
-    if (!crypto::x25519(keys_.client_static_private.data(), keys_.server_static_public.data(), dh))
+    if (!(dh = crypto::x25519(keys_.client_static_private.data(), keys_.server_static_public.data())))
         return fail(st, "X25519(client static, server static) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
-        if (!ss_.decrypt_and_hash(m.payload.data, r_.client_payload)) return fail(st, "IK client payload decryption failed");
+        std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
+        r_.client_payload = plain ? std::move(*plain) : Bytes{};
+        if (!plain) return fail(st, "IK client payload decryption failed");
         r_.have_client_payload = true;
     }
     st.ok = true;
@@ -98,28 +107,35 @@ bool HandshakeReplay::on_client_hello(const HandshakeMessage &m) {
 // ServerHello steps 1-5 of XX (also used by XXfallback); derives the keys by look-ahead.
 bool HandshakeReplay::process_xx_server_hello(const HandshakeMessage &m) {
     ReplayStep &st = r_.server_hello;
-    uint8_t dh[32];
+    std::optional<Key32> dh;
     ss_.mix_hash(m.ephemeral.data);
-    if (!crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data(), dh))
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data())))
         return fail(st, "X25519(client ephemeral, server ephemeral) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
-    Bytes s;
-    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "server static decryption failed (wrong key?)");
-    if (!to_key(s, r_.server_static)) return fail(st, "server static is not 32 bytes");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
+    std::optional<Bytes> s = ss_.decrypt_and_hash(m.static_key.data);
+    if (!s) return fail(st, "server static decryption failed (wrong key?)");
+    std::optional<Key32> key = to_key(*s);
+    if (!key) return fail(st, "server static is not 32 bytes");
+    r_.server_static = *key;
     r_.have_server_static = true;
-    if (!crypto::x25519(keys_.client_ephemeral_private.data(), r_.server_static.data(), dh))
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), r_.server_static.data())))
         return fail(st, "X25519(client ephemeral, server static) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
-        if (!ss_.decrypt_and_hash(m.payload.data, r_.certificate)) return fail(st, "server certificate decryption failed");
+        std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
+        r_.certificate = plain ? std::move(*plain) : Bytes{};
+        if (!plain) return fail(st, "server certificate decryption failed");
         r_.have_certificate = true;
     }
     // Split depends only on ck, which after MixKey(se) needs no ClientFinish bytes: derive the
     // traffic keys now on a copy, so a capture missing the ClientFinish still decrypts.
     SymmetricState look;
-    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh) || !ss_.copy_to(look) ||
-        !look.mix_key(ByteView(dh, 32)) || !look.split(r_.c2s, r_.s2c))
+    std::optional<SymmetricState::TrafficKeys> keys;
+    if (!(dh = crypto::x25519(keys_.client_static_private.data(), e_server_.data())) || !ss_.copy_to(look) ||
+        !look.mix_key(ByteView(dh->data(), 32)) || !(keys = look.split()))
         return fail(st, "deriving the traffic keys failed");
+    r_.c2s = keys->c2s;
+    r_.s2c = keys->s2c;
     r_.have_keys = true;
     st.ok = true;
     sh_done_ = true;
@@ -150,19 +166,24 @@ bool HandshakeReplay::on_server_hello(const HandshakeMessage &m) {
     if (!r_.client_hello.ok) return fail(st, "IK ServerHello: the ClientHello could not be replayed");
 
     // IK accepted: MixHash(e_s), MixKey(ee), MixKey(se), payload, Split.
-    uint8_t dh[32];
+    std::optional<Key32> dh;
     ss_.mix_hash(m.ephemeral.data);
-    if (!crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data(), dh))
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), e_server_.data())))
         return fail(st, "X25519(client ephemeral, server ephemeral) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
-    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh))
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
+    if (!(dh = crypto::x25519(keys_.client_static_private.data(), e_server_.data())))
         return fail(st, "X25519(client static, server ephemeral) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
-        if (!ss_.decrypt_and_hash(m.payload.data, r_.server_payload)) return fail(st, "IK server payload decryption failed (wrong key?)");
+        std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
+        r_.server_payload = plain ? std::move(*plain) : Bytes{};
+        if (!plain) return fail(st, "IK server payload decryption failed (wrong key?)");
         r_.have_server_payload = true;
     }
-    if (!ss_.split(r_.c2s, r_.s2c)) return fail(st, "crypto failure");
+    std::optional<SymmetricState::TrafficKeys> keys = ss_.split();
+    if (!keys) return fail(st, "crypto failure");
+    r_.c2s = keys->c2s;
+    r_.s2c = keys->s2c;
     r_.have_keys = true;
     st.ok = true;
     sh_done_ = true;
@@ -177,28 +198,31 @@ bool HandshakeReplay::on_client_finish(const HandshakeMessage &m) {
     if (!r_.expects_client_finish()) return fail(st, "a ClientFinish is not expected after an IK handshake");
     if (!sh_done_) return fail(st, "no usable ServerHello before the ClientFinish");
     if (!m.static_key.present) return fail(st, "ClientFinish has no static key");
-    Bytes s;
-    if (!ss_.decrypt_and_hash(m.static_key.data, s)) return fail(st, "client static decryption failed");
-    Key32 cs{};
-    if (!to_key(s, cs)) return fail(st, "client static is not 32 bytes");
+    std::optional<Bytes> s = ss_.decrypt_and_hash(m.static_key.data);
+    if (!s) return fail(st, "client static decryption failed");
+    std::optional<Key32> key = to_key(*s);
+    if (!key) return fail(st, "client static is not 32 bytes");
+    const Key32 cs = *key;
     r_.client_static = cs;
     r_.have_client_static = true;
     if (cs != s_pub_) {
         r_.have_keys = false;  // the look-ahead keys used a static key that is not this client's
         return fail(st, "client static private key does not match the ClientFinish static");
     }
-    uint8_t dh[32];
-    if (!crypto::x25519(keys_.client_static_private.data(), e_server_.data(), dh))
+    std::optional<Key32> dh;
+    if (!(dh = crypto::x25519(keys_.client_static_private.data(), e_server_.data())))
         return fail(st, "X25519(client static, server ephemeral) failed");
-    if (!ss_.mix_key(ByteView(dh, 32))) return fail(st, "crypto failure");
+    if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
-        if (!ss_.decrypt_and_hash(m.payload.data, r_.client_payload)) return fail(st, "client payload decryption failed");
+        std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
+        r_.client_payload = plain ? std::move(*plain) : Bytes{};
+        if (!plain) return fail(st, "client payload decryption failed");
         r_.have_client_payload = true;
     }
-    Key32 c2s{}, s2c{};
-    if (!ss_.split(c2s, s2c)) return fail(st, "crypto failure");
-    r_.c2s = c2s;
-    r_.s2c = s2c;
+    std::optional<SymmetricState::TrafficKeys> keys = ss_.split();
+    if (!keys) return fail(st, "crypto failure");
+    r_.c2s = keys->c2s;
+    r_.s2c = keys->s2c;
     r_.have_keys = true;
     st.ok = true;
     return true;

@@ -39,14 +39,16 @@ TEST(Crypto, X25519Rfc7748) {
     crypto::init();
     Bytes a = H("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
     Bytes b = H("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb");
-    uint8_t apub[32], bpub[32], s1[32], s2[32];
-    ASSERT_TRUE(crypto::x25519_public(a.data(), apub));
-    ASSERT_TRUE(crypto::x25519_public(b.data(), bpub));
-    EXPECT_EQ(to_hex({apub, 32}), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
-    ASSERT_TRUE(crypto::x25519(a.data(), bpub, s1));
-    ASSERT_TRUE(crypto::x25519(b.data(), apub, s2));
-    EXPECT_EQ(to_hex({s1, 32}), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
-    EXPECT_EQ(to_hex({s2, 32}), to_hex({s1, 32}));
+    std::optional<std::array<uint8_t, 32>> apub = crypto::x25519_public(a.data()), bpub = crypto::x25519_public(b.data());
+    ASSERT_TRUE(apub && bpub);
+    EXPECT_EQ(to_hex({apub->data(), 32}), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+    std::optional<std::array<uint8_t, 32>> s1 = crypto::x25519(a.data(), bpub->data()), s2 = crypto::x25519(b.data(), apub->data());
+    ASSERT_TRUE(s1 && s2);
+    EXPECT_EQ(to_hex({s1->data(), 32}), "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+    EXPECT_EQ(*s2, *s1);
+    // A low-order point (all zero) gives an all-zero secret: rejected, no value.
+    const uint8_t zero_point[32] = {};
+    EXPECT_EQ(crypto::x25519(a.data(), zero_point), std::nullopt);
 }
 
 TEST(Crypto, GcmRejectsBadTagAndZeroesOutput) {

@@ -27,14 +27,27 @@ Key32 K(const std::string &hex) {
     return k;
 }
 Key32 pub(const Key32 &priv) {
-    Key32 p{};
-    EXPECT_TRUE(crypto::x25519_public(priv.data(), p.data()));
-    return p;
+    std::optional<Key32> p = crypto::x25519_public(priv.data());
+    EXPECT_TRUE(p.has_value());
+    return p.value_or(Key32{});
 }
 Bytes dh(const Key32 &priv, const Key32 &pub) {
-    Bytes out(32);
-    EXPECT_TRUE(crypto::x25519(priv.data(), pub.data(), out.data()));
-    return out;
+    std::optional<Key32> out = crypto::x25519(priv.data(), pub.data());
+    EXPECT_TRUE(out.has_value());
+    return out ? Bytes(out->begin(), out->end()) : Bytes(32);
+}
+// encrypt_and_hash's ciphertext ‖ tag; a failure fails the calling test.
+Bytes enc(SymmetricState &st, ByteView pt) {
+    std::optional<Bytes> ct = st.encrypt_and_hash(pt);
+    EXPECT_TRUE(ct.has_value());
+    return ct.value_or(Bytes{});
+}
+// The split's traffic keys; a failure fails the calling test.
+void split_into(const SymmetricState &st, Key32 &c2s, Key32 &s2c) {
+    std::optional<SymmetricState::TrafficKeys> k = st.split();
+    ASSERT_TRUE(k.has_value());
+    c2s = k->c2s;
+    s2c = k->s2c;
 }
 
 void put_varint(Bytes &b, uint64_t v) {
@@ -322,20 +335,20 @@ TEST(NoiseSymmetric, FullXxTranscriptFromGoData) {
     EXPECT_EQ(X(ss.h()), "9fd7bf2736e1e5b48b2759fd5806225ccb6822d557579d725459795cdd0885d3");
     ASSERT_TRUE(ss.mix_key(dh(e_priv, K(kSEPub))));
     EXPECT_EQ(X(ss.ck()), "a505e995a2068e7103a582be6f6ba9d6b447a80db4e679209b2f7cc6da633709");
-    Bytes server_static;
-    ASSERT_TRUE(ss.decrypt_and_hash(H(kEncStatic), server_static));
-    EXPECT_EQ(X(server_static), kServerStatic);
+    std::optional<Bytes> server_static = ss.decrypt_and_hash(H(kEncStatic));
+    ASSERT_TRUE(server_static);
+    EXPECT_EQ(X(*server_static), kServerStatic);
     EXPECT_EQ(ss.nonce(), 1u);
     EXPECT_EQ(X(ss.h()), "8f29e8901b6ffb3cb393795c023d6d219ceb447dbbbae075533010907cbfbc6c");
     ASSERT_TRUE(ss.mix_key(dh(e_priv, K(kServerStatic))));
     EXPECT_EQ(X(ss.ck()), "5092572187a71abe8044010b9c8419633272b45b2babf4ca316966edc3eb9bde");
     EXPECT_EQ(ss.nonce(), 0u);
-    Bytes cert;
     Bytes enc_cert = H(kEncCert);
     ASSERT_EQ(enc_cert.size(), 257u);
-    ASSERT_TRUE(ss.decrypt_and_hash(enc_cert, cert));
-    EXPECT_EQ(cert.size(), 241u);
-    EXPECT_EQ(X(cert), kCert);
+    std::optional<Bytes> cert = ss.decrypt_and_hash(enc_cert);
+    ASSERT_TRUE(cert);
+    EXPECT_EQ(cert->size(), 241u);
+    EXPECT_EQ(X(*cert), kCert);
     EXPECT_EQ(X(ss.h()), "4a82b448599eb44f85bacedaff0a81820999a87be156b08989c2857b8651d4d2");
 }
 
@@ -346,15 +359,15 @@ TEST(NoiseSymmetric, DecryptFailureLeavesStateUnchanged) {
     ss.mix_hash(H(kSEPub));
     ASSERT_TRUE(ss.mix_key(dh(K(kEPriv), K(kSEPub))));
     Key32 h = ss.h();
-    Bytes ct = H(kEncStatic), out;
+    Bytes ct = H(kEncStatic);
     ct[3] ^= 1;
-    EXPECT_FALSE(ss.decrypt_and_hash(ct, out));
-    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(ss.decrypt_and_hash(ct), std::nullopt);
     EXPECT_EQ(ss.h(), h);
     EXPECT_EQ(ss.nonce(), 0u);
-    EXPECT_FALSE(ss.decrypt_and_hash(H("00"), out));  // shorter than a tag
-    ASSERT_TRUE(ss.decrypt_and_hash(H(kEncStatic), out));  // still decrypts afterwards
-    EXPECT_EQ(X(out), kServerStatic);
+    EXPECT_EQ(ss.decrypt_and_hash(H("00")), std::nullopt);  // shorter than a tag
+    std::optional<Bytes> out = ss.decrypt_and_hash(H(kEncStatic));  // still decrypts afterwards
+    ASSERT_TRUE(out);
+    EXPECT_EQ(X(*out), kServerStatic);
 }
 
 TEST(NoiseSymmetric, EncryptDecryptSymmetry) {
@@ -363,15 +376,15 @@ TEST(NoiseSymmetric, EncryptDecryptSymmetry) {
     ASSERT_TRUE(b.init(S(kProtocolIK), kPrologue));
     ASSERT_TRUE(a.mix_key(H("0102")));
     ASSERT_TRUE(b.mix_key(H("0102")));
-    Bytes ct, pt;
-    ASSERT_TRUE(a.encrypt_and_hash(H("68656c6c6f"), ct));
+    Bytes ct = enc(a, H("68656c6c6f"));
     EXPECT_EQ(ct.size(), 5u + 16);
-    ASSERT_TRUE(b.decrypt_and_hash(ct, pt));
-    EXPECT_EQ(X(pt), "68656c6c6f");
+    std::optional<Bytes> pt = b.decrypt_and_hash(ct);
+    ASSERT_TRUE(pt);
+    EXPECT_EQ(X(*pt), "68656c6c6f");
     EXPECT_EQ(a.h(), b.h());
     Key32 c1{}, s1{}, c2{}, s2{};
-    ASSERT_TRUE(a.split(c1, s1));
-    ASSERT_TRUE(b.split(c2, s2));
+    split_into(a, c1, s1);
+    split_into(b, c2, s2);
     EXPECT_EQ(c1, c2);
     EXPECT_EQ(s1, s2);
     EXPECT_NE(c1, s1);
@@ -483,21 +496,21 @@ void xx_tail(Peer &p, SymmetricState &st, Bytes &server_hello, Bytes &client_fin
     Key32 e_pub = pub(p.se), s_pub = pub(p.ss), c_pub = pub(p.cs);
     st.mix_hash(V(e_pub));
     ASSERT_TRUE(st.mix_key(dh(p.se, pub(p.ce))));
-    ASSERT_TRUE(st.encrypt_and_hash(V(s_pub), enc_s));
+    enc_s = enc(st, V(s_pub));
     ASSERT_TRUE(st.mix_key(dh(p.ss, pub(p.ce))));
-    ASSERT_TRUE(st.encrypt_and_hash(p.cert, enc_cert));
+    enc_cert = enc(st, p.cert);
     put_bytes(sh, 1, V(e_pub));
     put_bytes(sh, 2, enc_s);
     put_bytes(sh, 3, enc_cert);
     server_hello = wrap(3, sh);
-    ASSERT_TRUE(st.encrypt_and_hash(V(c_pub), enc_cs));
+    enc_cs = enc(st, V(c_pub));
     ASSERT_TRUE(st.mix_key(dh(p.se, c_pub)));
-    ASSERT_TRUE(st.encrypt_and_hash(p.client_payload, enc_p));
+    enc_p = enc(st, p.client_payload);
     Bytes cf;
     put_bytes(cf, 1, enc_cs);
     put_bytes(cf, 2, enc_p);
     client_finish = wrap(4, cf);
-    ASSERT_TRUE(st.split(p.c2s, p.s2c));
+    split_into(st, p.c2s, p.s2c);
 }
 
 Bytes ik_client_hello(Peer &p, SymmetricState &st, const Key32 &rs_priv) {
@@ -507,9 +520,9 @@ Bytes ik_client_hello(Peer &p, SymmetricState &st, const Key32 &rs_priv) {
     st.mix_hash(V(e_pub));
     EXPECT_TRUE(st.mix_key(dh(p.ce, rs)));
     Bytes enc_cs, enc_p;
-    EXPECT_TRUE(st.encrypt_and_hash(V(c_pub), enc_cs));
+    enc_cs = enc(st, V(c_pub));
     EXPECT_TRUE(st.mix_key(dh(p.cs, rs)));
-    EXPECT_TRUE(st.encrypt_and_hash(p.client_payload, enc_p));
+    enc_p = enc(st, p.client_payload);
     Bytes ch;
     put_bytes(ch, 1, V(e_pub));
     put_bytes(ch, 2, enc_cs);
@@ -622,8 +635,8 @@ TEST(NoiseReplay, FullIk) {
     ASSERT_TRUE(st.mix_key(dh(p.se, pub(p.ce))));
     ASSERT_TRUE(st.mix_key(dh(p.se, pub(p.cs))));
     Bytes enc_sp, sh_inner;
-    ASSERT_TRUE(st.encrypt_and_hash(p.server_payload, enc_sp));
-    ASSERT_TRUE(st.split(p.c2s, p.s2c));
+    enc_sp = enc(st, p.server_payload);
+    split_into(st, p.c2s, p.s2c);
     put_bytes(sh_inner, 1, V(e_pub));
     put_bytes(sh_inner, 3, enc_sp);
     Bytes sh = wrap(3, sh_inner);

@@ -26,14 +26,27 @@ Key32 K(const std::string &hex) {
     return k;
 }
 Key32 pub(const Key32 &priv) {
-    Key32 p{};
-    EXPECT_TRUE(crypto::x25519_public(priv.data(), p.data()));
-    return p;
+    std::optional<Key32> p = crypto::x25519_public(priv.data());
+    EXPECT_TRUE(p.has_value());
+    return p.value_or(Key32{});
 }
 Bytes dh(const Key32 &priv, const Key32 &pub) {
-    Bytes out(32);
-    EXPECT_TRUE(crypto::x25519(priv.data(), pub.data(), out.data()));
-    return out;
+    std::optional<Key32> out = crypto::x25519(priv.data(), pub.data());
+    EXPECT_TRUE(out.has_value());
+    return out ? Bytes(out->begin(), out->end()) : Bytes(32);
+}
+// encrypt_and_hash's ciphertext ‖ tag; a failure fails the calling test.
+Bytes enc(SymmetricState &st, ByteView pt) {
+    std::optional<Bytes> ct = st.encrypt_and_hash(pt);
+    EXPECT_TRUE(ct.has_value());
+    return ct.value_or(Bytes{});
+}
+// The split's traffic keys; a failure fails the calling test.
+void split_into(const SymmetricState &st, Key32 &c2s, Key32 &s2c) {
+    std::optional<SymmetricState::TrafficKeys> k = st.split();
+    ASSERT_TRUE(k.has_value());
+    c2s = k->c2s;
+    s2c = k->s2c;
 }
 void put_varint(Bytes &b, uint64_t v) {
     while (v >= 0x80) {
@@ -104,21 +117,21 @@ struct Xx {
         Bytes sh, enc_s, enc_cert, enc_cs, enc_p;
         st.mix_hash(V(e_pub));
         EXPECT_TRUE(st.mix_key(dh(se, ce_pub)));
-        EXPECT_TRUE(st.encrypt_and_hash(V(s_pub), enc_s));
+        enc_s = enc(st, V(s_pub));
         EXPECT_TRUE(st.mix_key(dh(ss, ce_pub)));
-        EXPECT_TRUE(st.encrypt_and_hash(H("0a0b0c0d"), enc_cert));
+        enc_cert = enc(st, H("0a0b0c0d"));
         put_bytes(sh, 1, V(e_pub));
         put_bytes(sh, 2, enc_s);
         put_bytes(sh, 3, enc_cert);
         server_hello = wrap(3, sh);
-        EXPECT_TRUE(st.encrypt_and_hash(V(c_pub), enc_cs));
+        enc_cs = enc(st, V(c_pub));
         EXPECT_TRUE(st.mix_key(dh(se, c_pub)));
-        EXPECT_TRUE(st.encrypt_and_hash(H("1122334455667788"), enc_p));
+        enc_p = enc(st, H("1122334455667788"));
         Bytes cf;
         put_bytes(cf, 1, enc_cs);
         put_bytes(cf, 2, enc_p);
         client_finish = wrap(4, cf);
-        EXPECT_TRUE(st.split(c2s, s2c));
+        split_into(st, c2s, s2c);
     }
     Key32 eph_pub() const { return pub(ce); }
     keys::NoisePrivate private_line(uint32_t line = 7) const {
