@@ -198,19 +198,19 @@ void add_generated_bytes(proto_tree *t, int hf, tvbuff_t *tvb, const uint8_t *da
 void add_cert(proto_tree *t, tvbuff_t *tvb, const noise::CertDetails &d, const char *role) {
     if (!d.present) return;
     proto_tree *ct = proto_tree_add_subtree_format(t, tvb, static_cast<gint>(d.offset), static_cast<gint>(d.length),
-                                                   ett_cert, nullptr, "%s certificate, serial %u", role, d.serial);
-    if (d.has_serial) proto_tree_add_uint(ct, hf_cert_serial, tvb, static_cast<gint>(d.serial_off), 1, d.serial);
-    if (d.has_issuer) proto_tree_add_uint(ct, hf_cert_issuer, tvb, static_cast<gint>(d.issuer_off), 1, d.issuer_serial);
+                                                   ett_cert, nullptr, "%s certificate, serial %u", role, d.serial.value_or(0));
+    if (d.serial) proto_tree_add_uint(ct, hf_cert_serial, tvb, static_cast<gint>(d.serial_off), 1, *d.serial);
+    if (d.issuer_serial) proto_tree_add_uint(ct, hf_cert_issuer, tvb, static_cast<gint>(d.issuer_off), 1, *d.issuer_serial);
     if (d.key.size)
         proto_tree_add_item(ct, hf_cert_key, tvb, static_cast<gint>(d.key_off) + 2, static_cast<gint>(d.key.size), ENC_NA);
     nstime_t ts;
-    if (d.has_not_before) {
-        ts.secs = static_cast<time_t>(d.not_before);
+    if (d.not_before) {
+        ts.secs = static_cast<time_t>(*d.not_before);
         ts.nsecs = 0;
         proto_tree_add_time(ct, hf_cert_not_before, tvb, static_cast<gint>(d.not_before_off), 1, &ts);
     }
-    if (d.has_not_after) {
-        ts.secs = static_cast<time_t>(d.not_after);
+    if (d.not_after) {
+        ts.secs = static_cast<time_t>(*d.not_after);
         ts.nsecs = 0;
         proto_tree_add_time(ct, hf_cert_not_after, tvb, static_cast<gint>(d.not_after_off), 1, &ts);
     }
@@ -220,11 +220,11 @@ void add_cert(proto_tree *t, tvbuff_t *tvb, const noise::CertDetails &d, const c
 }
 
 void show_cert_chain(proto_tree *rt, packet_info *pinfo, proto_item *ti, tvbuff_t *parent, const noise::ReplayResult &r) {
-    auto *copy = static_cast<guint8 *>(wmem_memdup(pinfo->pool, r.certificate.data(), r.certificate.size()));
-    tvbuff_t *ctvb = tvb_new_child_real_data(parent, copy, static_cast<guint>(r.certificate.size()),
-                                             static_cast<gint>(r.certificate.size()));
+    const Bytes &cert = *r.certificate;  // shown only when the replay decrypted one
+    auto *copy = static_cast<guint8 *>(wmem_memdup(pinfo->pool, cert.data(), cert.size()));
+    tvbuff_t *ctvb = tvb_new_child_real_data(parent, copy, static_cast<guint>(cert.size()), static_cast<gint>(cert.size()));
     add_new_data_source(pinfo, ctvb, "Noise certificate chain");
-    noise::CertChain c = noise::parse_cert_chain(ByteView(copy, r.certificate.size()));
+    noise::CertChain c = noise::parse_cert_chain(ByteView(copy, cert.size()));
     proto_tree *t = proto_tree_add_subtree(rt, ctvb, 0, -1, ett_cert, nullptr, "Certificate chain");
     add_cert(t, ctvb, c.leaf, "Leaf");
     add_cert(t, ctvb, c.intermediate, "Intermediate");
@@ -232,7 +232,8 @@ void show_cert_chain(proto_tree *rt, packet_info *pinfo, proto_item *ti, tvbuff_
         expert_add_info_format(pinfo, ti, &ei_cert, "Certificate chain: %s", c.error.c_str());
         return;
     }
-    noise::CertChecks k = noise::check_cert_chain(c, ByteView(r.server_static.data(), r.have_server_static ? 32 : 0));
+    noise::CertChecks k =
+        noise::check_cert_chain(c, r.server_static ? ByteView(r.server_static->data(), 32) : ByteView());
     proto_item *pi = proto_tree_add_boolean(t, hf_cert_root_ok, ctvb, 0, 0, k.intermediate_issued_by_root);
     proto_item_set_generated(pi);
     pi = proto_tree_add_boolean(t, hf_cert_chain_ok, ctvb, 0, 0, k.leaf_issued_by_intermediate);
@@ -280,19 +281,19 @@ void show_handshake(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_i
     if (step && step->attempted && !step->ok)
         expert_add_info_format(pinfo, ti, &ei_replay, "Handshake replay failed: %s", step->error.c_str());
     if (m.kind == noise::HandshakeKind::ServerHello) {
-        if (r.have_server_static) add_generated_bytes(rt, hf_hs_server_static, body_tvb, r.server_static.data(), 32);
-        if (r.have_certificate) {
-            add_generated_bytes(rt, hf_hs_certificate, body_tvb, r.certificate.data(), r.certificate.size());
+        if (r.server_static) add_generated_bytes(rt, hf_hs_server_static, body_tvb, r.server_static->data(), 32);
+        if (r.certificate) {
+            add_generated_bytes(rt, hf_hs_certificate, body_tvb, r.certificate->data(), r.certificate->size());
             show_cert_chain(rt, pinfo, ti, body_tvb, r);
         }
-        if (r.have_server_payload)
-            add_generated_bytes(rt, hf_hs_server_payload, body_tvb, r.server_payload.data(), r.server_payload.size());
+        if (r.server_payload)
+            add_generated_bytes(rt, hf_hs_server_payload, body_tvb, r.server_payload->data(), r.server_payload->size());
     }
     if (m.kind == noise::HandshakeKind::ClientFinish ||
         (m.kind == noise::HandshakeKind::ClientHello && r.pattern == noise::HandshakePattern::IK)) {
-        if (r.have_client_static) add_generated_bytes(rt, hf_hs_client_static, body_tvb, r.client_static.data(), 32);
-        if (r.have_client_payload)
-            add_generated_bytes(rt, hf_hs_client_payload, body_tvb, r.client_payload.data(), r.client_payload.size());
+        if (r.client_static) add_generated_bytes(rt, hf_hs_client_static, body_tvb, r.client_static->data(), 32);
+        if (r.client_payload)
+            add_generated_bytes(rt, hf_hs_client_payload, body_tvb, r.client_payload->data(), r.client_payload->size());
     }
 }
 

@@ -360,15 +360,15 @@ void add_rtp_header(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const medi
     media::WarpExtInfo w = media::decode_warp_ext(ByteView(tvb_get_ptr(tvb, 0, len), len), h, video);
     proto_item *pi;
     if (w.dtx_piggyback) { pi = proto_tree_add_boolean(et, hf_dtx, tvb, 0, 0, TRUE); proto_item_set_generated(pi); }
-    if (w.has_frame_info) {
-        pi = proto_tree_add_uint(et, hf_frame_info, tvb, 0, 0, w.frame_info);
+    if (w.frame_info) {
+        pi = proto_tree_add_uint(et, hf_frame_info, tvb, 0, 0, *w.frame_info);
         proto_item_set_generated(pi);
         pi = proto_tree_add_boolean(et, hf_keyframe, tvb, 0, 0, w.keyframe);
         proto_item_set_generated(pi);
     }
-    if (w.has_initial_bandwidth) { pi = proto_tree_add_uint(et, hf_bandwidth, tvb, 0, 0, w.initial_bandwidth); proto_item_set_generated(pi); }
-    if (w.has_short_offset) { pi = proto_tree_add_int(et, hf_offset, tvb, 0, 0, w.short_offset); proto_item_set_generated(pi); }
-    if (w.has_transport_seq) { pi = proto_tree_add_uint(et, hf_tseq, tvb, 0, 0, w.transport_seq); proto_item_set_generated(pi); }
+    if (w.initial_bandwidth) { pi = proto_tree_add_uint(et, hf_bandwidth, tvb, 0, 0, *w.initial_bandwidth); proto_item_set_generated(pi); }
+    if (w.short_offset) { pi = proto_tree_add_int(et, hf_offset, tvb, 0, 0, *w.short_offset); proto_item_set_generated(pi); }
+    if (w.transport_seq) { pi = proto_tree_add_uint(et, hf_tseq, tvb, 0, 0, *w.transport_seq); proto_item_set_generated(pi); }
 }
 
 // The 0xDEBE block inside Wireshark's rtp tree (rtp.hdr_ext table): decrypted RTP shows its

@@ -74,7 +74,6 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
         if (a.type == media::kAttrWaToken && (tk = media::decode_wa_token(a.value))) {  // pre-2021 clients
             ds.emplace_back();
             ds.back().ssrc = tk->ssrc;
-            ds.back().has_ssrc = true;
         } else if (a.type == media::kAttrStreamDescriptors) {
             ds = media::decode_stream_descriptors(a.value).items;
         } else {
@@ -84,7 +83,7 @@ const std::string *attribute_call(packet_info *pinfo, const media::StunMessage &
         // unambiguous one decides, the first ambiguous one only if there is nothing else.
         const MediaStream *pick = nullptr;
         for (const auto &d : ds) {
-            const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr;
+            const MediaStream *s = d.ssrc ? wacall_media().attribute(*d.ssrc) : nullptr;
             if (s && (!pick || (pick->next() && !s->next()))) pick = s;
         }
         if (pick) {
@@ -235,11 +234,12 @@ void add_attribute(proto_tree *t, tvbuff_t *tvb, packet_info *pinfo, const media
         // Descriptors decoded before a malformed entry are shown too.
         const media::StreamDescriptors ds = media::decode_stream_descriptors(a.value);
         for (const auto &d : ds.items) {
-            proto_item *di = proto_tree_add_uint_format(at, hf_desc_ssrc, tvb, vo + static_cast<gint>(d.offset), 1, d.ssrc,
+            const uint32_t ssrc = d.ssrc.value_or(0);  // an entry without one is shown as 0
+            proto_item *di = proto_tree_add_uint_format(at, hf_desc_ssrc, tvb, vo + static_cast<gint>(d.offset), 1, ssrc,
                                                         "Stream %s / %s: SSRC 0x%08x",
                                                         d.android ? d.stream_name.c_str() : media::stream_index_name(d.stream_index),
-                                                        media::stream_subtype_name(d.sub_type), d.ssrc);
-            if (const MediaStream *s = d.has_ssrc ? wacall_media().attribute(d.ssrc) : nullptr) {
+                                                        media::stream_subtype_name(d.sub_type), ssrc);
+            if (const MediaStream *s = d.ssrc ? wacall_media().attribute(*d.ssrc) : nullptr) {
                 if (!s->next()) {
                     proto_item_append_text(di, " (%s, %s)", s->participant.c_str(), media::slot_name(s->slot_word));
                 } else {  // two senders derive this SSRC: name them all

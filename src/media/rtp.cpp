@@ -164,17 +164,13 @@ WarpExtInfo decode_warp_ext(ByteView pkt, const RtpHeader &h, bool video) {
             continue;
         }
         if (e.id == 3 && e.len == 1) {
-            w.has_frame_info = true;
             w.frame_info = v[0];
             w.keyframe = v[0] == 0x09;
         } else if (e.id == 5 && e.len == 2) {
-            w.has_initial_bandwidth = true;
             w.initial_bandwidth = be16(v);
         } else if (e.id == 6 && e.len == 2) {
-            w.has_short_offset = true;
             w.short_offset = int16_t(be16(v));
         } else if (e.id == 9 && e.len == 2) {
-            w.has_transport_seq = true;
             w.transport_seq = be16(v);
         }
     }
@@ -288,12 +284,8 @@ static void parse_body(ByteView p, size_t base, RtcpPacket &pk) {
     case 200:
         if (!need(28, "SR shorter than 28 bytes")) return;
         pk.sender_ssrc = be32(p.data + 4);
-        pk.has_sender_info = true;
-        pk.ntp_sec = be32(p.data + 8);
-        pk.ntp_frac = be32(p.data + 12);
-        pk.rtp_ts = be32(p.data + 16);
-        pk.packet_count = be32(p.data + 20);
-        pk.octet_count = be32(p.data + 24);
+        pk.sender_info = RtcpPacket::SenderInfo{be32(p.data + 8), be32(p.data + 12), be32(p.data + 16),
+                                                be32(p.data + 20), be32(p.data + 24)};
         parse_reports(p, base, 28, pk);
         break;
     case 201:

@@ -5,6 +5,7 @@
 
 #include "common/bytes.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,15 +77,11 @@ RtpParseError locate_rtp_payload(ByteView pkt, RtpLocation &loc, bool accept_deb
 struct WarpExtInfo {
     bool dtx_piggyback = false;   // audio ID 3, len 1 (the 30 01 00 00 word)
     uint8_t dtx_value = 0;
-    bool has_frame_info = false;  // video ID 3
-    uint8_t frame_info = 0;
-    bool keyframe = false;        // frame_info 0x09
-    bool has_initial_bandwidth = false;  // video ID 5
-    uint16_t initial_bandwidth = 0;
-    bool has_short_offset = false;       // video ID 6
-    int16_t short_offset = 0;
-    bool has_transport_seq = false;      // video ID 9
-    uint16_t transport_seq = 0;
+    std::optional<uint8_t> frame_info;          // video ID 3
+    bool keyframe = false;                      // frame_info 0x09
+    std::optional<uint16_t> initial_bandwidth;  // video ID 5
+    std::optional<int16_t> short_offset;        // video ID 6
+    std::optional<uint16_t> transport_seq;      // video ID 9
 };
 WarpExtInfo decode_warp_ext(ByteView pkt, const RtpHeader &h, bool video);
 // The elements of a 0xDEBE block given as its data alone (what Wireshark's rtp hands to an
@@ -139,9 +136,11 @@ struct RtcpPacket {
     uint16_t length_words = 0;
 
     uint32_t sender_ssrc = 0;  // SR/RR/205/206/208/209 (bytes 4..7)
-    // SR sender info
-    bool has_sender_info = false;
-    uint32_t ntp_sec = 0, ntp_frac = 0, rtp_ts = 0, packet_count = 0, octet_count = 0;
+    // SR sender info (nullopt for every other packet type, or an SR too short for it)
+    struct SenderInfo {
+        uint32_t ntp_sec = 0, ntp_frac = 0, rtp_ts = 0, packet_count = 0, octet_count = 0;
+    };
+    std::optional<SenderInfo> sender_info;
     std::vector<RtcpReportBlock> reports;
     size_t report_stride = 24;
     // SDES

@@ -384,7 +384,6 @@ StreamDescriptors decode_stream_descriptors(ByteView value) {
             case 3:
                 if (g.type != protowire::Varint) return finish(ProtoStatus::WrongShape);
                 d.ssrc = uint32_t(android ? uint64_t(protowire::zigzag(g.varint)) : g.varint);
-                d.has_ssrc = true;
                 break;
             default:
                 break;  // e.g. Android field 4 (bool); unknown fields are tolerated

@@ -211,8 +211,7 @@ StunCheck verify_fingerprint(ByteView msg, const StunAttr &fp);
 struct StreamDescriptor {
     uint32_t stream_index = 0;
     uint32_t sub_type = 0;
-    uint32_t ssrc = 0;
-    bool has_ssrc = false;
+    std::optional<uint32_t> ssrc;  // nullopt: the entry names no SSRC (field 3 absent)
     bool android = false;
     std::string stream_name;  // Android only
     std::string codec;        // Android only

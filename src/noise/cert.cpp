@@ -14,22 +14,18 @@ bool parse_details(ByteView d, size_t base, CertDetails &out, std::string &err) 
     while (r.next(f)) {
         size_t at = base + f.offset;
         if (f.number == 1 && f.type == protowire::Varint) {
-            out.has_serial = true;
             out.serial = static_cast<uint32_t>(f.varint);
             out.serial_off = at;
         } else if (f.number == 2 && f.type == protowire::Varint) {
-            out.has_issuer = true;
             out.issuer_serial = static_cast<uint32_t>(f.varint);
             out.issuer_off = at;
         } else if (f.number == 3 && f.type == protowire::LengthDelimited) {
             out.key = f.bytes;
             out.key_off = at;
         } else if (f.number == 4 && f.type == protowire::Varint) {
-            out.has_not_before = true;
             out.not_before = f.varint;
             out.not_before_off = at;
         } else if (f.number == 5 && f.type == protowire::Varint) {
-            out.has_not_after = true;
             out.not_after = f.varint;
             out.not_after_off = at;
         }
@@ -84,9 +80,10 @@ CertChain parse_cert_chain(ByteView plain) {
 
 CertChecks check_cert_chain(const CertChain &c, ByteView server_static) {
     CertChecks k;
-    k.intermediate_issued_by_root = c.intermediate.present && c.intermediate.has_issuer && c.intermediate.issuer_serial == 0;
-    k.leaf_issued_by_intermediate = c.leaf.present && c.intermediate.present && c.leaf.has_issuer &&
-                                    c.intermediate.has_serial && c.leaf.issuer_serial == c.intermediate.serial;
+    k.intermediate_issued_by_root = c.intermediate.present && c.intermediate.issuer_serial == 0u;
+    // Both present: two absent serials are no evidence.
+    k.leaf_issued_by_intermediate = c.leaf.present && c.intermediate.present && c.leaf.issuer_serial &&
+                                    c.intermediate.serial && *c.leaf.issuer_serial == *c.intermediate.serial;
     k.leaf_key_is_server_static = c.leaf.present && server_static.size == 32 && c.leaf.key.size == 32 &&
                                   std::memcmp(c.leaf.key.data, server_static.data, 32) == 0;
     return k;

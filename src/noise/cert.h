@@ -7,6 +7,7 @@
 #include "common/bytes.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace wacall::noise {
@@ -15,9 +16,8 @@ struct CertDetails {
     bool present = false;
     size_t offset = 0, length = 0;  // the NoiseCertificate message within the chain
     ByteView details, signature;
-    bool has_serial = false, has_issuer = false, has_not_before = false, has_not_after = false;
-    uint32_t serial = 0, issuer_serial = 0;
-    uint64_t not_before = 0, not_after = 0;  // seconds since the epoch
+    std::optional<uint32_t> serial, issuer_serial;  // nullopt: the field is absent
+    std::optional<uint64_t> not_before, not_after;  // seconds since the epoch
     ByteView key;
     size_t serial_off = 0, issuer_off = 0, key_off = 0, not_before_off = 0, not_after_off = 0, sig_off = 0;  // in the chain
 };

@@ -155,8 +155,7 @@ const char *pattern_name(HandshakePattern p);
 struct ReplayKeys {
     Key32 client_ephemeral_private{};
     Key32 client_static_private{};
-    bool have_server_static = false;  // a cached server static public key (needed for IK)
-    Key32 server_static_public{};
+    std::optional<Key32> server_static_public;  // a cached server static public key (needed for IK)
 };
 
 struct ReplayStep {
@@ -169,19 +168,14 @@ struct ReplayResult {
     HandshakePattern pattern = HandshakePattern::Unknown;
     ReplayStep client_hello, server_hello, client_finish;
 
-    bool have_server_static = false;   // XX / fallback: decrypted from the ServerHello
-    Key32 server_static{};
-    bool have_certificate = false;     // XX / fallback: the CertChain plaintext
-    Bytes certificate;
-    bool have_client_static = false;   // decrypted from ClientFinish (XX) or ClientHello (IK)
-    Key32 client_static{};
-    bool have_client_payload = false;  // ClientFinish payload (XX) or 0-RTT payload (IK)
-    Bytes client_payload;
-    bool have_server_payload = false;  // IK-accepted ServerHello payload
-    Bytes server_payload;
+    std::optional<Key32> server_static;   // XX / fallback: decrypted from the ServerHello
+    std::optional<Bytes> certificate;     // XX / fallback: the CertChain plaintext
+    std::optional<Key32> client_static;   // decrypted from ClientFinish (XX) or ClientHello (IK)
+    std::optional<Bytes> client_payload;  // ClientFinish payload (XX) or 0-RTT payload (IK)
+    std::optional<Bytes> server_payload;  // IK-accepted ServerHello payload
+    // A payload whose decryption fails after an earlier step decrypted one stays present, empty.
 
-    bool have_keys = false;            // traffic keys derived
-    Key32 c2s{}, s2c{};
+    std::optional<SymmetricState::TrafficKeys> keys;  // traffic keys derived
 
     // XX and XXfallback end with a ClientFinish; IK does not.
     bool expects_client_finish() const {

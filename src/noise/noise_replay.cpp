@@ -27,6 +27,13 @@ namespace {
 ByteView kv(const Key32 &k) { return ByteView(k.data(), k.size()); }
 ByteView name_view(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
 
+// A payload step's result: the plaintext, or on failure an earlier step's payload emptied (it
+// stays present, so the tree keeps showing that a payload was there).
+void store_payload(std::optional<Bytes> &field, std::optional<Bytes> plain) {
+    if (plain) field = std::move(plain);
+    else if (field) field->clear();
+}
+
 // A decrypted static key: nullopt unless it is 32 bytes.
 std::optional<Key32> to_key(const Bytes &b) {
     if (b.size() != 32) return std::nullopt;
@@ -76,12 +83,12 @@ bool HandshakeReplay::on_client_hello(const HandshakeMessage &m) {
     // IK: Init, MixHash(rs), MixHash(e_c), MixKey(es), static, MixKey(ss), payload.
     r_.pattern = HandshakePattern::IK;
     ch_done_ = true;  // a fallback ServerHello can still be processed without the server static
-    if (!keys_.have_server_static) return fail(st, "IK ClientHello: the server static public key is not known, cannot decrypt");
+    if (!keys_.server_static_public) return fail(st, "IK ClientHello: the server static public key is not known, cannot decrypt");
     if (!ss_.init(name_view(kProtocolIK), prologue_)) return fail(st, "crypto failure");
-    ss_.mix_hash(kv(keys_.server_static_public));
+    ss_.mix_hash(kv(*keys_.server_static_public));
     ss_.mix_hash(m.ephemeral.data);
     std::optional<Key32> dh;
-    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), keys_.server_static_public.data())))
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), keys_.server_static_public->data())))
         return fail(st, "X25519(client ephemeral, server static) failed");
     if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     std::optional<Bytes> s = ss_.decrypt_and_hash(m.static_key.data);
@@ -89,16 +96,15 @@ bool HandshakeReplay::on_client_hello(const HandshakeMessage &m) {
     std::optional<Key32> key = to_key(*s);
     if (!key) return fail(st, "IK client static is not 32 bytes");
     r_.client_static = *key;
-    r_.have_client_static = true;
-    if (r_.client_static != s_pub_) return fail(st, "client static private key does not match the ClientHello static");
-    if (!(dh = crypto::x25519(keys_.client_static_private.data(), keys_.server_static_public.data())))
+    if (*key != s_pub_) return fail(st, "client static private key does not match the ClientHello static");
+    if (!(dh = crypto::x25519(keys_.client_static_private.data(), keys_.server_static_public->data())))
         return fail(st, "X25519(client static, server static) failed");
     if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
         std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
-        r_.client_payload = plain ? std::move(*plain) : Bytes{};
-        if (!plain) return fail(st, "IK client payload decryption failed");
-        r_.have_client_payload = true;
+        const bool ok = plain.has_value();
+        store_payload(r_.client_payload, std::move(plain));
+        if (!ok) return fail(st, "IK client payload decryption failed");
     }
     st.ok = true;
     return true;
@@ -117,15 +123,14 @@ bool HandshakeReplay::process_xx_server_hello(const HandshakeMessage &m) {
     std::optional<Key32> key = to_key(*s);
     if (!key) return fail(st, "server static is not 32 bytes");
     r_.server_static = *key;
-    r_.have_server_static = true;
-    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), r_.server_static.data())))
+    if (!(dh = crypto::x25519(keys_.client_ephemeral_private.data(), r_.server_static->data())))
         return fail(st, "X25519(client ephemeral, server static) failed");
     if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
         std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
-        r_.certificate = plain ? std::move(*plain) : Bytes{};
-        if (!plain) return fail(st, "server certificate decryption failed");
-        r_.have_certificate = true;
+        const bool ok = plain.has_value();
+        store_payload(r_.certificate, std::move(plain));
+        if (!ok) return fail(st, "server certificate decryption failed");
     }
     // Split depends only on ck, which after MixKey(se) needs no ClientFinish bytes: derive the
     // traffic keys now on a copy, so a capture missing the ClientFinish still decrypts.
@@ -134,9 +139,7 @@ bool HandshakeReplay::process_xx_server_hello(const HandshakeMessage &m) {
     if (!(dh = crypto::x25519(keys_.client_static_private.data(), e_server_.data())) || !ss_.copy_to(look) ||
         !look.mix_key(ByteView(dh->data(), 32)) || !(keys = look.split()))
         return fail(st, "deriving the traffic keys failed");
-    r_.c2s = keys->c2s;
-    r_.s2c = keys->s2c;
-    r_.have_keys = true;
+    r_.keys = keys;
     st.ok = true;
     sh_done_ = true;
     return true;
@@ -176,15 +179,13 @@ bool HandshakeReplay::on_server_hello(const HandshakeMessage &m) {
     if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
         std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
-        r_.server_payload = plain ? std::move(*plain) : Bytes{};
-        if (!plain) return fail(st, "IK server payload decryption failed (wrong key?)");
-        r_.have_server_payload = true;
+        const bool ok = plain.has_value();
+        store_payload(r_.server_payload, std::move(plain));
+        if (!ok) return fail(st, "IK server payload decryption failed (wrong key?)");
     }
     std::optional<SymmetricState::TrafficKeys> keys = ss_.split();
     if (!keys) return fail(st, "crypto failure");
-    r_.c2s = keys->c2s;
-    r_.s2c = keys->s2c;
-    r_.have_keys = true;
+    r_.keys = keys;
     st.ok = true;
     sh_done_ = true;
     return true;
@@ -204,9 +205,8 @@ bool HandshakeReplay::on_client_finish(const HandshakeMessage &m) {
     if (!key) return fail(st, "client static is not 32 bytes");
     const Key32 cs = *key;
     r_.client_static = cs;
-    r_.have_client_static = true;
     if (cs != s_pub_) {
-        r_.have_keys = false;  // the look-ahead keys used a static key that is not this client's
+        r_.keys.reset();  // the look-ahead keys used a static key that is not this client's
         return fail(st, "client static private key does not match the ClientFinish static");
     }
     std::optional<Key32> dh;
@@ -215,15 +215,13 @@ bool HandshakeReplay::on_client_finish(const HandshakeMessage &m) {
     if (!ss_.mix_key(ByteView(dh->data(), 32))) return fail(st, "crypto failure");
     if (m.payload.present) {
         std::optional<Bytes> plain = ss_.decrypt_and_hash(m.payload.data);
-        r_.client_payload = plain ? std::move(*plain) : Bytes{};
-        if (!plain) return fail(st, "client payload decryption failed");
-        r_.have_client_payload = true;
+        const bool ok = plain.has_value();
+        store_payload(r_.client_payload, std::move(plain));
+        if (!ok) return fail(st, "client payload decryption failed");
     }
     std::optional<SymmetricState::TrafficKeys> keys = ss_.split();
     if (!keys) return fail(st, "crypto failure");
-    r_.c2s = keys->c2s;
-    r_.s2c = keys->s2c;
-    r_.have_keys = true;
+    r_.keys = keys;
     st.ok = true;
     return true;
 }

@@ -56,8 +56,8 @@ void Session::ensure_keys() {
     // The replay's keys exist from the ServerHello on, whenever that was (not tied to the key log).
     if (replay_) {
         const auto &r = replay_->result();
-        if (r.have_keys) {
-            set_keys(r.c2s, r.s2c);
+        if (r.keys) {
+            set_keys(r.keys->c2s, r.keys->s2c);
             key_source_ = KeyOrigin::Replay;
         }
     }

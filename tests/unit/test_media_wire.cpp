@@ -197,7 +197,7 @@ TEST(MediaStun, WasmAllocate) {
         EXPECT_EQ(d[i].stream_index, want[i][0]) << i;
         EXPECT_EQ(d[i].sub_type, want[i][1]) << i;
         EXPECT_EQ(d[i].ssrc, want[i][2]) << i;
-        EXPECT_TRUE(d[i].has_ssrc);
+        EXPECT_TRUE(d[i].ssrc.has_value());
         EXPECT_FALSE(d[i].android);
     }
     EXPECT_STREQ(stream_index_name(d[3].stream_index), "video0");
@@ -382,6 +382,12 @@ TEST(MediaStun, AndroidAndWasmProtobufShapes) {
     StreamDescriptors cut = decode_stream_descriptors(H("0a06188cd889f503" "0a0618"));
     EXPECT_EQ(cut.status, ProtoStatus::Malformed);
     ASSERT_EQ(cut.items.size(), 1u);
+    // An entry without field 3 names no SSRC (nullopt, not 0).
+    StreamDescriptors no_ssrc = decode_stream_descriptors(H("0a020801"));
+    ASSERT_EQ(no_ssrc.status, ProtoStatus::Ok);
+    ASSERT_EQ(no_ssrc.items.size(), 1u);
+    EXPECT_EQ(no_ssrc.items[0].stream_index, 1u);
+    EXPECT_EQ(no_ssrc.items[0].ssrc, std::nullopt);
     // An SSRC as a length-delimited field: WrongShape.
     EXPECT_EQ(decode_stream_descriptors(H("0a031a0100")).status, ProtoStatus::WrongShape);
 }
@@ -476,10 +482,10 @@ TEST(MediaRtp, AndroidVideoHeaders) {
     EXPECT_EQ(h.elements[3].id, 9);
     EXPECT_STREQ(warp_ext_element_name(9, 2, true), "transport_sequence");
     WarpExtInfo w = decode_warp_ext(p, h, warp_pt_is_video(h.payload_type));
-    EXPECT_TRUE(w.has_frame_info);
+    EXPECT_TRUE(w.frame_info.has_value());
     EXPECT_EQ(w.frame_info, 0x09);
     EXPECT_TRUE(w.keyframe);
-    EXPECT_TRUE(w.has_initial_bandwidth);
+    EXPECT_TRUE(w.initial_bandwidth.has_value());
     EXPECT_EQ(w.initial_bandwidth, 0);
     EXPECT_EQ(w.short_offset, 29);
     EXPECT_EQ(w.transport_seq, 0x0c3f);
@@ -608,13 +614,14 @@ TEST(MediaRtcp, SenderReportAndSdesCompound) {
     v = c.packets;
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0].pt, 200);
-    EXPECT_TRUE(v[0].has_sender_info);
+    ASSERT_TRUE(v[0].sender_info.has_value());
     EXPECT_EQ(v[0].sender_ssrc, 0x12345678u);
-    EXPECT_EQ(v[0].ntp_sec, 0xea111800u);  // 1718000000 + 2208988800
-    EXPECT_EQ(v[0].ntp_frac, 0u);
-    EXPECT_EQ(v[0].rtp_ts, 1600u);
-    EXPECT_EQ(v[0].packet_count, 5u);
-    EXPECT_EQ(v[0].octet_count, 600u);
+    EXPECT_EQ(v[0].sender_info->ntp_sec, 0xea111800u);  // 1718000000 + 2208988800
+    EXPECT_EQ(v[0].sender_info->ntp_frac, 0u);
+    EXPECT_EQ(v[0].sender_info->rtp_ts, 1600u);
+    EXPECT_EQ(v[0].sender_info->packet_count, 5u);
+    EXPECT_EQ(v[0].sender_info->octet_count, 600u);
+    EXPECT_FALSE(v[1].sender_info.has_value());  // SDES has none
     EXPECT_TRUE(v[0].reports.empty());
     EXPECT_EQ(v[1].pt, 202);
     EXPECT_EQ(v[1].offset, 28u);

@@ -443,11 +443,13 @@ TEST(NoiseReplay, XxFromGoDataWithoutClientFinish) {
     EXPECT_TRUE(r.client_hello.ok) << r.client_hello.error;
     EXPECT_TRUE(r.server_hello.ok) << r.server_hello.error;
     EXPECT_FALSE(r.client_finish.attempted);
-    ASSERT_TRUE(r.have_server_static);
-    EXPECT_EQ(X(r.server_static), kServerStatic);
-    ASSERT_TRUE(r.have_certificate);
-    EXPECT_EQ(X(r.certificate), kCert);
-    EXPECT_TRUE(r.have_keys);
+    ASSERT_TRUE(r.server_static);
+    EXPECT_EQ(X(*r.server_static), kServerStatic);
+    ASSERT_TRUE(r.certificate);
+    EXPECT_EQ(X(*r.certificate), kCert);
+    EXPECT_TRUE(r.keys);
+    EXPECT_FALSE(r.client_static);  // no ClientFinish replayed
+    EXPECT_FALSE(r.client_payload);
     EXPECT_TRUE(r.expects_client_finish());
     EXPECT_EQ(r.first_error(), "");
 }
@@ -461,7 +463,7 @@ TEST(NoiseReplay, WrongEphemeralIsReported) {
     EXPECT_FALSE(r.client_hello.ok);
     EXPECT_EQ(r.client_hello.error, "client ephemeral private key does not match the ClientHello ephemeral");
     EXPECT_FALSE(r.server_hello.ok);
-    EXPECT_FALSE(r.have_keys);
+    EXPECT_FALSE(r.keys);
     EXPECT_EQ(r.first_error(), r.client_hello.error);
 }
 
@@ -475,7 +477,7 @@ TEST(NoiseReplay, TamperedServerStatic) {
     EXPECT_TRUE(r.client_hello.ok);
     EXPECT_FALSE(r.server_hello.ok);
     EXPECT_EQ(r.server_hello.error, "server static decryption failed (wrong key?)");
-    EXPECT_FALSE(r.have_keys);
+    EXPECT_FALSE(r.keys);
 }
 
 namespace {
@@ -540,9 +542,10 @@ ReplayKeys keys_for(const Peer &p) {
 // Checks both traffic keys by decrypting a frame the peer encrypted in each direction.
 void check_transport(const Peer &p, const ReplayResult &r) {
     TransportCipher server_tx, client_rx, client_tx, server_rx;
+    ASSERT_TRUE(r.keys);
     ASSERT_TRUE(server_tx.set_key(V(p.s2c)));
-    ASSERT_TRUE(client_rx.set_key(V(r.s2c)));
-    ASSERT_TRUE(client_tx.set_key(V(r.c2s)));
+    ASSERT_TRUE(client_rx.set_key(V(r.keys->s2c)));
+    ASSERT_TRUE(client_tx.set_key(V(r.keys->c2s)));
     ASSERT_TRUE(server_rx.set_key(V(p.c2s)));
     Bytes pt = H("00f8021307"), ct(pt.size() + 16), out(pt.size());
     ASSERT_TRUE(server_tx.encrypt(3, pt, ct.data()));
@@ -571,21 +574,22 @@ TEST(NoiseReplay, FullXx) {
     ASSERT_TRUE(rp.on_client_hello(mch));
     ASSERT_TRUE(rp.on_server_hello(msh));
     // Keys are there before the ClientFinish...
-    ASSERT_TRUE(rp.result().have_keys);
-    EXPECT_EQ(rp.result().c2s, p.c2s);
-    EXPECT_EQ(rp.result().s2c, p.s2c);
+    ASSERT_TRUE(rp.result().keys);
+    EXPECT_EQ(rp.result().keys->c2s, p.c2s);
+    EXPECT_EQ(rp.result().keys->s2c, p.s2c);
     ASSERT_TRUE(rp.on_client_finish(mcf)) << rp.result().client_finish.error;
     const ReplayResult &r = rp.result();
     EXPECT_EQ(r.pattern, HandshakePattern::XX);
     EXPECT_EQ(r.server_static, pub(p.ss));
     EXPECT_EQ(r.certificate, p.cert);
-    ASSERT_TRUE(r.have_client_static);
+    ASSERT_TRUE(r.client_static);
     EXPECT_EQ(r.client_static, pub(p.cs));
-    ASSERT_TRUE(r.have_client_payload);
+    ASSERT_TRUE(r.client_payload);
     EXPECT_EQ(r.client_payload, p.client_payload);
     // ...and the same after it.
-    EXPECT_EQ(r.c2s, p.c2s);
-    EXPECT_EQ(r.s2c, p.s2c);
+    ASSERT_TRUE(r.keys);
+    EXPECT_EQ(r.keys->c2s, p.c2s);
+    EXPECT_EQ(r.keys->s2c, p.s2c);
     check_transport(p, r);
     EXPECT_EQ(r.first_error(), "");
 }
@@ -607,7 +611,7 @@ TEST(NoiseReplay, XxWrongClientStatic) {
     EXPECT_TRUE(r.server_hello.ok);
     EXPECT_FALSE(r.client_finish.ok);
     EXPECT_EQ(r.client_finish.error, "client static private key does not match the ClientFinish static");
-    EXPECT_FALSE(r.have_keys);
+    EXPECT_FALSE(r.keys);
 }
 
 TEST(NoiseReplay, WrongPrologueFailsAtServerStatic) {
@@ -642,7 +646,6 @@ TEST(NoiseReplay, FullIk) {
     Bytes sh = wrap(3, sh_inner);
 
     ReplayKeys k = keys_for(p);
-    k.have_server_static = true;
     k.server_static_public = pub(p.ss);
     HandshakeMessage mch = parse_handshake(ch), msh = parse_handshake(sh);
     ReplayResult r = replay_handshake(k, kPrologue, &mch, &msh, nullptr);
@@ -652,23 +655,23 @@ TEST(NoiseReplay, FullIk) {
     EXPECT_FALSE(r.expects_client_finish());
     EXPECT_EQ(r.client_static, pub(p.cs));
     EXPECT_EQ(r.client_payload, p.client_payload);
-    ASSERT_TRUE(r.have_server_payload);
+    ASSERT_TRUE(r.server_payload);
     EXPECT_EQ(r.server_payload, p.server_payload);
-    ASSERT_TRUE(r.have_keys);
+    ASSERT_TRUE(r.keys);
     check_transport(p, r);
 
     // Without the cached server static, IK cannot be replayed, and says so.
     ReplayResult r2 = replay_handshake(keys_for(p), kPrologue, &mch, &msh, nullptr);
     EXPECT_FALSE(r2.client_hello.ok);
     EXPECT_NE(r2.client_hello.error.find("server static public key is not known"), std::string::npos);
-    EXPECT_FALSE(r2.have_keys);
+    EXPECT_FALSE(r2.keys);
 
     // A stale cached server static.
     k.server_static_public = pub(p.se);
     ReplayResult r3 = replay_handshake(k, kPrologue, &mch, &msh, nullptr);
     EXPECT_FALSE(r3.client_hello.ok);
     EXPECT_EQ(r3.client_hello.error, "IK client static decryption failed (wrong server static key?)");
-    EXPECT_FALSE(r3.have_keys);
+    EXPECT_FALSE(r3.keys);
 
     // A ClientFinish after IK is flagged.
     HandshakeReplay rp(keys_for(p), kPrologue);
@@ -689,8 +692,7 @@ TEST(NoiseReplay, IkFallbackToXx) {
         xx_tail(p, st, sh, cf);
 
         ReplayKeys k = keys_for(p);
-        k.have_server_static = know_rs;
-        k.server_static_public = pub(p.se);
+        if (know_rs) k.server_static_public = pub(p.se);
         HandshakeMessage mch = parse_handshake(ch), msh = parse_handshake(sh), mcf = parse_handshake(cf);
         ReplayResult r = replay_handshake(k, kPrologue, &mch, &msh, &mcf);
         EXPECT_EQ(r.pattern, HandshakePattern::XXFallback);
@@ -701,8 +703,8 @@ TEST(NoiseReplay, IkFallbackToXx) {
         EXPECT_EQ(r.certificate, p.cert);
         EXPECT_EQ(r.client_static, pub(p.cs));
         EXPECT_EQ(r.client_payload, p.client_payload);
-        ASSERT_TRUE(r.have_keys);
-        EXPECT_EQ(r.c2s, p.c2s);
+        ASSERT_TRUE(r.keys);
+        EXPECT_EQ(r.keys->c2s, p.c2s);
         check_transport(p, r);
     }
 }
@@ -765,6 +767,12 @@ TEST(NoiseCert, VectorChainDecodesAndChecks) {
     Bytes other = H(kServerStatic);
     other[0] ^= 1;
     EXPECT_FALSE(check_cert_chain(c, other).leaf_key_is_server_static);
+    // Absent serials are nullopt, and two absent ones do not make the leaf "issued by" the
+    // intermediate.
+    CertChain bare = c;
+    bare.leaf.issuer_serial.reset();
+    bare.intermediate.serial.reset();
+    EXPECT_FALSE(check_cert_chain(bare, H(kServerStatic)).leaf_issued_by_intermediate);
     // Truncations never read out of bounds and say what failed.
     for (size_t n = 0; n < plain.size(); n += 7) {
         CertChain t = parse_cert_chain(ByteView(plain).sub(0, n));

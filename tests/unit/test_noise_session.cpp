@@ -194,7 +194,7 @@ TEST(NoiseSession, HandshakeReplayThenTraffic) {
     Session s(keys, kPrologue, 3, 4096);
     handshake(s, x);
     ASSERT_NE(s.replay_result(), nullptr);
-    EXPECT_TRUE(s.replay_result()->have_keys);
+    EXPECT_TRUE(s.replay_result()->keys.has_value());
     EXPECT_EQ(s.replay_result()->pattern, HandshakePattern::XX);
     ASSERT_TRUE(s.client_ephemeral());
     EXPECT_EQ(*s.client_ephemeral(), x.eph_pub());
