@@ -62,7 +62,7 @@ SKIPPED = {
     (README, "cmake -S . -B build -G Ninja -DWACALL_BUILD_TESTS=OFF -DWACALL_BUILD_BENCH=OFF && cmake --build build"):
         "builds and installs a .deb system-wide; scripts/ws-root.sh builds, installs and checks the .deb "
         "in the Debian 13 and sid roots",
-    (README, "src/          the core: no Wireshark header (noise, wabinary, call, keys, media, crypto, report, corpus)"):
+    (README, "src/          the core: no Wireshark header (noise, wabinary, call, keys, media, crypto, report, corpus);"):
         "the source tree's layout: neither a command nor an output",
 }
 
