@@ -6,69 +6,20 @@
 
 #include <gtest/gtest.h>
 
+#include "noise_support.h"
 #include "test_support.h"
 
 #include <cstring>
 
 using namespace wacall;
-using wacall::test::H;
+using namespace wacall::test;
 using namespace wacall::noise;
 
 namespace {
 
 std::string X(ByteView v) { return to_hex(v); }
 std::string X(const Key32 &k) { return to_hex(ByteView(k.data(), k.size())); }
-ByteView V(const Key32 &k) { return ByteView(k.data(), k.size()); }
 ByteView S(const char *s) { return ByteView(reinterpret_cast<const uint8_t *>(s), std::strlen(s)); }
-Key32 K(const std::string &hex) {
-    Bytes b = H(hex);
-    Key32 k{};
-    if (b.size() == 32) std::memcpy(k.data(), b.data(), 32);
-    return k;
-}
-Key32 pub(const Key32 &priv) {
-    std::optional<Key32> p = crypto::x25519_public(priv.data());
-    EXPECT_TRUE(p.has_value());
-    return p.value_or(Key32{});
-}
-Bytes dh(const Key32 &priv, const Key32 &pub) {
-    std::optional<Key32> out = crypto::x25519(priv.data(), pub.data());
-    EXPECT_TRUE(out.has_value());
-    return out ? Bytes(out->begin(), out->end()) : Bytes(32);
-}
-// encrypt_and_hash's ciphertext ‖ tag; a failure fails the calling test.
-Bytes enc(SymmetricState &st, ByteView pt) {
-    std::optional<Bytes> ct = st.encrypt_and_hash(pt);
-    EXPECT_TRUE(ct.has_value());
-    return ct.value_or(Bytes{});
-}
-// The split's traffic keys; a failure fails the calling test.
-void split_into(const SymmetricState &st, Key32 &c2s, Key32 &s2c) {
-    std::optional<SymmetricState::TrafficKeys> k = st.split();
-    ASSERT_TRUE(k.has_value());
-    c2s = k->c2s;
-    s2c = k->s2c;
-}
-
-void put_varint(Bytes &b, uint64_t v) {
-    while (v >= 0x80) {
-        b.push_back(uint8_t(v | 0x80));
-        v >>= 7;
-    }
-    b.push_back(uint8_t(v));
-}
-void put_bytes(Bytes &b, uint32_t num, ByteView data) {
-    put_varint(b, uint64_t(num) << 3 | 2);
-    put_varint(b, data.size);
-    b.insert(b.end(), data.begin(), data.end());
-}
-Bytes wrap(uint32_t outer, const Bytes &inner) {
-    Bytes b;
-    put_bytes(b, outer, inner);
-    return b;
-}
-
-const Bytes kPrologue = {0x57, 0x41, 0x06, 0x03};
 
 // ---- §5.1 vectors
 const char *kEPriv = "b8de0b5ebad3e7879fa659c0d27baa6c3e3f32a10f7c4cb2613cb4182fe83047";
