@@ -162,6 +162,26 @@ rtp_streams_shot() {  # Telephony › RTP › RTP Streams
   shot "$win" "$1"
 }
 
+# Telephony › VoIP Calls (first item of the Telephony menu) with its first (only) call selected,
+# then that call's Flow Sequence, scrolled down ROWS rows (the view follows the selection).
+#   voip_calls_shots CALLS_PNG FLOW_PNG FLOW_HEIGHT ROWS
+voip_calls_shots() {
+  xdotool key alt+y; settle 1; xdotool key Return
+  win=$(wait_win 'VoIP Calls')
+  settle 3
+  place "$win" "$W" 300
+  xdotool mousemove --window "$win" 300 41 click 1
+  shot "$win" "$1"
+  focus "$win"; xdotool key alt+s
+  flow=$(wait_win 'Call Flow')
+  settle 3
+  place "$flow" "$W" "$3"
+  if [ "$4" -gt 0 ]; then focus "$flow"; xdotool key --repeat "$4" --delay 50 Down; settle 2; fi
+  shot "$flow" "$2"
+  focus "$flow"; xdotool key Escape; settle 1
+  focus "$win"; xdotool key Escape; settle 1
+}
+
 keyed_shots() {
   tshark_dev() { WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" 2>/dev/null; }
   offer=$(tshark_dev -Y 'wacall.action == "offer"' -T fields -e frame.number | head -1)
@@ -189,21 +209,9 @@ keyed_shots() {
 
   # (c)-(f) Dialogs, on the whole capture (no display filter, so the voip tap sees the signaling).
   start_ws 430
-  # (c) Telephony › VoIP Calls (first item of the Telephony menu), the call selected.
-  xdotool key alt+y; settle 1; xdotool key Return
-  win=$(wait_win 'VoIP Calls')
-  settle 3
-  place "$win" "$W" 300
-  xdotool mousemove --window "$win" 300 41 click 1    # the first (only) call row
-  shot "$win" "$out/voip-calls.png"
-  # (d) its Flow Sequence: the call's signaling and RTP streams on one time line.
-  focus "$win"; xdotool key alt+s
-  flow=$(wait_win 'Call Flow')
-  settle 3
-  place "$flow" "$W" 470
-  shot "$flow" "$out/call-flow.png"
-  focus "$flow"; xdotool key Escape; settle 1
-  focus "$win"; xdotool key Escape; settle 1
+  # (c) Telephony › VoIP Calls, the call selected; (d) its Flow Sequence: the call's signaling
+  #     and RTP streams on one time line.
+  voip_calls_shots "$out/voip-calls.png" "$out/call-flow.png" 470 0
 
   # (e) Statistics › WhatsApp › Calls (the last entry of the Statistics menu, one item inside).
   calls_tree_shot "$out/calls-tree.png"
@@ -246,22 +254,9 @@ keyless_voip_shots() {
   keys=""
   if [ ! -f "$pcap" ]; then echo "screenshots: $pcap missing: keyless VoIP shots skipped" >&2; return; fi
   start_ws 430
-  xdotool key alt+y; settle 1; xdotool key Return
-  win=$(wait_win 'VoIP Calls')
-  settle 3
-  place "$win" "$W" 300
-  xdotool mousemove --window "$win" 300 41 click 1    # the first (only) call row
-  shot "$win" "$out/voip-calls-keyless.png"
-  focus "$win"; xdotool key alt+s
-  flow=$(wait_win 'Call Flow')
-  settle 3
-  place "$flow" "$W" 560
-  # Down to the last rows, where the RTP stream arrows are (ui/voip_calls.c appends them to the
-  # call's graph): the view follows the selection.
-  focus "$flow"; xdotool key --repeat "${SHOTS_FLOW_ROWS:-80}" --delay 50 Down; settle 2
-  shot "$flow" "$out/call-flow-keyless.png"
-  focus "$flow"; xdotool key Escape; settle 1
-  focus "$win"; xdotool key Escape; settle 1
+  # Down to the last rows of the Flow Sequence, where the RTP stream arrows are
+  # (ui/voip_calls.c appends them to the call's graph).
+  voip_calls_shots "$out/voip-calls-keyless.png" "$out/call-flow-keyless.png" 560 "${SHOTS_FLOW_ROWS:-80}"
   stop_ws
 }
 
