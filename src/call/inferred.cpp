@@ -1,5 +1,6 @@
 #include "call/inferred.h"
 
+#include "media/rtp.h"
 #include "media/stun.h"
 
 #include <arpa/inet.h>
@@ -427,11 +428,7 @@ void InferredCalls::update_media(InferredCall &c, const RtpObservation &o, Strea
     }
     InferredStream &s = c.streams[stream];
     if (s.packets) {
-        // Extended sequence number nearest the highest so far (RFC 3550 A.1, without probation).
-        uint64_t hi = s.highest_ext;
-        uint64_t cand = (hi & ~0xFFFFull) | o.seq;
-        if (cand + 0x8000 < hi) cand += 0x10000;
-        else if (cand > hi + 0x8000 && cand >= 0x10000) cand -= 0x10000;
+        uint64_t cand = media::extend_seq(s.highest_ext, o.seq);
         if (cand > s.highest_ext) s.highest_ext = cand;
         if (cand < s.first_ext) s.first_ext = cand;
         double gap = o.time - s.prev_arrival;

@@ -94,6 +94,15 @@ const char *warp_ext_element_name(uint8_t id, uint8_t len, bool video);
 const char *warp_payload_type_name(uint8_t pt);
 inline bool warp_pt_is_video(uint8_t pt) { return pt == 97; }
 
+// The extended sequence number of seq nearest the highest one seen so far (RFC 3550 A.1, without
+// probation): handles the 16-bit wrap and reordering on both sides of it.
+inline uint64_t extend_seq(uint64_t highest, uint16_t seq) {
+    uint64_t cand = (highest & ~uint64_t(0xFFFF)) | seq;
+    if (cand + 0x8000 < highest) cand += 0x10000;
+    else if (cand > highest + 0x8000 && cand >= 0x10000) cand -= 0x10000;
+    return cand;
+}
+
 // ---- RTCP -------------------------------------------------------------------------------------
 
 struct RtcpReportBlock {

@@ -1,5 +1,7 @@
 #include "report/calls_report.h"
 
+#include "media/rtp.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdarg>
@@ -19,11 +21,7 @@ void StreamStats::add(uint16_t seq, bool decrypted, bool tag_failed) {
         first_ = highest_ = seq;
         return;
     }
-    // Extend seq to the cycle closest to the highest seen (handles wrap and reordering).
-    uint64_t cycle = highest_ & ~uint64_t(0xFFFF);
-    uint64_t cand = cycle | seq;
-    if (cand + 0x8000 < highest_) cand += 0x10000;
-    else if (cand > highest_ + 0x8000 && cand >= 0x10000) cand -= 0x10000;
+    uint64_t cand = media::extend_seq(highest_, seq);
     if (cand > highest_) highest_ = cand;
     if (cand < first_) first_ = cand;
 }

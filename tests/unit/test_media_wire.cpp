@@ -1128,3 +1128,13 @@ TEST(MediaStunClass, WhatsAppMarks) {
     EXPECT_TRUE(stun_is_wa_attr(kAttrStreamDescriptors));
     EXPECT_FALSE(stun_is_wa_attr(kAttrParticipantCount));
 }
+
+// RFC 3550 A.1 extension relative to the highest sequence number seen (used by the calls report
+// and the calls inferred without keys).
+TEST(MediaRtpExtendSeq, WrapAndReorderBothSides) {
+    EXPECT_EQ(wacall::media::extend_seq(0x10005, 6), 0x10006u);         // in order
+    EXPECT_EQ(wacall::media::extend_seq(0x1FFFE, 1), 0x20001u);         // across the wrap
+    EXPECT_EQ(wacall::media::extend_seq(0x20001, 0xFFFE), 0x1FFFEu);    // late, from before the wrap
+    EXPECT_EQ(wacall::media::extend_seq(0x0FFFE, 0xFFF0), 0x0FFF0u);    // reordered in the first cycle
+    EXPECT_EQ(wacall::media::extend_seq(5, 0xFFFF), 0xFFFFu);           // no cycle below zero
+}
