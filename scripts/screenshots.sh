@@ -182,6 +182,17 @@ voip_calls_shots() {
   focus "$win"; xdotool key Escape; settle 1
 }
 
+# The shared real capture NAME, without a key log, as the capture start_ws opens (pcap, keys);
+# false, and a message naming WHAT is skipped, when the shared data is not there.
+#   real_capture NAME WHAT
+real_capture() {
+  pcap=$(cd "$here/.." && pwd)/shared/data/real-captures/$1
+  keys=""
+  [ -f "$pcap" ] && return 0
+  echo "screenshots: $pcap missing: $2 skipped" >&2
+  return 1
+}
+
 keyed_shots() {
   tshark_dev() { WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -o "wacall.keylog_file:$keys" "$@" 2>/dev/null; }
   offer=$(tshark_dev -Y 'wacall.action == "offer"' -T fields -e frame.number | head -1)
@@ -224,9 +235,7 @@ keyed_shots() {
 # (g)-(h) No keys: the real 2019 WhatsApp call of the shared data (no key log exists for it): the
 #     encrypted WARP media still feeds Wireshark's RTP tools from the clear RTP headers.
 keyless_shots() {
-  pcap=$(cd "$here/.." && pwd)/shared/data/real-captures/wa-voice-2019.pcap
-  keys=""
-  if [ ! -f "$pcap" ]; then echo "screenshots: $pcap missing: keyless shots skipped" >&2; return; fi
+  real_capture wa-voice-2019.pcap "keyless shots" || return 0
   local first
   first=$(WACALL_BUILD_DIR="$build" "$here/scripts/tshark-dev.sh" -r "$pcap" -Y 'rtp && warp' -T fields \
     -e frame.number 2>/dev/null | head -1)
@@ -250,9 +259,7 @@ keyless_shots() {
 # (j)-(k) No keys, Telephony › VoIP Calls: the inferred call (from its relay STUN), and its Flow
 #     Sequence with the RTP streams whose setup frame is the call's first frame.
 keyless_voip_shots() {
-  pcap=$(cd "$here/.." && pwd)/shared/data/real-captures/wa-voice-2019.pcap
-  keys=""
-  if [ ! -f "$pcap" ]; then echo "screenshots: $pcap missing: keyless VoIP shots skipped" >&2; return; fi
+  real_capture wa-voice-2019.pcap "keyless VoIP shots" || return 0
   start_ws 430
   # Down to the last rows of the Flow Sequence, where the RTP stream arrows are
   # (ui/voip_calls.c appends them to the call's graph).
