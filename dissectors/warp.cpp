@@ -137,7 +137,10 @@ FrameRecords<warp_pkt_t> g_records;
 
 void keyless_init();
 
+void apply_prefs();
+
 void media_init() {
+    apply_prefs();  // a file may be opened with preferences that no apply callback has seen yet
     g_media_sockets.clear();
     g_announced_flows.clear();
     g_records.clear();
@@ -234,6 +237,9 @@ media::ReceiverOptions receiver_options() {
     o.try_sframe = pref_try_sframe;
     return o;
 }
+
+// The receiver's options change only with the preferences (not per packet).
+void apply_prefs() { wacall_media().set_options(receiver_options()); }
 
 // Uplink: towards the relay (its port, or an endpoint the signaling named).
 media::FlowHint flow_hint(packet_info *pinfo) {
@@ -571,7 +577,6 @@ void dissect_rtp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_item
     guint32 key = layer_key(pinfo);
     warp_pkt_t *rec = g_records.find(pinfo->num, key);
     auto &ms = wacall_media();
-    ms.set_options(receiver_options());
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::RtpPlain plain;
     if (!rec) {
@@ -716,7 +721,6 @@ void dissect_rtcp(tvbuff_t *tvb, packet_info *pinfo, proto_tree *tree, proto_ite
     guint32 key = layer_key(pinfo);
     warp_pkt_t *rec = g_records.find(pinfo->num, key);
     auto &ms = wacall_media();
-    ms.set_options(receiver_options());
     auto *out = static_cast<guint8 *>(wmem_alloc(pinfo->pool, len));
     media::RtcpPlain plain;
     media::RtcpVerdict r;  // this pass's verdict: SRTCP is authenticated again on every pass
@@ -967,7 +971,7 @@ void warp_register() {
     proto_register_field_array(proto_warp, hf, G_N_ELEMENTS(hf));
     proto_register_subtree_array(ett, G_N_ELEMENTS(ett));
     expert_register_field_array(expert_register_protocol(proto_warp), ei, G_N_ELEMENTS(ei));
-    module_t *mod = prefs_register_protocol(proto_warp, nullptr);
+    module_t *mod = prefs_register_protocol(proto_warp, apply_prefs);
     prefs_register_enum_preference(mod, "tag_key", "WARP tag key",
                                    "Which key the WARP MI tag uses: the reference implementation's SRTP auth key, "
                                    "or the spec's HKDF(callKey, \"warp auth key\")",
